@@ -1,0 +1,365 @@
+package dbxtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/sys/unix"
+)
+
+// localNode is a postmaster run by the local backend.
+type localNode struct {
+	l        *local
+	name     string
+	data     string
+	log      string
+	port     int
+	portLock *os.File
+	settings map[string]string
+
+	mu     sync.Mutex
+	pid    int           // postmaster pid, also its process group
+	exited chan struct{} // closed when the postmaster is gone; nil before the first start
+	paused bool
+	gone   bool // destroyed
+}
+
+func (n *localNode) args() []string {
+	args := []string{"-D", n.data, "-p", strconv.Itoa(n.port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="}
+	keys := make([]string, 0, len(n.settings))
+	for k := range n.settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args = append(args, "-c", k+"="+n.settings[k])
+	}
+	return args
+}
+
+// start runs the postmaster and waits until it accepts connections.
+func (n *localNode) start(ctx context.Context) error {
+	n.mu.Lock()
+	if n.gone {
+		n.mu.Unlock()
+		return fmt.Errorf("dbxtest: %s was destroyed", n.name)
+	}
+	if n.running() {
+		n.mu.Unlock()
+		return fmt.Errorf("dbxtest: %s is already running", n.name)
+	}
+	logf, err := os.OpenFile(n.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		n.mu.Unlock()
+		return fmt.Errorf("dbxtest: %w", err)
+	}
+	logStart, _ := logf.Seek(0, 2)
+	cmd := n.l.command("postgres", n.args()...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Own process group: faults hit the postmaster and its backends together.
+	// Parent-death signal: the server shuts down (SIGQUIT, immediate) when the
+	// test process dies, even by SIGKILL.
+	cmd.SysProcAttr.Setpgid = true
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
+	exited := make(chan struct{})
+	started := make(chan error, 1)
+	// The parent-death signal fires when the *thread* that forked the child
+	// exits, so fork from a goroutine locked to its thread that stays there
+	// until the child is gone.
+	go func() {
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			runtime.UnlockOSThread()
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		logf.Close()
+		close(exited)
+		// Leave the thread locked: it ends with this goroutine.
+	}()
+	if err := <-started; err != nil {
+		logf.Close()
+		n.mu.Unlock()
+		return fmt.Errorf("dbxtest: start %s: %w", n.name, err)
+	}
+	n.pid, n.exited, n.paused = cmd.Process.Pid, exited, false
+	n.mu.Unlock()
+	return n.waitReady(ctx, logStart)
+}
+
+// running reports whether the postmaster process is alive. Callers hold mu.
+func (n *localNode) running() bool {
+	if n.exited == nil {
+		return false
+	}
+	select {
+	case <-n.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// waitReady polls with real connections: a server is ready when it answers,
+// not when its port is open.
+func (n *localNode) waitReady(ctx context.Context, logStart int64) error {
+	cfg, err := pgconn.ParseConfig(fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable connect_timeout=5", n.port))
+	if err != nil {
+		return err
+	}
+	for delay := time.Millisecond; ; delay = min(2*delay, 20*time.Millisecond) {
+		conn, err := pgconn.ConnectConfig(ctx, cfg)
+		if err == nil {
+			conn.Close(ctx)
+			return nil
+		}
+		select {
+		case <-n.exited:
+			tail := n.logSince(logStart)
+			if strings.Contains(tail, "could not bind") || strings.Contains(tail, "Address already in use") {
+				return fmt.Errorf("%w: %d: %s", errPortInUse, n.port, tail)
+			}
+			return fmt.Errorf("dbxtest: %s exited during startup; its log says:\n%s", n.name, tail)
+		case <-ctx.Done():
+			return fmt.Errorf("dbxtest: %s not ready on port %d: %w; its log says:\n%s", n.name, n.port, ctx.Err(), n.logSince(logStart))
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (n *localNode) logSince(offset int64) string {
+	b, err := os.ReadFile(n.log)
+	if err != nil || offset > int64(len(b)) {
+		return ""
+	}
+	s := strings.TrimSpace(string(b[offset:]))
+	if len(s) > 4000 {
+		s = "..." + s[len(s)-4000:]
+	}
+	return s
+}
+
+// signalGroup signals the postmaster and every process it forked. Postgres
+// children call setsid(), so the postmaster's process group alone would miss
+// them. The postmaster goes first on stop (it can fork no more) and last on
+// continue.
+func (n *localNode) signalGroup(sig syscall.Signal) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.running() {
+		return fmt.Errorf("dbxtest: %s is not running", n.name)
+	}
+	if err := signalTree(n.pid, sig); err != nil {
+		return fmt.Errorf("dbxtest: signal %s: %w", n.name, err)
+	}
+	switch sig {
+	case syscall.SIGSTOP:
+		n.paused = true
+	case syscall.SIGCONT:
+		n.paused = false
+	}
+	return nil
+}
+
+// signalTree signals a postmaster and its children.
+func signalTree(pid int, sig syscall.Signal) error {
+	if sig != syscall.SIGCONT {
+		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return err
+		}
+	}
+	for _, child := range children(pid) {
+		_ = syscall.Kill(child, sig)
+	}
+	if sig == syscall.SIGCONT {
+		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return err
+		}
+	}
+	return nil
+}
+
+// children lists the processes whose parent is pid, from /proc.
+func children(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// wait waits for the postmaster to exit.
+func (n *localNode) wait(ctx context.Context) error {
+	n.mu.Lock()
+	exited := n.exited
+	n.mu.Unlock()
+	if exited == nil {
+		return nil
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("dbxtest: %s did not exit: %w", n.name, ctx.Err())
+	}
+}
+
+func (n *localNode) stop(ctx context.Context) error {
+	return n.shutdown(ctx, syscall.SIGINT)
+}
+
+// shutdown resumes a paused node (a stopped process does not act on
+// signals), sends sig to the postmaster and waits for it.
+func (n *localNode) shutdown(ctx context.Context, sig syscall.Signal) error {
+	n.mu.Lock()
+	paused, pid := n.paused, n.pid
+	if !n.running() {
+		n.mu.Unlock()
+		return fmt.Errorf("dbxtest: %s is not running", n.name)
+	}
+	n.mu.Unlock()
+	if paused {
+		if err := n.resume(); err != nil {
+			return err
+		}
+	}
+	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("dbxtest: stop %s: %w", n.name, err)
+	}
+	return n.wait(ctx)
+}
+
+func (n *localNode) kill() error {
+	if err := n.signalGroup(syscall.SIGKILL); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return n.wait(ctx)
+}
+
+func (n *localNode) pause() error  { return n.signalGroup(syscall.SIGSTOP) }
+func (n *localNode) resume() error { return n.signalGroup(syscall.SIGCONT) }
+
+// destroy stops the node at once, frees its shared memory and port, and
+// removes its data.
+func (n *localNode) destroy() error {
+	n.mu.Lock()
+	if n.gone {
+		n.mu.Unlock()
+		return nil
+	}
+	n.gone = true
+	alive := n.running()
+	n.mu.Unlock()
+	var err error
+	if alive {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if e := n.shutdown(ctx, syscall.SIGQUIT); e != nil {
+			_ = n.signalGroup(syscall.SIGKILL)
+			ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+			err = n.wait(ctx2)
+			cancel2()
+		}
+		cancel()
+	}
+	removeSharedMemory(n.data)
+	if e := os.RemoveAll(n.data); e != nil && err == nil {
+		err = fmt.Errorf("dbxtest: remove %s: %w", n.data, e)
+	}
+	if n.portLock != nil {
+		n.portLock.Close()
+	}
+	return err
+}
+
+// killGroup kills the process group of the postmaster recorded in
+// postmaster.pid, if that postmaster still runs on this data directory.
+func killGroup(data string) bool {
+	pid := postmasterPID(data)
+	if pid <= 0 || !isPostmasterOf(pid, data) {
+		return false
+	}
+	_ = signalTree(pid, syscall.SIGCONT)
+	_ = signalTree(pid, syscall.SIGKILL)
+	return true
+}
+
+// postmasterPID reads the first line of postmaster.pid, 0 if there is none.
+func postmasterPID(data string) int {
+	b, err := os.ReadFile(data + "/postmaster.pid")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, _ := strconv.Atoi(strings.TrimSpace(line))
+	return pid
+}
+
+// isPostmasterOf checks the process's command line: only a postmaster keeps
+// "-D <data>" there (backends rewrite theirs), so a reused pid never matches.
+func isPostmasterOf(pid int, data string) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && strings.Contains(string(b), "\x00"+data+"\x00")
+}
+
+// removeSharedMemory removes the System V segment that a killed postmaster
+// leaves behind (line 7 of postmaster.pid: "key id"); a clean shutdown has
+// already removed it.
+func removeSharedMemory(data string) {
+	b, err := os.ReadFile(data + "/postmaster.pid")
+	if err != nil {
+		return
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 7 {
+		return
+	}
+	f := strings.Fields(lines[6])
+	if len(f) != 2 {
+		return
+	}
+	key, err1 := strconv.ParseInt(f[0], 10, 64)
+	id, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil {
+		return
+	}
+	// The id may have been reused since: remove only an unattached segment
+	// with the recorded key.
+	var desc unix.SysvShmDesc
+	if _, err := unix.SysvShmCtl(id, unix.IPC_STAT, &desc); err != nil {
+		return
+	}
+	if int64(desc.Perm.Key) == key && desc.Nattch == 0 {
+		_, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+	}
+}

@@ -1,0 +1,132 @@
+package dbxtest_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+)
+
+// TestHelperProcess is not a test: TestNoServerSurvivesKilledTestProcess runs
+// the test binary again with this test only, as the process to be killed.
+func TestHelperProcess(t *testing.T) {
+	if os.Getenv("DBXTEST_HELPER") != "1" {
+		t.Skip("helper process for TestNoServerSurvivesKilledTestProcess")
+	}
+	c, err := dbxtest.Launch(context.Background(), dbxtest.Topology{Replicas: 1, Shards: 1})
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	for _, n := range c.Nodes() {
+		fmt.Println("DSN", n.DSN())
+	}
+	fmt.Println("READY")
+	time.Sleep(time.Minute) // killed long before
+	os.Exit(1)
+}
+
+// TestNoServerSurvivesKilledTestProcess kills a test process with SIGKILL (as
+// go test -timeout does after its stack dump) and checks that every server it
+// started goes away on its own.
+func TestNoServerSurvivesKilledTestProcess(t *testing.T) {
+	t.Parallel()
+	dbxtest.Start(t, dbxtest.Topology{}) // skips or fails like every test when there is no backend
+	if os.Getenv("PGFLEET_TEST_BACKEND") != "" && os.Getenv("PGFLEET_TEST_BACKEND") != "local" {
+		t.Skip("parent-death signals are a local-backend mechanism")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "DBXTEST_HELPER=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var dsns []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		if dsn, ok := strings.CutPrefix(line, "DSN "); ok {
+			dsns = append(dsns, dsn)
+		}
+		if line == "READY" || strings.HasPrefix(line, "ERROR") {
+			if line != "READY" {
+				t.Fatal(line)
+			}
+			break
+		}
+	}
+	if len(dsns) != 3 {
+		t.Fatalf("helper started %d nodes, want 3", len(dsns))
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+
+	ctx := t.Context()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, dsn := range dsns {
+		n := nodeAt(dsn)
+		for {
+			conn, err := n.Connect(ctx)
+			if err != nil {
+				break
+			}
+			conn.Close(ctx)
+			if time.Now().After(deadline) {
+				t.Fatalf("server %s survived its killed test process", dsn)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// nodeAt builds a throwaway node for a DSN through a one-node existing cluster.
+func nodeAt(dsn string) *dbxtest.Node {
+	return dbxtest.NodeForDSN(dsn)
+}
+
+func TestReaperRemovesOnlyDeadOwners(t *testing.T) {
+	t.Parallel()
+	dbxtest.Start(t, dbxtest.Topology{})
+	base, err := dbxtest.BaseDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(base, "999999999-1-1") // no such pid
+	alive := filepath.Join(base, fmt.Sprintf("%d-%d-999999", os.Getpid(), selfStart(t)))
+	for _, d := range []string{dead, alive} {
+		if err := os.MkdirAll(filepath.Join(d, "primary"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { os.RemoveAll(alive) })
+	dbxtest.Reap(base)
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Fatalf("dead owner's cluster %s not reaped: %v", dead, err)
+	}
+	if _, err := os.Stat(alive); err != nil {
+		t.Fatalf("live owner's cluster reaped: %v", err)
+	}
+}
+
+func selfStart(t *testing.T) int64 {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	var v int64
+	fmt.Sscan(f[19], &v)
+	return v
+}

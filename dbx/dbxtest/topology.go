@@ -1,0 +1,170 @@
+package dbxtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Topology describes the servers a test needs. The zero value is one primary.
+type Topology struct {
+	// Replicas is the number of streaming read replicas of the primary.
+	Replicas int
+	// Shards is the number of independent servers besides the primary, each
+	// a primary of its own (no replicas).
+	Shards int
+	// Settings are postgresql.conf parameters for every node, on top of the
+	// test defaults (fsync=off, full_page_writes=off, synchronous_commit=on,
+	// wal_level=replica, wal_keep_size=128MB, shared_buffers=32MB). Example:
+	// {"max_connections": "20"}.
+	Settings map[string]string
+	// NodeSettings override Settings for one node, by node name ("primary",
+	// "replica0", "shard1"). A replica's max_connections must be at least its
+	// primary's or Postgres refuses to start it.
+	NodeSettings map[string]map[string]string
+}
+
+func (t Topology) validate() error {
+	if t.Replicas < 0 || t.Shards < 0 {
+		return fmt.Errorf("dbxtest: Topology{Replicas: %d, Shards: %d}: counts must be >= 0", t.Replicas, t.Shards)
+	}
+	for name := range t.NodeSettings {
+		if !t.hasNode(name) {
+			return fmt.Errorf("dbxtest: NodeSettings names node %q, which this topology does not have (nodes: %s)", name, strings.Join(t.nodeNames(), ", "))
+		}
+	}
+	return nil
+}
+
+func (t Topology) nodeNames() []string {
+	names := []string{"primary"}
+	for i := range t.Replicas {
+		names = append(names, fmt.Sprintf("replica%d", i))
+	}
+	for i := range t.Shards {
+		names = append(names, fmt.Sprintf("shard%d", i))
+	}
+	return names
+}
+
+func (t Topology) hasNode(name string) bool {
+	for _, n := range t.nodeNames() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// settingsFor merges the test defaults, Settings and the node's overrides.
+func (t Topology) settingsFor(name string) map[string]string {
+	s := map[string]string{
+		"fsync":              "off",
+		"full_page_writes":   "off",
+		"synchronous_commit": "on",
+		"wal_level":          "replica",
+		"wal_keep_size":      "128MB",
+		"shared_buffers":     "32MB",
+		"max_wal_senders":    "10",
+		"hot_standby":        "on",
+	}
+	for k, v := range t.Settings {
+		s[k] = v
+	}
+	for k, v := range t.NodeSettings[name] {
+		s[k] = v
+	}
+	return s
+}
+
+// Cluster is a running topology. Close (or the test's cleanup) stops every
+// node and removes its data.
+type Cluster struct {
+	Primary  *Node
+	Replicas []*Node
+	Shards   []*Node
+	// Backend names the backend that started the cluster: "local",
+	// "testcontainers" or "existing".
+	Backend string
+
+	closeOnce sync.Once
+	closeErr  error
+	release   func() error
+}
+
+// Nodes returns every node: the primary, then replicas, then shards.
+func (c *Cluster) Nodes() []*Node {
+	nodes := append([]*Node{c.Primary}, c.Replicas...)
+	return append(nodes, c.Shards...)
+}
+
+// Close stops every node (immediate shutdown) and removes its data. It is
+// safe to call more than once.
+func (c *Cluster) Close() error {
+	c.closeOnce.Do(func() {
+		var errs []error
+		for _, n := range c.Nodes() {
+			if n != nil {
+				errs = append(errs, n.ctl.destroy())
+			}
+		}
+		if c.release != nil {
+			errs = append(errs, c.release())
+		}
+		c.closeErr = errors.Join(errs...)
+	})
+	return c.closeErr
+}
+
+// StartTimeout bounds how long [Start] waits for a whole topology.
+const StartTimeout = 2 * time.Minute
+
+// Start starts the topology and stops it in tb.Cleanup. When no backend can
+// be had it skips the test (fails it when PGFLEET_REQUIRE_DB is set).
+func Start(tb testing.TB, topo Topology) *Cluster {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	c, err := Launch(ctx, topo)
+	if c != nil {
+		tb.Cleanup(func() {
+			if err := c.Close(); err != nil {
+				tb.Errorf("dbxtest: cleanup: %v", err)
+			}
+		})
+	}
+	var unavailable *UnavailableError
+	switch {
+	case errors.As(err, &unavailable) && os.Getenv("PGFLEET_REQUIRE_DB") == "":
+		tb.Skip(err.Error() + " (PGFLEET_REQUIRE_DB is unset, so this is a skip)")
+	case err != nil:
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// Launch starts the topology without a testing.TB, for demos and
+// simulations: the caller must Close the cluster. On error, whatever was
+// started has been stopped.
+func Launch(ctx context.Context, topo Topology) (*Cluster, error) {
+	if err := topo.validate(); err != nil {
+		return nil, err
+	}
+	b, err := chooseBackend(topo)
+	if err != nil {
+		return nil, err
+	}
+	c, err := b.launch(ctx, topo)
+	if err != nil {
+		if c != nil {
+			err = errors.Join(err, c.Close())
+		}
+		return nil, err
+	}
+	return c, nil
+}
