@@ -11,10 +11,11 @@ import (
 	"syscall"
 )
 
-var initdbArgs = []string{"-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"}
+var initdbArgs = []string{"-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C", "--wal-segsize=1"}
 
 // template returns a data directory made by initdb, shared by every test
-// process of the machine: initdb costs ~1.5 s, a copy ~20 ms. It is built
+// process of the machine: initdb costs ~1.5 s, a copy ~60 ms. 1 MiB WAL segments
+// (instead of 16) make the copy a third smaller. It is built
 // under a file lock and published by rename, so concurrent test packages
 // build it once and never see half of it.
 func (l *local) template(ctx context.Context) (string, error) {

@@ -20,7 +20,8 @@ type Topology struct {
 	Shards int
 	// Settings are postgresql.conf parameters for every node, on top of the
 	// test defaults (fsync=off, full_page_writes=off, synchronous_commit=on,
-	// wal_level=replica, wal_keep_size=128MB, shared_buffers=32MB). Example:
+	// wal_level=replica, wal_keep_size=128MB, shared_buffers=32MB,
+	// wal_retrieve_retry_interval=100ms). Example:
 	// {"max_connections": "20"}.
 	Settings map[string]string
 	// NodeSettings override Settings for one node, by node name ("primary",
@@ -72,6 +73,8 @@ func (t Topology) settingsFor(name string) map[string]string {
 		"shared_buffers":     "32MB",
 		"max_wal_senders":    "10",
 		"hot_standby":        "on",
+		// A standby whose primary restarted retries every 100 ms, not 5 s.
+		"wal_retrieve_retry_interval": "100ms",
 	}
 	for k, v := range t.Settings {
 		s[k] = v
