@@ -1,0 +1,11 @@
+// Command pgfleet is the operator CLI for a pgfleet deployment.
+//
+//	pgfleet migrate up --dsn "$PRIMARY_URL" --dsn "$SHARD0_URL" --dsn "$SHARD1_URL"
+//	pgfleet migrate status            # DATABASE_URL when no --dsn is given
+//	pgfleet help migrate
+//
+// Each subcommand lives in its own file and is listed once in [commands];
+// `pgfleet help` is generated from that list. Exit status: 0 on success, 1
+// when the work failed, 2 on a usage error. Passwords in DSNs are never
+// printed: every DSN in output and errors goes through internal/dsn.Redact.
+package main
