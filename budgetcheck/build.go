@@ -1,0 +1,226 @@
+package budgetcheck
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Annotations that state or override what the manifests do not say. Each
+// may be suffixed with ".<container>" to apply to one container only.
+const (
+	AnnotationPoolMax   = "pgfleet.dev/pool-max"   // pool max per process: an integer or "unbounded"
+	AnnotationProcesses = "pgfleet.dev/processes"  // processes (pools) per container
+	AnnotationDatabase  = "pgfleet.dev/database"   // database id, Service name or host the workload reaches
+	AnnotationDriver    = "pgfleet.dev/driver"     // a Convention name, e.g. "hikaricp"
+	AnnotationIgnore    = "pgfleet.dev/ignore"     // "true": not a client, not checked
+	AnnotationPoolPairs = "pgfleet.dev/pool-pairs" // PgBouncer: (database, user) pairs served
+)
+
+// scaler is an autoscaler's bounds for one workload.
+type scaler struct {
+	min, max int
+	source   string
+}
+
+// problem is a finding noticed while building the model (PGF007, PGF008).
+type problem struct {
+	check    string
+	loc      Location
+	database string
+	client   string
+	message  string
+}
+
+// index holds the decoded objects by key and the model being built.
+type index struct {
+	opts       Options
+	configMaps map[string]*corev1.ConfigMap // ns/name
+	secrets    map[string]*corev1.Secret
+	services   map[string]*corev1.Service
+	scalers    map[string]scaler // ns/Kind/name of the target
+	workloads  []*workload
+	crds       []object
+
+	databases map[string]*Database // by ID
+	byService map[string]*Database // ns/service name -> database it reaches
+	serving   map[*workload]bool   // workloads that are servers or poolers
+	clients   []*Client
+	problems  []problem
+}
+
+func newIndex(objs []object, opts Options) *index {
+	ix := &index{
+		opts:       opts,
+		configMaps: map[string]*corev1.ConfigMap{},
+		secrets:    map[string]*corev1.Secret{},
+		services:   map[string]*corev1.Service{},
+		scalers:    map[string]scaler{},
+		databases:  map[string]*Database{},
+		byService:  map[string]*Database{},
+		serving:    map[*workload]bool{},
+	}
+	for _, o := range objs {
+		switch v := o.obj.(type) {
+		case *corev1.ConfigMap:
+			ix.configMaps[nsName(namespace(v.Namespace), v.Name)] = v
+		case *corev1.Secret:
+			ix.secrets[nsName(namespace(v.Namespace), v.Name)] = v
+		case *corev1.Service:
+			ix.services[nsName(namespace(v.Namespace), v.Name)] = v
+		case *autoscalingv2.HorizontalPodAutoscaler:
+			ref := v.Spec.ScaleTargetRef
+			lo := 1
+			if v.Spec.MinReplicas != nil {
+				lo = int(*v.Spec.MinReplicas)
+			}
+			ix.scalers[namespace(v.Namespace)+"/"+ref.Kind+"/"+ref.Name] = scaler{min: lo, max: int(v.Spec.MaxReplicas),
+				source: fmt.Sprintf("HorizontalPodAutoscaler %s maxReplicas", v.Name)}
+		case *scaledObject:
+			ref := v.Spec.ScaleTargetRef
+			kind, lo, hi := ref.Kind, 0, 100
+			if kind == "" {
+				kind = "Deployment"
+			}
+			if v.Spec.MinReplicaCount != nil {
+				lo = int(*v.Spec.MinReplicaCount)
+			}
+			src := fmt.Sprintf("KEDA ScaledObject %s maxReplicaCount", v.Name)
+			if v.Spec.MaxReplicaCount != nil {
+				hi = int(*v.Spec.MaxReplicaCount)
+			} else {
+				src += " (KEDA default 100)"
+			}
+			ix.scalers[namespace(v.Namespace)+"/"+kind+"/"+ref.Name] = scaler{min: lo, max: hi, source: src}
+		case *cnpgCluster, *cnpgPooler, *zalandoPostgresql, *crunchyCluster:
+			ix.crds = append(ix.crds, o)
+		default:
+			if w := newWorkload(o, opts); w != nil {
+				ix.workloads = append(ix.workloads, w)
+			}
+		}
+	}
+	return ix
+}
+
+// build turns the index into databases with their clients.
+func (ix *index) build() []*Database {
+	ix.findServers()
+	ix.findPoolers()
+	for _, w := range ix.workloads {
+		if !ix.serving[w] {
+			ix.addClients(w)
+		}
+	}
+	for _, c := range ix.clients {
+		d := ix.databases[c.Database]
+		d.Clients = append(d.Clients, c)
+	}
+	out := make([]*Database, 0, len(ix.databases))
+	for _, d := range ix.databases {
+		sort.Slice(d.Clients, func(i, j int) bool { return d.Clients[i].ID < d.Clients[j].ID })
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if (out[i].Kind == Unresolved) != (out[j].Kind == Unresolved) {
+			return out[j].Kind == Unresolved
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// addDatabase registers a database and the Services that reach it.
+func (ix *index) addDatabase(d *Database, ns string, services ...string) {
+	ix.databases[d.ID] = d
+	for _, s := range services {
+		ix.byService[nsName(ns, s)] = d
+	}
+}
+
+// servicesOf lists the Services whose selector picks the workload's pods.
+func (ix *index) servicesOf(w *workload) []string {
+	var out []string
+	for _, s := range ix.services {
+		if namespace(s.Namespace) == w.ns && w.matches(s.Spec.Selector) {
+			out = append(out, s.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// scaledPods is the worst-case steady pod count: the autoscaler's max when
+// one targets the workload. The second result is the autoscaler, if any.
+func (ix *index) scaledPods(ns, kind, name string, replicas Number) (budgetPods Number, maxReplicas int, sc *scaler) {
+	s, ok := ix.scalers[ns+"/"+kind+"/"+name]
+	if !ok {
+		return replicas, 0, nil
+	}
+	return known(s.max, "%s %d (replicas %s)", s.source, s.max, replicas), s.max, &s
+}
+
+// resolveHost finds the database a host name reaches: a Service of the
+// manifests (name, name.ns, name.ns.svc[.cluster.local]), else an external
+// database named after the host.
+func (ix *index) resolveHost(host, ns string) (*Database, string) {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	parts := strings.Split(h, ".")
+	svcNS := ns
+	if len(parts) > 1 {
+		svcNS = parts[1]
+	}
+	inCluster := len(parts) <= 2 || parts[2] == "svc"
+	if inCluster {
+		key := nsName(svcNS, parts[0])
+		if d := ix.byService[key]; d != nil {
+			return d, fmt.Sprintf("Service %s -> %s", key, d.ID)
+		}
+		if s := ix.services[key]; s != nil && s.Spec.ExternalName != "" {
+			d, via := ix.external(s.Spec.ExternalName)
+			return d, fmt.Sprintf("Service %s (ExternalName) -> %s", key, via)
+		}
+		if s := ix.services[key]; s != nil {
+			d, _ := ix.external(key)
+			return d, fmt.Sprintf("Service %s selects no Postgres or pooler in the manifests", key)
+		}
+	}
+	d, via := ix.external(h)
+	return d, via
+}
+
+// external returns the database for a host the manifests do not define.
+func (ix *index) external(host string) (*Database, string) {
+	id := "external:" + host
+	if d := ix.databases[id]; d != nil {
+		return d, "not in the manifests: " + id
+	}
+	d := &Database{ID: id, Kind: External}
+	ix.assumeServer(d, nil)
+	ix.databases[id] = d
+	return d, "not in the manifests: " + id
+}
+
+// resolveDatabase resolves the pgfleet.dev/database annotation: a database
+// ID, a Service name or a host.
+func (ix *index) resolveDatabase(v, ns string) (*Database, string) {
+	if d := ix.databases[v]; d != nil {
+		return d, "annotation " + AnnotationDatabase
+	}
+	d, via := ix.resolveHost(v, ns)
+	return d, "annotation " + AnnotationDatabase + ": " + via
+}
+
+func (ix *index) unresolved() *Database {
+	if d := ix.databases["unresolved"]; d != nil {
+		return d
+	}
+	d := &Database{ID: "unresolved", Kind: Unresolved,
+		MaxConnections:    unknown("no database identified"),
+		SuperuserReserved: unknown("no database identified"), Reserved: unknown("no database identified")}
+	ix.databases[d.ID] = d
+	return d
+}

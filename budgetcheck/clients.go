@@ -1,0 +1,257 @@
+package budgetcheck
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/pgfleet/pgfleet/dbx/budget"
+)
+
+// hostVars name a database host when no DSN does.
+var hostVars = []string{"PGHOST", "DB_HOST", "DATABASE_HOST", "POSTGRES_HOST", "POSTGRESQL_HOST"}
+
+// annotation returns a workload annotation for one container: the
+// ".<container>" form wins over the plain one.
+func (w *workload) annotation(name, container string) (string, string, bool) {
+	if v, ok := w.annotations[name+"."+container]; ok {
+		return v, name + "." + container, true
+	}
+	v, ok := w.annotations[name]
+	return v, name, ok
+}
+
+// addClients adds one Client per container of w that talks to Postgres.
+func (ix *index) addClients(w *workload) {
+	if w.annotations[AnnotationIgnore] == "true" {
+		return
+	}
+	pods, maxReplicas, _ := ix.scaledPods(w.ns, w.kind, w.name, w.pods)
+	for _, c := range w.containers() {
+		vars, envNotes := ix.containerEnv(w.ns, c)
+		dsnVal, d, hasDSN := findDSN(vars)
+		dbAnn, _, hasDBAnn := w.annotation(AnnotationDatabase, c.Name)
+		_, _, hasPoolAnn := w.annotation(AnnotationPoolMax, c.Name)
+		conv := ix.convention(w, c.Name, vars, d.params)
+		host, hostVal := d.host, dsnVal
+		if !hasDSN {
+			for _, h := range hostVars {
+				if v, ok := vars[h]; ok && v.value != "" {
+					host, hostVal = v.value, v
+					break
+				}
+			}
+		}
+		if !hasDSN && host == "" && !hasDBAnn && !hasPoolAnn && conv == nil {
+			continue // not a database client
+		}
+		cl := &Client{
+			ID: w.key() + "/" + c.Name, Workload: w.key(), Container: c.Name, Location: w.loc,
+			Pods: pods, Notes: append(append([]string{}, w.notes...), envNotes...),
+		}
+		var db *Database
+		switch {
+		case hasDBAnn:
+			db, cl.Via = ix.resolveDatabase(dbAnn, w.ns)
+		case host != "":
+			db, cl.Via = ix.resolveHost(host, w.ns)
+			from := hostVal.origin
+			if hasDSN && !hostVal.secret {
+				from += " " + d.redacted()
+			}
+			cl.Via = "host from " + from + " -> " + cl.Via
+		default:
+			db, cl.Via = ix.unresolved(), "no DSN, host variable or "+AnnotationDatabase+" annotation"
+		}
+		cl.Database = db.ID
+		cl.Pool = ix.poolSize(w, c.Name, cl, vars, d, conv)
+		cl.Processes = ix.processes(w, c, cl, vars)
+		ix.finish(cl, budget.Service{Name: cl.ID, Replicas: w.pods.Value, MaxReplicas: maxReplicas, MaxSurge: w.maxSurge, NoSurge: w.noSurge != ""}, w.noSurge)
+		ix.clients = append(ix.clients, cl)
+	}
+}
+
+// findDSN returns the first Postgres connection string among the
+// variables, DATABASE_URL first, then by name.
+func findDSN(vars map[string]envValue) (envValue, dsn, bool) {
+	names := make([]string, 0, len(vars))
+	for k := range vars {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if (names[i] == "DATABASE_URL") != (names[j] == "DATABASE_URL") {
+			return names[i] == "DATABASE_URL"
+		}
+		return names[i] < names[j]
+	})
+	for _, n := range names {
+		if d, ok := parseDSN(vars[n].value); ok {
+			return vars[n], d, true
+		}
+	}
+	return envValue{}, dsn{}, false
+}
+
+// convention picks the pool convention: the pgfleet.dev/driver annotation,
+// else the first in the registry that matches the container.
+func (ix *index) convention(w *workload, container string, vars map[string]envValue, params map[string]string) *Convention {
+	if name, key, ok := w.annotation(AnnotationDriver, container); ok {
+		if c := LookupConvention(name); c != nil {
+			return c
+		}
+		ix.problems = append(ix.problems, problem{check: "PGF007", loc: w.loc, client: w.key() + "/" + container,
+			message: fmt.Sprintf("%s: annotation %s %q names no known convention (see budgetcheck.Conventions)", w.key(), key, name)})
+	}
+	for _, c := range Conventions {
+		if c.matches(vars, params) {
+			return c
+		}
+	}
+	return nil
+}
+
+// poolSize finds the pool max of one process: annotation, then the
+// convention's variables, then DSN parameters, then its default.
+func (ix *index) poolSize(w *workload, container string, cl *Client, vars map[string]envValue, d dsn, conv *Convention) Number {
+	if v, key, ok := w.annotation(AnnotationPoolMax, container); ok {
+		if strings.TrimSpace(v) == "unbounded" {
+			return unbounded("annotation %s", key)
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+			return known(n, "annotation %s", key)
+		}
+		ix.invalid(w, cl, fmt.Sprintf("annotation %s %q: want a positive integer or \"unbounded\"", key, v))
+		return unknown("annotation %s is invalid", key)
+	}
+	if conv == nil {
+		return unknown("no pool setting found; state it with annotation %s", AnnotationPoolMax)
+	}
+	if n, ok := ix.envInt(w, cl, vars, conv.PoolEnv); ok {
+		if n.Value <= 0 && conv.ZeroUnbounded {
+			return unbounded("%s: %s is %d, no limit", conv.Name, n.Source, n.Value)
+		}
+		if o, ok := ix.envInt(w, cl, vars, conv.OverflowEnv); ok {
+			return known(n.Value+o.Value, "%s: %s + overflow %s", conv.Name, n.Source, o.Source)
+		}
+		if conv.DefaultOverflow > 0 {
+			return known(n.Value+conv.DefaultOverflow, "%s: %s + default overflow %d", conv.Name, n.Source, conv.DefaultOverflow)
+		}
+		return known(n.Value, "%s: %s", conv.Name, n.Source)
+	}
+	for _, p := range conv.DSNParams {
+		if v, ok := d.params[p]; ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				return known(n, "%s: DSN parameter %s", conv.Name, p)
+			}
+			ix.invalid(w, cl, fmt.Sprintf("DSN parameter %s=%q is not a positive integer", p, v))
+		}
+	}
+	switch conv.DefaultState {
+	case Known:
+		if conv.DefaultOverflow > 0 {
+			return known(conv.Default+conv.DefaultOverflow, "%s default %d + overflow %d (%s)", conv.Name, conv.Default, conv.DefaultOverflow, conv.Doc)
+		}
+		return known(conv.Default, "%s default (%s)", conv.Name, conv.Doc)
+	case Unbounded:
+		return unbounded("%s default (%s)", conv.Name, conv.Doc)
+	}
+	return unknown("%s without a pool size (%s); state it with annotation %s", conv.Name, conv.Doc, AnnotationPoolMax)
+}
+
+// envInt reads the first of the named variables that is set, as an
+// integer; the Number's source never holds a Secret's value.
+func (ix *index) envInt(w *workload, cl *Client, vars map[string]envValue, names []string) (Number, bool) {
+	for _, name := range names {
+		v, ok := vars[name]
+		if !ok {
+			continue
+		}
+		if v.missing {
+			return unknown("%s", v.origin), false
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v.value))
+		if err != nil {
+			ix.invalid(w, cl, fmt.Sprintf("%s is not an integer", v.shown()))
+			return Number{}, false
+		}
+		src := v.origin
+		if !v.secret {
+			src = fmt.Sprintf("%s=%d", v.origin, n)
+		}
+		return known(n, "%s", src), true
+	}
+	return Number{}, false
+}
+
+// processes finds the number of pools per container: annotation, worker
+// variables (gunicorn, puma, uvicorn), --workers arguments, else 1.
+func (ix *index) processes(w *workload, c *corev1.Container, cl *Client, vars map[string]envValue) Number {
+	if v, key, ok := w.annotation(AnnotationProcesses, c.Name); ok {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+			return known(n, "annotation %s", key)
+		}
+		ix.invalid(w, cl, fmt.Sprintf("annotation %s %q: want a positive integer", key, v))
+	}
+	if n, ok := ix.envInt(w, cl, vars, []string{"WEB_CONCURRENCY", "UVICORN_WORKERS", "PUMA_WORKERS"}); ok && n.Value > 0 {
+		return n
+	}
+	args := append(append([]string{}, c.Command...), c.Args...)
+	if v, ok := vars["GUNICORN_CMD_ARGS"]; ok && !v.secret {
+		args = append(args, strings.Fields(v.value)...)
+	}
+	for i, a := range args {
+		val, flag := "", a
+		if k, v, ok := strings.Cut(a, "="); ok {
+			flag, val = k, v
+		} else if i+1 < len(args) {
+			val = args[i+1]
+		}
+		if flag == "--workers" || flag == "-w" {
+			if n, err := strconv.Atoi(val); err == nil && n > 0 {
+				return known(n, "container %s args %s %d", c.Name, flag, n)
+			}
+		}
+	}
+	return known(1, "no worker setting found")
+}
+
+func (ix *index) invalid(w *workload, cl *Client, msg string) {
+	ix.problems = append(ix.problems, problem{check: "PGF007", loc: w.loc, client: cl.ID, database: cl.Database, message: cl.ID + ": " + msg})
+}
+
+// finish fills a client's surge and demand from dbx/budget once pods,
+// processes and pool are known.
+func (ix *index) finish(cl *Client, svc budget.Service, noSurge string) {
+	svc.Processes, svc.PoolMax = cl.Processes.Value, cl.Pool.Value
+	cl.svc = svc
+	if cl.Pods.State != Known {
+		cl.Surge = unknown("pod count unknown")
+		cl.Demand = unknown("pod count unknown")
+		return
+	}
+	surge, err := svc.Surge()
+	switch {
+	case err != nil:
+		cl.Surge = unknown("%v", err)
+		ix.problems = append(ix.problems, problem{check: "PGF007", loc: cl.Location, client: cl.ID, database: cl.Database, message: cl.ID + ": " + err.Error()})
+	case noSurge != "":
+		cl.Surge = known(0, "%s", noSurge)
+	case svc.MaxSurge == "":
+		cl.Surge = known(surge, "maxSurge %s (default) of %d pods, rounded up", budget.DefaultMaxSurge, svc.Pods())
+	default:
+		cl.Surge = known(surge, "maxSurge %s of %d pods", svc.MaxSurge, svc.Pods())
+	}
+	switch {
+	case cl.Pool.State == Unbounded:
+		cl.Demand = unbounded("pool has no limit")
+	case cl.Pool.State != Known || cl.Processes.State != Known || cl.Surge.State != Known:
+		cl.Demand = unknown("pool, processes or surge unknown")
+	default:
+		d, _ := svc.Demand() // Surge succeeded above, so Demand does too
+		cl.Demand = known(d.Connections, "(pods + surge) x processes x pool")
+		cl.Explanation = d.Explanation
+	}
+}

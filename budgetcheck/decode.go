@@ -1,0 +1,156 @@
+package budgetcheck
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// object is one decoded Kubernetes object and where it came from.
+type object struct {
+	loc  Location
+	kind string // Kind as written
+	obj  any    // a typed k8s.io/api struct or one of the CRD structs in crd.go
+}
+
+// decodeError is a document that could not be decoded.
+type decodeError struct {
+	loc Location
+	err string
+}
+
+// decodeAll decodes the documents of all sources, in parallel, keeping
+// input order. Unknown kinds are dropped; bad documents become decodeErrors.
+func decodeAll(srcs []Source) ([]object, []decodeError) {
+	var docs []document
+	for _, s := range srcs {
+		docs = append(docs, splitDocuments(s)...)
+	}
+	type result struct {
+		objs []object
+		errs []decodeError
+	}
+	results := make([]result, len(docs))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(docs)))
+	var wg sync.WaitGroup
+	next := make(chan int, len(docs))
+	for i := range docs {
+		next <- i
+	}
+	close(next)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				r := &results[i]
+				r.objs, r.errs = decodeDocument(docs[i], r.objs, r.errs)
+			}
+		})
+	}
+	wg.Wait()
+	var objs []object
+	var errs []decodeError
+	for _, r := range results {
+		objs = append(objs, r.objs...)
+		errs = append(errs, r.errs...)
+	}
+	return objs, errs
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+func decodeDocument(d document, objs []object, errs []decodeError) (o []object, e []decodeError) {
+	loc := Location{File: d.file, Line: d.line}
+	defer func() {
+		// The YAML and JSON decoders are not expected to panic, but one bad
+		// document must never stop the check of the others.
+		if r := recover(); r != nil {
+			o, e = objs, append(errs, decodeError{loc: loc, err: fmt.Sprintf("cannot decode: %v", r)})
+		}
+	}()
+	j, err := yaml.YAMLToJSON(d.data)
+	if err != nil {
+		msg := err.Error()
+		// Make the YAML parser's document-relative line absolute.
+		if m := yamlLine.FindStringSubmatchIndex(msg); m != nil {
+			if n, aerr := strconv.Atoi(msg[m[2]:m[3]]); aerr == nil {
+				loc.Line = d.line + n - 1
+				msg = msg[:m[2]] + strconv.Itoa(loc.Line) + msg[m[3]:]
+			}
+		}
+		return objs, append(errs, decodeError{loc: loc, err: "invalid YAML: " + strings.TrimPrefix(msg, "error converting YAML to JSON: ")})
+	}
+	return decodeJSON(loc, j, objs, errs, 0)
+}
+
+func decodeJSON(loc Location, j []byte, objs []object, errs []decodeError, depth int) ([]object, []decodeError) {
+	if s := strings.TrimSpace(string(j)); s == "null" || s == "" {
+		return objs, errs
+	}
+	var tm metav1.TypeMeta
+	if err := json.Unmarshal(j, &tm); err != nil {
+		return objs, append(errs, decodeError{loc: loc, err: "not a Kubernetes object: " + err.Error()})
+	}
+	if tm.Kind == "List" || (strings.HasSuffix(tm.Kind, "List") && depth == 0) {
+		var l struct {
+			Items []json.RawMessage `json:"items"`
+		}
+		if err := json.Unmarshal(j, &l); err != nil {
+			return objs, append(errs, decodeError{loc: loc, err: tm.Kind + ": " + err.Error()})
+		}
+		if depth > 0 {
+			return objs, append(errs, decodeError{loc: loc, err: "List nested in a List"})
+		}
+		for _, it := range l.Items {
+			objs, errs = decodeJSON(loc, it, objs, errs, depth+1)
+		}
+		return objs, errs
+	}
+	newObj := kinds[kindKey{group(tm.APIVersion), tm.Kind}]
+	if newObj == nil {
+		return objs, errs // a kind the checker does not need
+	}
+	v := newObj()
+	if err := json.Unmarshal(j, v); err != nil {
+		return objs, append(errs, decodeError{loc: loc, err: fmt.Sprintf("%s %s: %v", tm.APIVersion, tm.Kind, err)})
+	}
+	return append(objs, object{loc: loc, kind: tm.Kind, obj: v}), errs
+}
+
+type kindKey struct{ group, kind string }
+
+func group(apiVersion string) string {
+	if i := strings.LastIndexByte(apiVersion, '/'); i >= 0 {
+		return apiVersion[:i]
+	}
+	return "" // core
+}
+
+// kinds lists the kinds the checker reads; everything else is ignored.
+var kinds = map[kindKey]func() any{
+	{"apps", "Deployment"}:                                   func() any { return new(appsv1.Deployment) },
+	{"apps", "StatefulSet"}:                                  func() any { return new(appsv1.StatefulSet) },
+	{"apps", "DaemonSet"}:                                    func() any { return new(appsv1.DaemonSet) },
+	{"apps", "ReplicaSet"}:                                   func() any { return new(appsv1.ReplicaSet) },
+	{"batch", "Job"}:                                         func() any { return new(batchv1.Job) },
+	{"batch", "CronJob"}:                                     func() any { return new(batchv1.CronJob) },
+	{"", "Service"}:                                          func() any { return new(corev1.Service) },
+	{"", "ConfigMap"}:                                        func() any { return new(corev1.ConfigMap) },
+	{"", "Secret"}:                                           func() any { return new(corev1.Secret) },
+	{"autoscaling", "HorizontalPodAutoscaler"}:               func() any { return new(autoscalingv2.HorizontalPodAutoscaler) },
+	{"keda.sh", "ScaledObject"}:                              func() any { return new(scaledObject) },
+	{"postgresql.cnpg.io", "Cluster"}:                        func() any { return new(cnpgCluster) },
+	{"postgresql.cnpg.io", "Pooler"}:                         func() any { return new(cnpgPooler) },
+	{"acid.zalan.do", "postgresql"}:                          func() any { return new(zalandoPostgresql) },
+	{"postgres-operator.crunchydata.com", "PostgresCluster"}: func() any { return new(crunchyCluster) },
+}

@@ -1,0 +1,109 @@
+package budgetcheck_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pgfleet/pgfleet/budgetcheck"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected outputs of the golden tests")
+
+// goldenDir holds one directory per scenario: input manifests (*.yaml) and
+// the expected report in each format (expected.txt, .json, .sarif).
+const goldenDir = "../testdata/budgetcheck"
+
+// goldenOptions are the flags every scenario is checked with.
+var goldenOptions = budgetcheck.Options{}
+
+// readCase reads a scenario's inputs with names relative to its directory,
+// so that the expected outputs do not depend on where the test runs.
+func readCase(t *testing.T, dir string) []budgetcheck.Source {
+	t.Helper()
+	srcs, err := budgetcheck.ReadSources(context.Background(), nil, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []budgetcheck.Source
+	for _, s := range srcs {
+		if strings.HasPrefix(filepath.Base(s.Name), "expected") {
+			continue
+		}
+		rel, _ := filepath.Rel(dir, s.Name)
+		out = append(out, budgetcheck.Source{Name: rel, Data: s.Data})
+	}
+	return out
+}
+
+func cases(t *testing.T) []string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(goldenDir, "*"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no golden cases in %s: %v", goldenDir, err)
+	}
+	return dirs
+}
+
+func render(t *testing.T, r *budgetcheck.Report, f budgetcheck.Format) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := budgetcheck.Write(&buf, r, f); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestGolden(t *testing.T) {
+	t.Parallel()
+	for _, dir := range cases(t) {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			t.Parallel()
+			r := budgetcheck.Analyze(readCase(t, dir), goldenOptions)
+			for ext, f := range map[string]budgetcheck.Format{"txt": budgetcheck.Text, "json": budgetcheck.JSON, "sarif": budgetcheck.SARIF} {
+				got := render(t, r, f)
+				path := filepath.Join(dir, "expected."+ext)
+				if *update {
+					if err := os.WriteFile(path, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test -run TestGolden -update)", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s differs from the report; diff it with: go test -run TestGolden/%s -update && git diff %s\ngot:\n%s", path, filepath.Base(dir), path, got)
+				}
+			}
+		})
+	}
+}
+
+// TestSecretsNeverPrinted checks every scenario in every format for the
+// values of every Secret in its inputs, raw and base64-encoded.
+func TestSecretsNeverPrinted(t *testing.T) {
+	t.Parallel()
+	secrets := []string{"S3cr3t-Hunter2-pw", "billing:S3cr3t", "pg-billing:5432/billing?pool_max_conns=6", "OQ=="}
+	for _, dir := range cases(t) {
+		r := budgetcheck.Analyze(readCase(t, dir), goldenOptions)
+		for _, f := range budgetcheck.Formats {
+			out := render(t, r, f)
+			for _, s := range secrets {
+				if bytes.Contains(out, []byte(s)) {
+					t.Errorf("%s: %s output contains secret %q", dir, f, s)
+				}
+			}
+		}
+	}
+	// The scenario must use the secret, or the test proves nothing.
+	r := budgetcheck.Analyze(readCase(t, filepath.Join(goldenDir, "secret")), goldenOptions)
+	if r.Databases[0].WorstCase != (4+1)*6+(4+1)*9 {
+		t.Fatalf("secret scenario: worst case %d, want the secret pool sizes 6 and 9 counted", r.Databases[0].WorstCase)
+	}
+}

@@ -1,0 +1,36 @@
+package budgetcheck
+
+// Options are the facts the manifests cannot tell. The zero value is
+// usable: it assumes a stock Postgres and no node count.
+type Options struct {
+	// Nodes is the number of nodes a DaemonSet runs on. Zero means unknown:
+	// a DaemonSet's demand is then reported as unknown.
+	Nodes int
+	// MaxConnections is assumed for a server whose max_connections the
+	// manifests do not set. Zero means 100 (the Postgres default).
+	MaxConnections int
+	// SuperuserReserved is assumed for a server whose
+	// superuser_reserved_connections is not set. Zero means 3 (the Postgres
+	// default); a negative value means none.
+	SuperuserReserved int
+	// Headroom is kept free on every Postgres server (see
+	// budget.Server.Headroom). Zero means none.
+	Headroom int
+}
+
+func (o Options) maxConnections() int {
+	if o.MaxConnections <= 0 {
+		return 100
+	}
+	return o.MaxConnections
+}
+
+func (o Options) superuserReserved() int {
+	switch {
+	case o.SuperuserReserved < 0:
+		return 0
+	case o.SuperuserReserved == 0:
+		return 3
+	}
+	return o.SuperuserReserved
+}

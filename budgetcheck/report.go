@@ -1,0 +1,207 @@
+package budgetcheck
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/pgfleet/pgfleet/dbx/budget"
+)
+
+// SchemaVersion names the JSON schema of [Report]; it changes only when a
+// field changes meaning or disappears.
+const SchemaVersion = "pgfleet.dev/budgetcheck/v1"
+
+// Report is the outcome of a check: every database with its clients and
+// the numbers behind them, and the findings. It is what every output format
+// renders; its JSON form is the stable schema documented in doc.go.
+type Report struct {
+	Schema    string      `json:"schema"`
+	Databases []*Database `json:"databases"`
+	Findings  []Finding   `json:"findings"`
+}
+
+// Run reads the inputs (files, directories, "-" for stdin) and checks them.
+// The error is an *[InputError] when an input cannot be read; bad documents
+// are findings, not errors.
+func Run(ctx context.Context, opts Options, stdin io.Reader, paths ...string) (*Report, error) {
+	srcs, err := ReadSources(ctx, stdin, paths...)
+	if err != nil {
+		return nil, err
+	}
+	return Analyze(srcs, opts), nil
+}
+
+// Analyze checks manifests already read: manifests -> workload model ->
+// findings.
+func Analyze(srcs []Source, opts Options) *Report {
+	objs, decodeErrs := decodeAll(srcs)
+	ix := newIndex(objs, opts)
+	r := &Report{Schema: SchemaVersion, Databases: ix.build(), Findings: []Finding{}}
+	for _, d := range r.Databases {
+		if err := d.evaluate(); err != nil {
+			ix.problems = append(ix.problems, problem{check: "PGF007", loc: d.Location, database: d.ID, message: d.ID + ": " + err.Error()})
+		}
+	}
+	p := &pass{report: r, problems: ix.problems, decode: decodeErrs}
+	for _, c := range Checks {
+		c.run(p, c)
+	}
+	sort.SliceStable(r.Findings, func(i, j int) bool {
+		a, b := r.Findings[i], r.Findings[j]
+		if a.Severity != b.Severity {
+			return a.Severity.rank() > b.Severity.rank()
+		}
+		if a.Check != b.Check {
+			return a.Check < b.Check
+		}
+		return a.Database+"\x00"+a.Client+"\x00"+a.Message < b.Database+"\x00"+b.Client+"\x00"+b.Message
+	})
+	return r
+}
+
+// MaxSeverity is the highest severity among the findings, "" when none.
+func (r *Report) MaxSeverity() Severity {
+	var max Severity
+	for _, f := range r.Findings {
+		if f.Severity.rank() > max.rank() {
+			max = f.Severity
+		}
+	}
+	return max
+}
+
+// evaluate computes the database's verdict with dbx/budget and the
+// suggested pools when it does not fit.
+func (d *Database) evaluate() error {
+	if d.Assumptions == nil {
+		d.Assumptions = []string{}
+	}
+	if d.Clients == nil {
+		d.Clients = []*Client{}
+	}
+	srv := d.server()
+	var demands []budget.Demand
+	verdict := Verdict("")
+	for _, c := range d.Clients {
+		switch c.Demand.State {
+		case Known:
+			dem, _ := c.svc.Demand() // known demand means the service is valid
+			demands = append(demands, dem)
+		case Unbounded:
+			verdict = VerdictUnbounded
+		}
+	}
+	fit := budget.Check(srv, demands...)
+	d.Usable, d.WorstCase, d.UsableExplanation = fit.Usable, fit.Demand, srv.Explain()
+	d.Explanation = fit.Explanation
+	switch {
+	case verdict == VerdictUnbounded:
+		d.Explanation = fmt.Sprintf("a client's pool is unbounded; the known clients' demand alone is %d", fit.Demand)
+	case d.MaxConnections.State != Known || d.Kind == Unresolved:
+		verdict, d.Explanation = VerdictUnknown, fmt.Sprintf("the database's limit is unknown; known demand %d", fit.Demand)
+	case fit.Verdict == budget.Over:
+		verdict = VerdictOver
+	case d.anyUnknown():
+		verdict = VerdictUnknown
+		d.Explanation = fmt.Sprintf("a client's demand is unknown; the known clients' %s", fit.Explanation)
+	default:
+		verdict = Verdict(fit.Verdict)
+	}
+	d.Verdict = verdict
+	switch verdict {
+	case VerdictOver, VerdictUnbounded:
+		d.suggest(fit.Usable)
+	case VerdictWarn:
+		d.suggest(int(math.Floor(budget.WarnRatio * float64(fit.Usable))))
+	}
+	if d.Kind == Unresolved {
+		return nil
+	}
+	return srv.Validate()
+}
+
+func (d *Database) anyUnknown() bool {
+	for _, c := range d.Clients {
+		if c.Demand.State == Unknown {
+			return true
+		}
+	}
+	return false
+}
+
+// suggest splits target connections among the clients with budget.Split,
+// weighted by their current worst-case demand; a client with an unbounded
+// or unknown pool weighs as the average known pool.
+func (d *Database) suggest(target int) {
+	var claims []budget.Claim
+	var idx []*Client
+	knownPools, knownSlots := 0, 0
+	for _, c := range d.Clients {
+		if c.Demand.State == Known {
+			knownPools += c.Demand.Value
+			knownSlots += c.slots()
+		}
+	}
+	avg := 1.0
+	if knownSlots > 0 {
+		avg = float64(knownPools) / float64(knownSlots)
+	}
+	for _, c := range d.Clients {
+		if c.Pods.State != Known || c.Processes.State != Known || c.Surge.State != Known {
+			continue
+		}
+		w := float64(c.Demand.Value)
+		if c.Demand.State != Known {
+			w = avg * float64(c.slots())
+		}
+		claims = append(claims, budget.Claim{Weight: w, Slots: c.slots()})
+		idx = append(idx, c)
+	}
+	for i, pool := range budget.Split(target, claims) {
+		idx[i].SuggestedPool = pool
+	}
+}
+
+// slots is the number of pools the client opens at worst.
+func (c *Client) slots() int {
+	return (c.Pods.Value + c.Surge.Value) * c.Processes.Value
+}
+
+// arithmetic spells out the verdict: the server's usable connections and
+// each client's demand.
+func (d *Database) arithmetic() string {
+	parts := []string{d.Explanation}
+	for _, c := range d.Clients {
+		if c.Explanation != "" {
+			parts = append(parts, c.Explanation)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// suggestion lists pools per process that fit, for the clients that have one.
+func (d *Database) suggestion() string {
+	var parts []string
+	for _, c := range d.Clients {
+		if c.SuggestedPool > 0 {
+			parts = append(parts, fmt.Sprintf("%s pool %d (now %s)", c.ID, c.SuggestedPool, c.Pool))
+		} else if c.Demand.State == Known || c.Pool.State == Unbounded {
+			parts = append(parts, fmt.Sprintf("%s cannot get 1 connection per process: fewer pods or processes", c.ID))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	s := "pools per process that fit, weighted by current share: " + strings.Join(parts, ", ")
+	if d.Kind == Postgres {
+		s += "; or put a pooler (PgBouncer) in front, or raise max_connections"
+	}
+	if d.Kind == Pooler {
+		s = "raise max_client_conn or the pooler's replicas, or " + s
+	}
+	return s
+}

@@ -1,0 +1,152 @@
+package budgetcheck
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// setting is a postgresql.conf parameter value with where it was read.
+type setting struct{ value, source string }
+
+// assumeServer sets a database's connection slots from the parameters
+// found, and from the Options (reported as assumptions) for the rest.
+func (ix *index) assumeServer(d *Database, params map[string]setting) {
+	slot := func(name, flag string, assumed int) Number {
+		if v, ok := params[name]; ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v.value)); err == nil && n >= 0 {
+				return known(n, "%s in %s", name, v.source)
+			}
+			ix.problems = append(ix.problems, problem{check: "PGF007", loc: d.Location, database: d.ID,
+				message: fmt.Sprintf("%s: %s = %q in %s is not a non-negative integer", d.ID, name, v.value, v.source)})
+		}
+		d.Assumptions = append(d.Assumptions, fmt.Sprintf("%s not set in the manifests: assumed %d (%s)", name, assumed, flag))
+		return known(assumed, "assumed %d (%s)", assumed, flag)
+	}
+	d.MaxConnections = slot("max_connections", "--max-connections", ix.opts.maxConnections())
+	d.SuperuserReserved = slot("superuser_reserved_connections", "--superuser-reserved", ix.opts.superuserReserved())
+	if v, ok := params["reserved_connections"]; ok {
+		if n, err := strconv.Atoi(strings.TrimSpace(v.value)); err == nil && n >= 0 {
+			d.Reserved = known(n, "reserved_connections in %s", v.source)
+		}
+	}
+	if d.Reserved.State == "" {
+		d.Reserved = known(0, "reserved_connections not set: 0 (Postgres default)")
+	}
+	d.Headroom = ix.opts.Headroom
+}
+
+// findServers registers the Postgres servers: operator clusters and
+// workloads running a postgres image.
+func (ix *index) findServers() {
+	for _, o := range ix.crds {
+		switch v := o.obj.(type) {
+		case *cnpgCluster:
+			ns := namespace(v.Namespace)
+			d := &Database{ID: ns + "/Cluster/" + v.Name, Kind: Postgres, Location: o.loc}
+			ix.assumeServer(d, v.Spec.PostgreSQL.settings("CloudNativePG Cluster spec.postgresql.parameters"))
+			ix.addDatabase(d, ns, v.Name+"-rw", v.Name+"-ro", v.Name+"-r")
+		case *zalandoPostgresql:
+			ns := namespace(v.Namespace)
+			d := &Database{ID: ns + "/postgresql/" + v.Name, Kind: Postgres, Location: o.loc}
+			ix.assumeServer(d, v.Spec.PostgreSQL.settings("Zalando postgresql spec.postgresql.parameters"))
+			ix.addDatabase(d, ns, v.Name, v.Name+"-repl")
+		case *crunchyCluster:
+			ns := namespace(v.Namespace)
+			d := &Database{ID: ns + "/PostgresCluster/" + v.Name, Kind: Postgres, Location: o.loc}
+			ix.assumeServer(d, v.Spec.Patroni.DynamicConfiguration.PostgreSQL.settings("Crunchy PostgresCluster spec.patroni.dynamicConfiguration"))
+			ix.addDatabase(d, ns, v.Name+"-primary", v.Name+"-replicas", v.Name+"-ha")
+		}
+	}
+	for _, w := range ix.workloads {
+		c := postgresContainer(w)
+		if c == nil || w.annotations[AnnotationIgnore] == "true" {
+			continue
+		}
+		d := &Database{ID: w.key(), Kind: Postgres, Location: w.loc, workload: w.key()}
+		ix.assumeServer(d, ix.postgresParams(w, c))
+		ix.serving[w] = true
+		ix.addDatabase(d, w.ns, ix.servicesOf(w)...)
+	}
+}
+
+// postgresContainer returns the container that runs Postgres, or nil.
+func postgresContainer(w *workload) *corev1.Container {
+	for _, c := range w.containers() {
+		img := strings.ToLower(c.Image)
+		if i := strings.LastIndexByte(img, '/'); i >= 0 {
+			img = img[i+1:]
+		}
+		name, _, _ := strings.Cut(img, ":")
+		name, _, _ = strings.Cut(name, "@")
+		switch name {
+		case "postgres", "postgresql", "postgis", "timescaledb", "timescaledb-ha", "postgresql-repmgr", "spilo":
+			return c
+		}
+	}
+	return nil
+}
+
+var confLine = regexp.MustCompile(`(?m)^\s*(max_connections|superuser_reserved_connections|reserved_connections)\s*=?\s*'?(\d+)'?`)
+
+// postgresParams reads a Postgres container's settings: "-c name=value"
+// arguments win over a mounted postgresql.conf ConfigMap, which wins over
+// the Bitnami image's environment.
+func (ix *index) postgresParams(w *workload, c *corev1.Container) map[string]setting {
+	params := map[string]setting{}
+	vars, _ := ix.containerEnv(w.ns, c)
+	if v, ok := vars["POSTGRESQL_MAX_CONNECTIONS"]; ok && !v.missing && !v.secret {
+		params["max_connections"] = setting{v.value, v.origin}
+	}
+	for _, vol := range w.pod.Volumes {
+		if vol.ConfigMap == nil {
+			continue
+		}
+		cm := ix.configMaps[nsName(w.ns, vol.ConfigMap.Name)]
+		if cm == nil {
+			continue
+		}
+		keys := make([]string, 0, len(cm.Data))
+		for k := range cm.Data {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			for _, m := range confLine.FindAllStringSubmatch(cm.Data[k], -1) {
+				params[m[1]] = setting{m[2], fmt.Sprintf("ConfigMap %s key %s", cm.Name, k)}
+			}
+		}
+	}
+	args := append(append([]string{}, c.Command...), c.Args...)
+	for i, a := range args {
+		kv, ok := strings.CutPrefix(a, "-c")
+		if !ok {
+			kv, ok = strings.CutPrefix(a, "--")
+		}
+		if !ok {
+			continue
+		}
+		kv = strings.TrimSpace(kv)
+		if kv == "" && i+1 < len(args) {
+			kv = args[i+1]
+		}
+		if k, v, found := strings.Cut(kv, "="); found {
+			k = strings.ReplaceAll(strings.TrimSpace(k), "-", "_")
+			params[k] = setting{v, fmt.Sprintf("container %s args of %s %s", c.Name, w.kind, w.name)}
+		}
+	}
+	return params
+}
+
+// settings attaches one source to a parameters map.
+func settings(m map[string]string, source string) map[string]setting {
+	out := make(map[string]setting, len(m))
+	for k, v := range m {
+		out[k] = setting{v, source}
+	}
+	return out
+}

@@ -1,0 +1,104 @@
+// Command budgetcheck checks Kubernetes manifests for Postgres connection
+// budgets: every workload's worst-case pool demand against each database's
+// max_connections. See package budgetcheck.
+//
+//	budgetcheck deploy/                       # files and directories
+//	helm template . | budgetcheck -           # standard input
+//	budgetcheck --format sarif k8s/ > budget.sarif
+//
+// Exit codes: 0 fits, 1 findings at or above --fail-on, 2 usage error or
+// unreadable input.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/pgfleet/pgfleet/budgetcheck"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("budgetcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		opts       budgetcheck.Options
+		format     = fs.String("format", "text", "output format: text, json, sarif or html")
+		failOn     = fs.String("fail-on", "error", "exit 1 on findings at or above this severity: error, warning, info or none")
+		listChecks = fs.Bool("list-checks", false, "list the checks and exit")
+		reserved   int
+	)
+	fs.IntVar(&opts.Nodes, "nodes", 0, "nodes a DaemonSet runs on (0: unknown)")
+	fs.IntVar(&opts.MaxConnections, "max-connections", 100, "max_connections assumed for a server whose manifests do not set it")
+	fs.IntVar(&reserved, "superuser-reserved", 3, "superuser_reserved_connections assumed when not set")
+	fs.IntVar(&opts.Headroom, "headroom", 0, "connections kept free on every server")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: budgetcheck [flags] file|dir|- ...\n\nChecks Postgres connection budgets in Kubernetes manifests.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *listChecks {
+		for _, c := range budgetcheck.Checks {
+			fmt.Fprintf(stdout, "%s %-16s %-7s %s\n", c.ID, c.Name, c.Severity, c.Doc)
+		}
+		return 0
+	}
+	if err := validate(&opts, reserved, *format, *failOn, fs.NArg()); err != nil {
+		fmt.Fprintln(stderr, err)
+		fs.Usage()
+		return 2
+	}
+	report, err := budgetcheck.Run(ctx, opts, stdin, fs.Args()...)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if err := budgetcheck.Write(stdout, report, budgetcheck.Format(*format)); err != nil {
+		fmt.Fprintln(stderr, "budgetcheck:", err)
+		return 2
+	}
+	if sev, ok := budgetcheck.ParseSeverity(*failOn); ok && report.MaxSeverity().AtLeast(sev) && report.MaxSeverity() != "" {
+		return 1
+	}
+	return 0
+}
+
+// validate checks the flags and names the one at fault.
+func validate(opts *budgetcheck.Options, reserved int, format, failOn string, nargs int) error {
+	switch {
+	case nargs == 0:
+		return errors.New(`budgetcheck: no input: name files or directories, or "-" for standard input`)
+	case opts.Nodes < 0, opts.MaxConnections < 1, reserved < 0, opts.Headroom < 0:
+		return errors.New("budgetcheck: --nodes, --superuser-reserved and --headroom must be >= 0, --max-connections >= 1")
+	}
+	okFormat := false
+	var names []string
+	for _, f := range budgetcheck.Formats {
+		names = append(names, string(f))
+		okFormat = okFormat || string(f) == format
+	}
+	if !okFormat {
+		return fmt.Errorf("budgetcheck: --format %q: want one of %s", format, strings.Join(names, ", "))
+	}
+	if _, ok := budgetcheck.ParseSeverity(failOn); !ok && failOn != "none" {
+		return fmt.Errorf("budgetcheck: --fail-on %q: want error, warning, info or none", failOn)
+	}
+	opts.SuperuserReserved = reserved
+	if reserved == 0 {
+		opts.SuperuserReserved = -1 // Options: negative means none
+	}
+	return nil
+}
