@@ -115,6 +115,12 @@ func redactKeyValue(s string) string {
 		}
 		k = skipSpace(s, k+1)
 		b.WriteString(s[i:k])
+		if startsSecretPair(s[k:]) {
+			// "host= password=x": libpq reads "password=x" as host's
+			// value, but a person meant a password: hide it as one.
+			i = k
+			continue
+		}
 		end, closed := valueEnd(s, k)
 		if !secretKeys[strings.ToLower(key)] {
 			b.WriteString(s[k:end])
@@ -129,6 +135,17 @@ func redactKeyValue(s string) string {
 		i = end
 	}
 	return b.String()
+}
+
+// startsSecretPair reports whether s starts with a secret key and '='.
+func startsSecretPair(s string) bool {
+	k := 0
+	for k < len(s) && s[k] != '=' && !isSpace(s[k]) {
+		k++
+	}
+	key := s[:k]
+	k = skipSpace(s, k)
+	return secretKeys[strings.ToLower(key)] && k < len(s) && s[k] == '='
 }
 
 // valueEnd returns where the value starting at i ends, and whether a quoted

@@ -41,6 +41,8 @@ func TestRedact(t *testing.T) {
 		{"kv empty quoted", "password='' host=h", "password='xxxxx' host=h"},
 		{"kv password at end", "host=h password=", "host=h password=xxxxx"},
 		{"kv value containing scheme", "password=a://b host=h", "password=xxxxx host=h"},
+		{"kv empty value before password", "host= password=s3cret user=u", "host= password=xxxxx user=u"},
+		{"kv empty value before spaced password", "host= password = 's3 cret'", "host= password = 'xxxxx'"},
 		{"kv garbage word", "host=h junk password=p", "host=h junk password=xxxxx"},
 	}
 	for _, tc := range cases {
