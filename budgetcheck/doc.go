@@ -1,0 +1,60 @@
+// Package budgetcheck checks Kubernetes manifests for Postgres connection
+// budgets before deploy: for every database, the worst-case number of
+// connections its clients can open against the connections it can give.
+//
+// The pipeline is manifests -> workload model -> findings -> reports:
+// [ReadSources] reads files, directories and stdin; [Analyze] decodes the
+// documents (k8s.io/api types; unknown kinds are ignored, a bad document
+// becomes a PGF008 finding), builds a [Database] per server or pooler with
+// its [Client]s and every [Number] with its source, runs the [Checks] and
+// returns a [Report] that [Write] renders as text, JSON, SARIF or HTML. All
+// arithmetic is dbx/budget's, the same code the runtime uses.
+//
+//	srcs, err := budgetcheck.ReadSources(ctx, os.Stdin, "deploy/")
+//	if err != nil {
+//		return err // an *InputError: the CLI exits 2
+//	}
+//	report := budgetcheck.Analyze(srcs, budgetcheck.Options{Nodes: 12})
+//	budgetcheck.Write(os.Stdout, report, budgetcheck.Text)
+//	if report.MaxSeverity().AtLeast(budgetcheck.Error) { ... }
+//
+// # Where the numbers come from
+//
+// Pods: an HPA's maxReplicas (or KEDA maxReplicaCount) when one targets the
+// workload, else spec.replicas (Job parallelism; CronJob runs by
+// concurrencyPolicy; DaemonSet: Options.Nodes). Surge: maxSurge (25% rounded
+// up by default; none for Recreate, StatefulSets, DaemonSets, Jobs).
+// Processes per container: annotation pgfleet.dev/processes, WEB_CONCURRENCY
+// (gunicorn, puma), UVICORN_WORKERS, --workers. Pool per process: annotation
+// pgfleet.dev/pool-max, else the first matching [Convention] (its variables,
+// then DSN parameters such as pool_max_conns or connection_limit, then its
+// default). Every container counts, sidecars too. Environment values follow
+// Kubernetes precedence (env over envFrom, later envFrom over earlier) and
+// may come from ConfigMaps or Secrets; a Secret's value is used but never
+// printed, and DSNs are printed without user or password.
+//
+// Servers: Postgres StatefulSets/Deployments (-c max_connections=, a mounted
+// postgresql.conf, Bitnami's POSTGRESQL_MAX_CONNECTIONS), CloudNativePG
+// Cluster, Zalando postgresql, Crunchy PostgresCluster; a client's DSN host
+// is resolved through Services. Settings not found are assumed from
+// [Options] and reported (PGF006). Poolers (PgBouncer workloads,
+// CloudNativePG Pooler) are databases for their clients (max_client_conn x
+// pooler pods) and clients of their server ((default_pool_size +
+// reserve_pool_size) x (db,user) pairs x pooler pods, autoscaler aware).
+//
+// # JSON schema (pgfleet.dev/budgetcheck/v1)
+//
+// The JSON output is [Report]: "schema"; "databases", each with "id", "kind"
+// (postgres|pooler|external|unresolved), "location", "max_connections",
+// "superuser_reserved", "reserved" (numbers), "headroom", "usable",
+// "usable_explanation", "worst_case" (sum of known demands; a lower bound
+// unless the verdict is ok|warn|over), "verdict" (ok|warn|over|unbounded|
+// unknown), "explanation", "assumptions" and "clients" (each with "id",
+// "workload", "container", "location", "database", "via", numbers "pods",
+// "surge", "processes", "pool", "demand", "explanation", "suggested_pool",
+// "notes"); and "findings" ([Finding]: "check", "name", "severity",
+// "database", "client", "location", "message", "arithmetic", "suggestion").
+// A number is {"value", "state": known|unknown|unbounded, "source"}; value
+// means something only when state is known. Fields are only ever added
+// within v1.
+package budgetcheck

@@ -1,0 +1,34 @@
+package budgetcheck_test
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pgfleet/pgfleet/budgetcheck"
+)
+
+// FuzzAnalyze feeds arbitrary bytes through the whole input path (split,
+// decode, model, checks, every format): nothing may panic. Seeds are the
+// golden scenarios.
+func FuzzAnalyze(f *testing.F) {
+	inputs, _ := filepath.Glob(filepath.Join(goldenDir, "*", "input.yaml"))
+	for _, p := range inputs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("---\n---\nkind: List\nitems: [1, {kind: List}]\n"))
+	f.Add([]byte(`{"apiVersion":"apps/v1","kind":"Deployment","spec":{"replicas":-5,"strategy":{"rollingUpdate":{"maxSurge":"x%"}}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := budgetcheck.Analyze([]budgetcheck.Source{{Name: "fuzz.yaml", Data: data}}, budgetcheck.Options{Nodes: 3})
+		for _, format := range budgetcheck.Formats {
+			if err := budgetcheck.Write(io.Discard, r, format); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
