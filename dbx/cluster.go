@@ -1,0 +1,203 @@
+package dbx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pgfleet/pgfleet/internal/dsn"
+)
+
+// Cluster is a budgeted data layer over a Postgres primary. Its methods have
+// pgx's signatures, so code written for *pgxpool.Pool moves over with small
+// changes; every call passes the node's gate first (bounded wait, bounded
+// queue, runtime limit).
+type Cluster struct {
+	cfg     Config
+	primary *Node
+	metrics *metrics
+	report  *Report
+	closed  atomic.Bool
+}
+
+// Open opens a Cluster from a DSN (URL or key=value; pgx's pool_* keys are
+// honoured) with every other setting at its default.
+func Open(ctx context.Context, connString string) (*Cluster, error) {
+	cfg, err := ParseConfig(connString)
+	if err != nil {
+		return nil, err
+	}
+	return OpenConfig(ctx, cfg)
+}
+
+// OpenConfig opens a Cluster. Unless cfg.Verify is VerifyOff it first reads
+// the server's limits over one connection, sizes the pool from cfg.Share when
+// set, and checks the declared fleet (see [Report]). Connections are opened
+// lazily after that (cfg.MinConns eagerly).
+func OpenConfig(ctx context.Context, cfg *Config) (*Cluster, error) {
+	if cfg == nil {
+		return nil, errors.New("dbx: OpenConfig: nil Config")
+	}
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cl := &Cluster{cfg: c, metrics: newMetrics(c.Service)}
+	if c.Verify != VerifyOff {
+		if err := cl.verify(ctx); err != nil {
+			return nil, err
+		}
+	}
+	cl.primary, err = cl.openNode(ctx, "primary", c.pool)
+	if err != nil {
+		return nil, err
+	}
+	return cl, nil
+}
+
+// verify inspects the primary and applies the verification policy.
+func (cl *Cluster) verify(ctx context.Context) error {
+	c := &cl.cfg
+	probe, err := pgx.ConnectConfig(ctx, cl.connConfig(c.pool.ConnConfig))
+	if err != nil {
+		return fmt.Errorf("dbx: connect to primary (%s) to verify the budget: %w", dsn.Redact(c.DSN), classify("primary", err))
+	}
+	defer probe.Close(context.WithoutCancel(ctx))
+	r, err := inspect(ctx, probe, "primary", c.Service, c.Headroom)
+	if err != nil {
+		return err
+	}
+	if err := r.assess(*c); err != nil {
+		return err
+	}
+	c.MaxConns = r.PerProcess
+	if c.MinConns > c.MaxConns {
+		c.MinConns = c.MaxConns
+	}
+	cl.report = r
+	switch {
+	case r.OK():
+		c.Logger.Info("dbx: budget verified", "report", r.String())
+	case c.Verify == VerifyFail:
+		return &BudgetError{Report: r}
+	default:
+		c.Logger.Warn("dbx: the fleet does not fit the server", "report", r.String())
+	}
+	return nil
+}
+
+// connConfig applies dbx's session settings to a pgx connection config.
+func (cl *Cluster) connConfig(base *pgx.ConnConfig) *pgx.ConnConfig {
+	cc := base.Copy()
+	cc.ConnectTimeout = cl.cfg.ConnectTimeout
+	rp := cc.RuntimeParams
+	rp["application_name"] = cl.cfg.appName()
+	setIfAbsent := func(key string, d interface{ Milliseconds() int64 }) {
+		if _, ok := rp[key]; !ok && d.Milliseconds() > 0 {
+			rp[key] = strconv.FormatInt(d.Milliseconds(), 10)
+		}
+	}
+	setIfAbsent("statement_timeout", cl.cfg.StatementTimeout)
+	setIfAbsent("idle_in_transaction_session_timeout", cl.cfg.IdleInTxTimeout)
+	return cc
+}
+
+func (cl *Cluster) openNode(ctx context.Context, name string, base *pgxpool.Config) (*Node, error) {
+	c := cl.cfg
+	pc := base.Copy()
+	pc.ConnConfig = cl.connConfig(base.ConnConfig)
+	pc.ConnConfig.Tracer = tracerFor(cl.metrics, name, c.Tracers)
+	pc.MaxConns = int32(c.MaxConns)
+	pc.MinConns = int32(c.MinConns)
+	pc.MaxConnLifetime = c.MaxConnLifetime
+	pc.MaxConnLifetimeJitter = c.MaxConnLifetimeJitter
+	pc.MaxConnIdleTime = c.MaxConnIdleTime
+	pc.HealthCheckPeriod = c.HealthCheckPeriod
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("dbx: open %s pool (%s): %w", name, dsn.Redact(c.DSN), err)
+	}
+	return &Node{name: name, pool: pool, gate: newGate(name, c.MaxConns, c.maxWaiters(), c.AcquireTimeout, cl.metrics.observeAcquire(name))}, nil
+}
+
+// Close closes every pool, waiting for acquired connections to be released.
+func (cl *Cluster) Close() {
+	if cl.closed.CompareAndSwap(false, true) {
+		for _, n := range cl.Nodes() {
+			n.pool.Close()
+		}
+	}
+}
+
+// Primary is the primary's node.
+func (cl *Cluster) Primary() *Node { return cl.primary }
+
+// Nodes lists every node, primary first.
+func (cl *Cluster) Nodes() []*Node { return []*Node{cl.primary} }
+
+// Report is what Open learned from the server; nil with VerifyOff.
+func (cl *Cluster) Report() *Report { return cl.report }
+
+// Config returns the effective configuration, defaults filled in.
+func (cl *Cluster) Config() Config { return cl.cfg }
+
+// AppName is the application_name this process's connections carry.
+func (cl *Cluster) AppName() string { return cl.cfg.appName() }
+
+// Collector exports the cluster's metrics; register it on your registry.
+func (cl *Cluster) Collector() prometheus.Collector { return collector{cl} }
+
+// Exec runs sql on the primary.
+func (cl *Cluster) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return cl.primary.exec(ctx, sql, args...)
+}
+
+// Query runs sql on the primary. The rows hold a connection until closed
+// or read to the end.
+func (cl *Cluster) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return cl.primary.query(ctx, sql, args...)
+}
+
+// QueryRow runs sql on the primary; errors are deferred to Scan.
+func (cl *Cluster) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return cl.primary.queryRow(ctx, sql, args...)
+}
+
+// SendBatch sends a batch to the primary. Close the results.
+func (cl *Cluster) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	return cl.primary.sendBatch(ctx, b)
+}
+
+// Begin starts a transaction on the primary. It holds a connection until
+// Commit or Rollback; prefer [Cluster.Tx].
+func (cl *Cluster) Begin(ctx context.Context) (pgx.Tx, error) {
+	return cl.primary.beginTx(ctx, pgx.TxOptions{})
+}
+
+// BeginTx is Begin with options.
+func (cl *Cluster) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+	return cl.primary.beginTx(ctx, opts)
+}
+
+// CopyFrom bulk-loads rows into the primary.
+func (cl *Cluster) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+	return cl.primary.copyFrom(ctx, table, cols, src)
+}
+
+// Acquire takes a connection of the primary for several statements. Release it.
+func (cl *Cluster) Acquire(ctx context.Context) (*Conn, error) {
+	return cl.primary.acquire(ctx)
+}
+
+// Ping checks that the primary answers.
+func (cl *Cluster) Ping(ctx context.Context) error {
+	_, err := cl.primary.exec(ctx, "-- ping")
+	return err
+}

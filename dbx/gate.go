@@ -1,0 +1,158 @@
+package dbx
+
+import (
+	"container/list"
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// gate sits in front of pgxpool.Acquire. pgxpool waits forever in an
+// unbounded FIFO and cannot be resized while running; the gate bounds the
+// wait (timeout), bounds the queue (beyond MaxWaiters it fails at once: load
+// shedding), and carries an effective limit that can move at runtime below
+// the pool's fixed ceiling. As long as the limit stays at or below the pool's
+// MaxConns, pgxpool never queues: every wait happens here, where it is
+// bounded and measured.
+type gate struct {
+	node       string
+	timeout    time.Duration
+	maxWaiters int
+
+	mu      sync.Mutex
+	limit   int
+	inUse   int
+	waiters list.List // of *waiter, FIFO
+
+	// Counters for metrics, read without the lock.
+	waiting  atomic.Int64
+	shed     atomic.Int64
+	timeouts atomic.Int64
+	observe  func(time.Duration) // acquire-wait histogram; never nil
+}
+
+type waiter struct {
+	ready   chan struct{} // closed when granted
+	granted bool          // guarded by gate.mu
+}
+
+func newGate(node string, limit, maxWaiters int, timeout time.Duration, observe func(time.Duration)) *gate {
+	if observe == nil {
+		observe = func(time.Duration) {}
+	}
+	return &gate{node: node, limit: limit, maxWaiters: maxWaiters, timeout: timeout, observe: observe}
+}
+
+// acquire takes a slot, waiting at most the gate's timeout (or less if ctx
+// ends first). It never leaks a slot or a waiter: a waiter that gives up is
+// removed from the queue, and a slot granted in the same instant is passed on.
+func (g *gate) acquire(ctx context.Context) error {
+	g.mu.Lock()
+	if g.inUse < g.limit && g.waiters.Len() == 0 {
+		g.inUse++
+		g.mu.Unlock()
+		g.observe(0)
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		g.mu.Unlock()
+		return err
+	}
+	if g.waiters.Len() >= g.maxWaiters {
+		err := g.saturated(0, true)
+		g.mu.Unlock()
+		g.shed.Add(1)
+		return err
+	}
+	w := &waiter{ready: make(chan struct{})}
+	elem := g.waiters.PushBack(w)
+	g.waiting.Add(1)
+	g.mu.Unlock()
+
+	start := time.Now()
+	timer := time.NewTimer(g.timeout)
+	defer timer.Stop()
+	var cause error
+	select {
+	case <-w.ready:
+		g.waiting.Add(-1)
+		g.observe(time.Since(start))
+		return nil
+	case <-ctx.Done():
+		cause = ctx.Err()
+	case <-timer.C:
+	}
+
+	g.mu.Lock()
+	if w.granted {
+		// Granted while we were giving up: hand the slot on.
+		g.inUse--
+		g.grantLocked()
+	} else {
+		g.waiters.Remove(elem)
+	}
+	waited := time.Since(start)
+	var err error
+	if cause != nil {
+		err = cause
+	} else {
+		err = g.saturated(waited, false)
+		g.timeouts.Add(1)
+	}
+	g.mu.Unlock()
+	g.waiting.Add(-1)
+	g.observe(waited)
+	return err
+}
+
+// release returns a slot and wakes the next waiter if the limit allows.
+func (g *gate) release() {
+	g.mu.Lock()
+	g.inUse--
+	g.grantLocked()
+	g.mu.Unlock()
+}
+
+// setLimit changes the effective limit. Lowering it takes no connection away
+// from its holder: new acquires wait until enough slots are released.
+func (g *gate) setLimit(n int) {
+	g.mu.Lock()
+	g.limit = n
+	g.grantLocked()
+	g.mu.Unlock()
+}
+
+func (g *gate) grantLocked() {
+	for g.inUse < g.limit && g.waiters.Len() > 0 {
+		w := g.waiters.Remove(g.waiters.Front()).(*waiter)
+		w.granted = true
+		g.inUse++
+		close(w.ready)
+	}
+}
+
+// state is a snapshot for errors and metrics.
+func (g *gate) state() GateState {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return GateState{Limit: g.limit, InUse: g.inUse, Waiters: g.waiters.Len(), MaxWaiters: g.maxWaiters}
+}
+
+func (g *gate) saturated(waited time.Duration, shed bool) *SaturationError {
+	return &SaturationError{
+		Node:           g.node,
+		Waited:         waited,
+		AcquireTimeout: g.timeout,
+		Shed:           shed,
+		State:          GateState{Limit: g.limit, InUse: g.inUse, Waiters: g.waiters.Len(), MaxWaiters: g.maxWaiters},
+	}
+}
+
+// GateState is a gate's occupancy at one instant.
+type GateState struct {
+	Limit      int // effective limit: connections this process may use now
+	InUse      int // slots held
+	Waiters    int // callers queued for a slot
+	MaxWaiters int // queue bound; beyond it acquires are shed
+}

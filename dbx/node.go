@@ -1,0 +1,133 @@
+package dbx
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Node is one server of a Cluster: a pgxpool behind a gate. Every operation
+// takes a gate slot first, so pgxpool itself never queues.
+type Node struct {
+	name string
+	pool *pgxpool.Pool
+	gate *gate
+}
+
+// Name is "primary" (later "replicaN").
+func (n *Node) Name() string { return n.name }
+
+// Pool is the underlying pgxpool, for what dbx does not wrap. Work done on it
+// directly bypasses the gate and its limits.
+func (n *Node) Pool() *pgxpool.Pool { return n.pool }
+
+// SetLimit changes the node's effective connection limit at runtime, between
+// 1 and the pool's MaxConns. Lowering it takes no connection away from its
+// holder; new acquires wait for releases. Fleet quotas use it.
+func (n *Node) SetLimit(limit int) error {
+	if max := int(n.pool.Config().MaxConns); limit < 1 || limit > max {
+		return &LimitError{Node: n.name, Limit: limit, Max: max}
+	}
+	n.gate.setLimit(limit)
+	return nil
+}
+
+// Stat reports the gate's and the pool's state.
+func (n *Node) Stat() NodeStat {
+	ps := n.pool.Stat()
+	return NodeStat{Gate: n.gate.state(), Total: int(ps.TotalConns()), Idle: int(ps.IdleConns()), Acquired: int(ps.AcquiredConns()), MaxConns: int(ps.MaxConns())}
+}
+
+// NodeStat is a snapshot of a node's gate and pool.
+type NodeStat struct {
+	Gate     GateState
+	Total    int // open connections
+	Idle     int
+	Acquired int
+	MaxConns int // the pool's fixed ceiling
+}
+
+func (n *Node) enter(ctx context.Context) error { return n.gate.acquire(ctx) }
+
+func (n *Node) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := n.enter(ctx); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	defer n.gate.release()
+	tag, err := n.pool.Exec(ctx, sql, args...)
+	return tag, classify(n.name, err)
+}
+
+func (n *Node) query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := n.enter(ctx); err != nil {
+		return errRows{err}, err
+	}
+	rows, err := n.pool.Query(ctx, sql, args...)
+	if err != nil {
+		n.gate.release()
+		err = classify(n.name, err)
+		return errRows{err}, err
+	}
+	return &gatedRows{Rows: rows, gate: n.gate}, nil
+}
+
+func (n *Node) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	rows, err := n.query(ctx, sql, args...)
+	if err != nil {
+		return errRow{err}
+	}
+	return gatedRow{rows}
+}
+
+func (n *Node) sendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if err := n.enter(ctx); err != nil {
+		return errBatch{err}
+	}
+	return &gatedBatch{BatchResults: n.pool.SendBatch(ctx, b), gate: n.gate, node: n.name}
+}
+
+func (n *Node) beginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+	if err := n.enter(ctx); err != nil {
+		return nil, err
+	}
+	tx, err := n.pool.BeginTx(ctx, opts)
+	if err != nil {
+		n.gate.release()
+		return nil, classify(n.name, err)
+	}
+	return &gatedTx{Tx: tx, gate: n.gate}, nil
+}
+
+func (n *Node) copyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+	if err := n.enter(ctx); err != nil {
+		return 0, err
+	}
+	defer n.gate.release()
+	count, err := n.pool.CopyFrom(ctx, table, cols, src)
+	return count, classify(n.name, err)
+}
+
+func (n *Node) acquire(ctx context.Context) (*Conn, error) {
+	if err := n.enter(ctx); err != nil {
+		return nil, err
+	}
+	c, err := n.pool.Acquire(ctx)
+	if err != nil {
+		n.gate.release()
+		return nil, classify(n.name, err)
+	}
+	return &Conn{Conn: c, gate: n.gate}, nil
+}
+
+// LimitError rejects an effective limit outside [1, MaxConns].
+type LimitError struct {
+	Node       string
+	Limit, Max int
+}
+
+func (e *LimitError) Error() string {
+	return "dbx: " + e.Node + ": effective limit " + strconv.Itoa(e.Limit) + " outside [1, " + strconv.Itoa(e.Max) + "]: the pool's MaxConns is the ceiling; raise the budget to go higher"
+}

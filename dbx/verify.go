@@ -1,0 +1,130 @@
+package dbx
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgfleet/pgfleet/dbx/budget"
+)
+
+// Report is what Open learned from the live server and how the declared
+// fleet compares with it.
+type Report struct {
+	Node              string
+	Server            budget.Server // live max_connections and reserved slots, plus the configured headroom
+	ServerVersion     int           // server_version_num
+	Role              string
+	Superuser         bool
+	RoleConnLimit     int // -1: no limit
+	Database          string
+	DatabaseConnLimit int // -1: no limit
+	Backends          int // client backends on the server now
+	ServiceBackends   int // of them, with application_name "<service>/..."
+
+	// PerProcess is this process's pool size, derived from Allocation when
+	// Config.Share is set.
+	PerProcess int
+	Allocation *budget.Allocation
+	// Demand is the declared fleet's worst case at PerProcess; nil when
+	// Config.Fleet is not declared.
+	Demand *budget.Demand
+	// Budget is what the service may use: usable x Share, or all of usable.
+	Budget int
+
+	// Problems are the reasons the fleet does not fit. Empty when it does.
+	Problems []string
+}
+
+// OK reports whether no problem was found.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// String is a one-paragraph summary for logs.
+func (r *Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s; pool %d per process", r.Node, r.Server.Explain(), r.PerProcess)
+	if r.Demand != nil {
+		fmt.Fprintf(&b, "; %s against a budget of %d", r.Demand.Explanation, r.Budget)
+	}
+	fmt.Fprintf(&b, "; %d client backends now, %d of this service", r.Backends, r.ServiceBackends)
+	if len(r.Problems) > 0 {
+		fmt.Fprintf(&b, "; problems: %s", strings.Join(r.Problems, "; "))
+	}
+	return b.String()
+}
+
+const serverInfoSQL = `SELECT
+	current_setting('max_connections')::int,
+	current_setting('superuser_reserved_connections')::int,
+	coalesce(current_setting('reserved_connections', true), '0')::int,
+	current_setting('server_version_num')::int,
+	current_user::text, r.rolsuper, r.rolconnlimit,
+	current_database()::text, d.datconnlimit,
+	(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int,
+	(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'
+		AND left(application_name, length($1) + 1) = $1 || '/')::int
+FROM pg_roles r, pg_database d
+WHERE r.rolname = current_user AND d.datname = current_database()`
+
+// inspect reads the server's limits over one connection.
+func inspect(ctx context.Context, conn *pgx.Conn, node, service string, headroom int) (*Report, error) {
+	r := &Report{Node: node}
+	err := conn.QueryRow(ctx, serverInfoSQL, service).Scan(
+		&r.Server.MaxConnections, &r.Server.SuperuserReserved, &r.Server.Reserved, &r.ServerVersion,
+		&r.Role, &r.Superuser, &r.RoleConnLimit, &r.Database, &r.DatabaseConnLimit,
+		&r.Backends, &r.ServiceBackends)
+	if err != nil {
+		return nil, fmt.Errorf("dbx: read %s's connection limits: %w", node, err)
+	}
+	r.Server.Headroom = headroom
+	return r, nil
+}
+
+// assess sizes the pool (when a share is set) and lists the problems.
+func (r *Report) assess(cfg Config) error {
+	r.PerProcess = cfg.MaxConns
+	r.Budget = r.Server.Usable()
+	if cfg.Share > 0 {
+		fleet := cfg.Fleet
+		if fleet.Name == "" {
+			fleet.Name = cfg.Service
+		}
+		alloc, err := budget.PoolFor(r.Server, fleet, cfg.Share)
+		if err != nil {
+			return &BudgetError{Report: r, Err: err}
+		}
+		r.Allocation, r.PerProcess, r.Budget = &alloc, alloc.PerProcess, alloc.Budget
+	}
+	if cfg.Fleet.Pods() > 0 {
+		fleet := cfg.Fleet
+		fleet.Name, fleet.PoolMax = cfg.Service, r.PerProcess
+		d, err := fleet.Demand()
+		if err != nil {
+			return &BudgetError{Report: r, Err: err}
+		}
+		r.Demand = &d
+	}
+	demand := r.PerProcess
+	if r.Demand != nil {
+		demand = r.Demand.Connections
+	}
+	if demand > r.Budget {
+		r.problem("fleet worst case %d exceeds its budget %d (%s): lower the pool or maxReplicas, or raise max_connections", demand, r.Budget, r.Server.Explain())
+	}
+	if r.RoleConnLimit >= 0 && demand > r.RoleConnLimit {
+		r.problem("fleet worst case %d exceeds role %q's CONNECTION LIMIT %d", demand, r.Role, r.RoleConnLimit)
+	}
+	if r.DatabaseConnLimit >= 0 && demand > r.DatabaseConnLimit {
+		r.problem("fleet worst case %d exceeds database %q's CONNECTION LIMIT %d", demand, r.Database, r.DatabaseConnLimit)
+	}
+	if free := r.Server.Usable() - r.Backends; r.PerProcess > free {
+		r.problem("only %d usable slots are free now (%d client backends) and this process may open %d", max(free, 0), r.Backends, r.PerProcess)
+	}
+	return nil
+}
+
+func (r *Report) problem(format string, args ...any) {
+	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+}
