@@ -278,3 +278,29 @@ func TestCloseRemovesEverything(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// A replica's settings are held to its primary's running values, not to
+// the template's: a topology with a low max_connections everywhere starts.
+func TestReplicaWithLowMaxConnections(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	c := dbxtest.Start(t, dbxtest.Topology{Replicas: 1, Settings: map[string]string{"max_connections": "20"}})
+	if got := scalar[string](t, ctx, c.Replicas[0], `SHOW max_connections`); got != "20" {
+		t.Fatalf("replica max_connections = %s", got)
+	}
+	p, err := c.Primary.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	var lsn string
+	if _, err := p.Exec(ctx, `CREATE TABLE x (v int)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Replicas[0].WaitReplay(ctx, lsn); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgfleet/pgfleet/dbx"
+	"github.com/pgfleet/pgfleet/dbx/budget"
+	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+	"github.com/pgfleet/pgfleet/internal/seed"
+	"github.com/pgfleet/pgfleet/migrations"
+)
+
+var demoCommand = &command{
+	Name:    "demo",
+	Summary: "start a throwaway topology, migrate, seed, and show pgfleet at work",
+	Usage:   demoUsage,
+	Run:     runDemo,
+}
+
+const demoUsage = `usage: pgfleet demo [--replicas N] [--shards N] [--max-connections N]
+
+Starts a throwaway Postgres topology on this machine (a primary, streaming
+replicas and shard servers, from the local server binaries or Docker),
+applies the migrations to the primary and every shard, seeds demo data, then
+shows what runs where, how the pool is sized from the server's budget, and
+what the gate does under a burst. Everything is removed at the end.
+
+flags:
+  --replicas N          streaming replicas of the primary (default 2)
+  --shards N            shard servers (default 2)
+  --max-connections N   max_connections of every server (default 40)
+`
+
+func runDemo(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	replicas := fs.Int("replicas", 2, "")
+	shards := fs.Int("shards", 2, "")
+	maxConns := fs.Int("max-connections", 40, "")
+	if err := fs.Parse(args); err != nil {
+		return usagef("demo", "%v", err)
+	}
+	if *replicas < 0 || *shards < 0 || *maxConns < 10 {
+		return usagef("demo", "--replicas and --shards must be >= 0 and --max-connections >= 10")
+	}
+	out := e.Stdout
+	step := stepper(out)
+
+	step("starting a primary, %d streaming replicas and %d shards", *replicas, *shards)
+	topo, err := dbxtest.Launch(ctx, dbxtest.Topology{
+		Replicas: *replicas, Shards: *shards,
+		Settings: map[string]string{"max_connections": fmt.Sprint(*maxConns)},
+	})
+	if err != nil {
+		return err
+	}
+	defer topo.Close()
+
+	step("applying migrations to the primary and every shard")
+	dsns := []string{topo.Primary.DSN()}
+	for _, s := range topo.Shards {
+		dsns = append(dsns, s.DSN())
+	}
+	if err := migrations.UpAll(ctx, dsns...); err != nil {
+		return err
+	}
+
+	step("opening dbx: pool sized from a 50%% share of the server for a fleet of 3 pods (HPA max 6)")
+	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
+	if err != nil {
+		return err
+	}
+	cfg.Service, cfg.Pod = "orders", "orders-7d9f-demo"
+	cfg.Fleet = budget.Service{Replicas: 3, MaxReplicas: 6}
+	cfg.Share = 0.5
+	cfg.AcquireTimeout = 100 * time.Millisecond
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	cluster, err := dbx.OpenConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer cluster.Close()
+	r := cluster.Report()
+	fmt.Fprintf(out, "    %s\n    %s\n    %s\n", r.Server.Explain(), r.Allocation.Explanation, r.Demand.Explanation)
+
+	step("seeding demo data on the primary")
+	start := time.Now()
+	res, err := seed.Run(ctx, cluster, seed.Options{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "    %+v in %s\n", res, time.Since(start).Round(time.Millisecond))
+
+	step("what runs where")
+	if err := whereabouts(ctx, out, topo); err != nil {
+		return err
+	}
+
+	step("a burst of 60 concurrent requests, each holding a connection for 20 ms")
+	burst(ctx, out, cluster, 60, 20*time.Millisecond)
+
+	step("done: stopping every server")
+	return nil
+}
+
+// stepper prints numbered steps.
+func stepper(w io.Writer) func(format string, args ...any) {
+	n := 0
+	return func(format string, args ...any) {
+		n++
+		fmt.Fprintf(w, "\n[%d] %s\n", n, fmt.Sprintf(format, args...))
+	}
+}
+
+// whereabouts prints one line per node: role, DSN, max_connections, recovery
+// state and how many orders it holds (replicas after catching up).
+func whereabouts(ctx context.Context, out io.Writer, topo *dbxtest.Cluster) error {
+	primary, err := topo.Primary.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	var lsn string
+	err = primary.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn)
+	primary.Close(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "    NODE\tROLE\tDSN\tMAX_CONN\tIN_RECOVERY\tORDERS")
+	for _, n := range topo.Nodes() {
+		if n.Role == dbxtest.RoleReplica {
+			if err := n.WaitReplay(ctx, lsn); err != nil {
+				return err
+			}
+		}
+		conn, err := n.Connect(ctx)
+		if err != nil {
+			return err
+		}
+		var maxConn string
+		var recovery bool
+		var orders int64
+		err = conn.QueryRow(ctx, `SELECT current_setting('max_connections'), pg_is_in_recovery(), (SELECT count(*) FROM orders)`).Scan(&maxConn, &recovery, &orders)
+		conn.Close(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", n.Name, err)
+		}
+		fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%t\t%d\n", n.Name, n.Role, n.DSN(), maxConn, recovery, orders)
+	}
+	return tw.Flush()
+}
+
+// burst fires n concurrent requests at the cluster and reports how the gate
+// treated them: served, shed at once, or timed out in the queue.
+func burst(ctx context.Context, out io.Writer, c *dbx.Cluster, n int, hold time.Duration) {
+	var mu sync.Mutex
+	var served, shed, timedOut int
+	var slowest time.Duration
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			start := time.Now()
+			err := c.Tx(ctx, func(tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, `SELECT pg_sleep($1)`, hold.Seconds())
+				return err
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			var sat *dbx.SaturationError
+			switch {
+			case err == nil:
+				served++
+			case errors.As(err, &sat) && sat.Shed:
+				shed++
+			case errors.As(err, &sat):
+				timedOut++
+			}
+			slowest = max(slowest, time.Since(start))
+		})
+	}
+	wg.Wait()
+	st := c.Primary().Stat()
+	fmt.Fprintf(out, "    pool limit %d, queue bound %d, acquire timeout %s\n", st.Gate.Limit, st.Gate.MaxWaiters, c.Config().AcquireTimeout)
+	fmt.Fprintf(out, "    served %d, shed at once %d, timed out in queue %d; slowest answer %s (never an unbounded wait)\n",
+		served, shed, timedOut, slowest.Round(time.Millisecond))
+}
