@@ -128,9 +128,13 @@ func (c *Cluster) Close() error {
 const StartTimeout = 2 * time.Minute
 
 // Start starts the topology and stops it in tb.Cleanup. When no backend can
-// be had it skips the test (fails it when PGFLEET_REQUIRE_DB is set).
+// be had it skips the test (fails it when PGFLEET_REQUIRE_DB is set). With
+// go test -short it skips: -short means no database.
 func Start(tb testing.TB, topo Topology) *Cluster {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("dbxtest: -short runs no database")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
 	c, err := Launch(ctx, topo)

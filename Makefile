@@ -1,0 +1,66 @@
+# pgfleet: run `make` or `make help` for the targets.
+GO       ?= go
+PKGS     ?= ./...
+TIMEOUT  ?= 20m
+STATICCHECK_VERSION ?= 2025.1.1
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_\/-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## compile every package and the commands into bin/
+	$(GO) build $(PKGS)
+	$(GO) build -o bin/ ./cmd/...
+
+.PHONY: test
+test: ## every test, integration included (starts real Postgres servers)
+	$(GO) test -count=1 -timeout $(TIMEOUT) $(PKGS)
+
+.PHONY: test-short
+test-short: ## unit tests only: no database
+	$(GO) test -count=1 -short $(PKGS)
+
+.PHONY: race
+race: ## every test under the race detector
+	$(GO) test -count=1 -race -timeout $(TIMEOUT) $(PKGS)
+
+.PHONY: bench
+bench: ## Go benchmarks of every package (see BENCHMARKS.md for the side-by-side commands)
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 $(PKGS)
+
+.PHONY: bench/dbx
+bench/dbx: ## point selects: dbx Cluster vs raw pgxpool vs pgbench, one server, one run
+	$(GO) run ./cmd/dbxbench
+
+.PHONY: lint
+lint: ## gofmt check, go vet, staticcheck
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+.PHONY: demo
+demo: ## start a throwaway topology, migrate, seed, show pgfleet at work
+	$(GO) run ./cmd/pgfleet demo
+
+.PHONY: docker/image
+docker/image: ## install Docker if missing, start dockerd, build a local Postgres image (no pull)
+	bash scripts/docker-postgres-image.sh
+
+.PHONY: test/containers
+test/containers: docker/image ## the dbxtest smoke suite through testcontainers
+	PGFLEET_TEST_BACKEND=testcontainers PGFLEET_TEST_IMAGE=pgfleet/postgres:15-local \
+	TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 \
+	$(GO) test -count=1 -run Containers ./dbx/dbxtest/
+
+.PHONY: clean
+clean: ## remove build output and test caches
+	rm -rf bin
+	$(GO) clean -testcache
+
+.PHONY: lint-fast
+lint-fast: ## gofmt check and go vet (what CI runs)
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)

@@ -1,0 +1,89 @@
+package dbx_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgfleet/pgfleet/dbx"
+	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+)
+
+// BenchmarkPointSelect compares a dbx.Cluster with a raw pgxpool of the same
+// size on one server: the gate's cost per query. cmd/dbxbench prints the
+// same comparison with percentiles and pgbench alongside.
+func BenchmarkPointSelect(b *testing.B) {
+	ctx := context.Background()
+	topo := dbxtest.Start(b, dbxtest.Topology{})
+	const conns = 4
+	pc, err := pgxpool.ParseConfig(topo.Primary.DSN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	pc.MaxConns = conns
+	raw, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer raw.Close()
+	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns, cfg.Logger = conns, slog.New(slog.DiscardHandler)
+	cluster, err := dbx.OpenConfig(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cluster.Close()
+	if _, err := raw.Exec(ctx, `CREATE TABLE kv AS SELECT g AS k, g::text AS v FROM generate_series(1, 1000) g; ALTER TABLE kv ADD PRIMARY KEY (k)`); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		q    interface {
+			QueryRow(context.Context, string, ...any) pgx.Row
+		}
+	}{{"pgxpool", raw}, {"dbx", cluster}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetParallelism(2) // 2 x GOMAXPROCS goroutines: the pool stays busy
+			b.RunParallel(func(pb *testing.PB) {
+				var v string
+				i := 0
+				for pb.Next() {
+					i++
+					if err := bc.q.QueryRow(ctx, `SELECT v FROM kv WHERE k = $1`, 1+i%1000).Scan(&v); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkGate is the gate's own cost, without a server round trip.
+func BenchmarkGate(b *testing.B) {
+	topo := dbxtest.Start(b, dbxtest.Topology{})
+	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns, cfg.Logger = 2, slog.New(slog.DiscardHandler)
+	cluster, err := dbx.OpenConfig(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cluster.Close()
+	ctx := context.Background()
+	for b.Loop() {
+		conn, err := cluster.Acquire(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conn.Release()
+	}
+}
