@@ -437,11 +437,11 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]float64{
-		"pgfleet_gate_shed_total":          1,
-		"pgfleet_pool_limit":               1,
-		"pgfleet_pool_max_connections":     1,
-		"pgfleet_gate_waiters":             0,
-		"pgfleet_server_max_connections":   100,
+		"pgfleet_gate_shed_total":           1,
+		"pgfleet_pool_limit":                1,
+		"pgfleet_pool_max_connections":      1,
+		"pgfleet_gate_waiters":              0,
+		"pgfleet_server_max_connections":    100,
 		"pgfleet_budget_usable_connections": 97,
 	} {
 		if v, ok := got[name]; !ok || v != want {
