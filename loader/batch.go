@@ -1,0 +1,112 @@
+package loader
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+)
+
+// instance is one loader in one scope: a dataloader with a per-request
+// cache, plus the flusher that sends its batch when the request goes quiet.
+type instance[K comparable, R any] struct {
+	dl      *dataloader.Loader[K, R]
+	wait    time.Duration
+	maxWait time.Duration
+
+	arrivals atomic.Uint64 // keys that joined a batch (cache misses)
+	flushing atomic.Bool   // a flusher goroutine is watching the batch
+}
+
+// instance returns l's instance in ctx's scope, creating it on first use.
+func (l *Loader[K, R]) instance(ctx context.Context) (*instance[K, R], error) {
+	s := scopeFrom(ctx)
+	if s == nil {
+		return nil, ErrNoScope
+	}
+	v, err := s.lookup(l, func() any { return l.newInstance(s) })
+	if err != nil {
+		return nil, err
+	}
+	return v.(*instance[K, R]), nil
+}
+
+func (l *Loader[K, R]) newInstance(s *scope) *instance[K, R] {
+	in := &instance[K, R]{wait: l.cfg.Wait, maxWait: l.cfg.MaxWait}
+	in.dl = dataloader.NewBatchedLoader(
+		func(ctx context.Context, keys []K) []*dataloader.Result[R] { return l.runBatch(ctx, s, keys) },
+		// dataloader's own timer is only the backstop for MaxWait: the
+		// flusher below normally sends the batch long before it fires.
+		dataloader.WithWait[K, R](l.cfg.MaxWait),
+		dataloader.WithBatchCapacity[K, R](l.cfg.MaxBatch),
+		// The input channel is allocated per batch; the batch goroutine
+		// drains it while keys arrive, so it need not hold a whole batch.
+		dataloader.WithInputCapacity[K, R](min(l.cfg.MaxBatch, 128)),
+		dataloader.WithCache[K, R](&cache[K, R]{in: in}),
+	)
+	return in
+}
+
+// arrived notes a key that joined the current batch and makes sure a
+// flusher watches it.
+func (in *instance[K, R]) arrived() {
+	in.arrivals.Add(1)
+	if in.flushing.CompareAndSwap(false, true) {
+		go in.flushWhenQuiet()
+	}
+}
+
+// flushWhenQuiet sends the batch once no key has joined it for in.wait, or
+// in.maxWait after it started. It yields the processor between checks rather
+// than sleeping: the goroutines that are about to call Load run first, and a
+// sub-millisecond timer would not fire before ~1.1 ms anyway.
+//
+// No key is ever stranded: a key that joins after flushing is cleared either
+// makes it into this Flush or starts a new flusher.
+func (in *instance[K, R]) flushWhenQuiet() {
+	start := time.Now()
+	last, quietSince := in.arrivals.Load(), start
+	for {
+		runtime.Gosched()
+		now := time.Now()
+		if n := in.arrivals.Load(); n != last {
+			last, quietSince = n, now
+		}
+		if now.Sub(quietSince) >= in.wait || now.Sub(start) >= in.maxWait {
+			break
+		}
+	}
+	in.flushing.Store(false)
+	in.dl.Flush()
+}
+
+// cache is the per-scope dataloader cache. dataloader calls Set exactly when
+// a key misses and joins a batch (under its own locks), which is the signal
+// the flusher needs; cache hits do not disturb it.
+type cache[K comparable, R any] struct {
+	in *instance[K, R]
+	m  map[K]dataloader.Thunk[R]
+}
+
+func (c *cache[K, R]) Get(_ context.Context, k K) (dataloader.Thunk[R], bool) {
+	v, ok := c.m[k]
+	return v, ok
+}
+
+func (c *cache[K, R]) Set(_ context.Context, k K, v dataloader.Thunk[R]) {
+	if c.m == nil {
+		c.m = make(map[K]dataloader.Thunk[R])
+	}
+	c.m[k] = v
+	c.in.arrived()
+}
+
+func (c *cache[K, R]) Delete(_ context.Context, k K) bool {
+	_, ok := c.m[k]
+	delete(c.m, k)
+	return ok
+}
+
+func (c *cache[K, R]) Clear() { clear(c.m) }

@@ -1,0 +1,246 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+	"github.com/jackc/pgx/v5"
+)
+
+// Querier runs one query. *pgxpool.Pool, *pgx.Conn and pgx.Tx satisfy it,
+// and so does *dbx.Cluster, whose Query routes reads (by replica lag and
+// the causal token in ctx): batches run with the values of their first
+// caller's context, so routing information reaches the Querier.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// Query describes a batch query of rows of type V looked up by keys of type
+// K.
+type Query[K comparable, V any] struct {
+	// Name names the loader in errors and metric labels, e.g. "customers".
+	// Required.
+	Name string
+	// SQL takes the batch's keys as its arguments, by default one array in
+	// $1: `SELECT ... FROM customers WHERE id = ANY($1)`. Rows may come back
+	// in any order; they are matched to keys with Key. Required.
+	SQL string
+	// Key returns the key a row answers (the id for a one-to-one loader, the
+	// parent id for a one-to-many one). Required.
+	Key func(V) K
+	// Args turns the batch's keys (distinct, at most MaxBatch) into the
+	// query's arguments. Nil means []any{keys}, the keys as one array in $1.
+	// Composite keys need one array per column: see [Columns2].
+	Args func(keys []K) []any
+	// Scan reads one row. Nil means pgx.RowToStructByName[V]: V is a struct
+	// whose fields (or `db` tags) name the query's columns.
+	Scan pgx.RowToFunc[V]
+}
+
+func (q *Query[K, V]) validate() error {
+	switch {
+	case q.Name == "":
+		return errors.New(`loader: Query.Name is empty: name the loader (it labels errors and metrics), e.g. "customers"`)
+	case q.SQL == "":
+		return fmt.Errorf("loader: %s: Query.SQL is empty: give the batch query, e.g. SELECT ... WHERE id = ANY($1)", q.Name)
+	case q.Key == nil:
+		return fmt.Errorf("loader: %s: Query.Key is nil: give the function that returns the key a row answers", q.Name)
+	}
+	return nil
+}
+
+// fetch runs q for keys and returns the rows.
+func (q *Query[K, V]) fetch(ctx context.Context, db Querier, keys []K) ([]V, error) {
+	args := []any{keys}
+	if q.Args != nil {
+		args = q.Args(keys)
+	}
+	scan := q.Scan
+	if scan == nil {
+		scan = pgx.RowToStructByName[V]
+	}
+	rows, err := db.Query(ctx, q.SQL, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scan)
+}
+
+// Loader batches the loads of one query. It is a definition, created once
+// (at startup) with [NewOne] or [NewMany] and safe for concurrent use; the
+// batches and the cache live in the scope of the context each Load gets
+// ([WithScope], [Middleware]), so nothing is shared between requests.
+//
+// R is the result per key: V for a one-to-one loader, []V for a one-to-many
+// one.
+type Loader[K comparable, R any] struct {
+	name    string
+	db      Querier
+	cfg     Config
+	metrics loaderMetrics
+	// assemble runs the query for keys and returns one result per key, in
+	// key order; err is set when the query itself failed.
+	assemble func(ctx context.Context, keys []K) ([]*dataloader.Result[R], error)
+}
+
+// result kinds plug into newLoader: given the keys and the rows the query
+// returned, one result per key, in key order.
+type assembler[K comparable, V, R any] func(name string, key func(V) K, keys []K, rows []V) []*dataloader.Result[R]
+
+func newLoader[K comparable, V, R any](db Querier, q Query[K, V], cfg Config, assemble assembler[K, V, R]) (*Loader[K, R], error) {
+	if err := q.validate(); err != nil {
+		return nil, err
+	}
+	if db == nil {
+		return nil, fmt.Errorf("loader: %s: nil Querier: pass a *pgxpool.Pool or *dbx.Cluster", q.Name)
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("%w (loader %s)", err, q.Name)
+	}
+	return &Loader[K, R]{
+		name:    q.Name,
+		db:      db,
+		cfg:     cfg,
+		metrics: cfg.Metrics.forLoader(q.Name),
+		assemble: func(ctx context.Context, keys []K) ([]*dataloader.Result[R], error) {
+			rows, err := q.fetch(ctx, db, keys)
+			if err != nil {
+				return nil, err
+			}
+			return assemble(q.Name, q.Key, keys, rows), nil
+		},
+	}, nil
+}
+
+// Name returns Query.Name.
+func (l *Loader[K, R]) Name() string { return l.name }
+
+// Load returns the result for key, batched with the other loads of the same
+// loader in ctx's scope. It waits at most until ctx is done; the batch itself
+// goes on for the other callers.
+func (l *Loader[K, R]) Load(ctx context.Context, key K) (R, error) {
+	var (
+		v   R
+		err error
+	)
+	in, ierr := l.instance(ctx)
+	if ierr != nil {
+		return v, ierr
+	}
+	l.metrics.loaded(1)
+	th := in.dl.Load(ctx, key)
+	if werr := l.await(ctx, func() { v, err = th() }); werr != nil {
+		var zero R
+		return zero, werr
+	}
+	return v, unwrapSkip(err)
+}
+
+// LoadMany returns the results for keys, in key order. It sends its keys at
+// once (with whatever other loads are queued) instead of waiting for more,
+// split into queries of at most MaxBatch keys. The error joins the per-key
+// errors (errors.Is(err, ErrNotFound) works); the result for a failed key is
+// the zero value.
+func (l *Loader[K, R]) LoadMany(ctx context.Context, keys []K) ([]R, error) {
+	in, err := l.instance(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.metrics.loaded(len(keys))
+	thunks := make([]dataloader.Thunk[R], len(keys))
+	for i, k := range keys {
+		thunks[i] = in.dl.Load(ctx, k)
+	}
+	in.dl.Flush()
+	out := make([]R, len(keys))
+	var errs []error
+	if werr := l.await(ctx, func() {
+		for i, th := range thunks {
+			v, err := th()
+			if err != nil {
+				errs = append(errs, unwrapSkip(err))
+				continue
+			}
+			out[i] = v
+		}
+	}); werr != nil {
+		return nil, werr
+	}
+	return out, errors.Join(errs...)
+}
+
+// Clear forgets the cached result for key in ctx's scope, for instance
+// after the request changed the row.
+func (l *Loader[K, R]) Clear(ctx context.Context, key K) {
+	if in, err := l.instance(ctx); err == nil {
+		in.dl.Clear(ctx, key)
+	}
+}
+
+// await runs resolve, which blocks until a batch has answered, and returns
+// early with ctx's error when ctx is done first. resolve then finishes in
+// the background and its results are dropped.
+func (l *Loader[K, R]) await(ctx context.Context, resolve func()) error {
+	if ctx.Done() == nil {
+		resolve()
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("loader: %s: %w", l.name, context.Cause(ctx))
+	}
+	done := make(chan struct{})
+	go func() {
+		resolve()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("loader: %s: %w", l.name, context.Cause(ctx))
+	}
+}
+
+// runBatch is the dataloader batch function. ctx is the first caller's
+// context: the batch keeps its values (causal token, scope) but not its
+// cancellation, so that one caller giving up cannot fail the others. The
+// scope's end bounds it instead.
+func (l *Loader[K, R]) runBatch(ctx context.Context, s *scope, keys []K) []*dataloader.Result[R] {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	defer context.AfterFunc(s.done, cancel)()
+
+	start := time.Now()
+	results, err := l.assemble(ctx, keys)
+	l.metrics.batch(len(keys), time.Since(start), err)
+	if err != nil {
+		// SkipCacheError: the next Load of these keys queries again.
+		r := &dataloader.Result[R]{Error: dataloader.NewSkipCacheError(&BatchError{Loader: l.name, Keys: len(keys), Err: err})}
+		results = make([]*dataloader.Result[R], len(keys))
+		for i := range results {
+			results[i] = r
+		}
+	}
+	return results
+}
+
+func unwrapSkip(err error) error {
+	if s, ok := err.(*dataloader.SkipCacheError); ok {
+		return s.Unwrap()
+	}
+	return err
+}
+
+// keyIndex maps each key to its position in the batch. dataloader
+// guarantees the keys of a batch are distinct.
+func keyIndex[K comparable](keys []K) map[K]int {
+	idx := make(map[K]int, len(keys))
+	for i, k := range keys {
+		idx[k] = i
+	}
+	return idx
+}

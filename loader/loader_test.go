@@ -1,0 +1,320 @@
+package loader_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pgfleet/pgfleet/internal/seed"
+	"github.com/pgfleet/pgfleet/loader"
+)
+
+func TestOneKeepsKeyOrderAndReportsMissingKeys(t *testing.T) {
+	t.Parallel()
+	ctx := scoped(t)
+	l := must(loader.NewOne(db(t), customersShuffled, loader.Config{}))(t)
+
+	keys := []int64{5000, 1, 2000} // two missing
+	for i := int64(2); i <= 200; i++ {
+		keys = append(keys, i)
+	}
+	rand.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+
+	got, err := l.LoadMany(ctx, keys)
+	if !errors.Is(err, loader.ErrNotFound) {
+		t.Fatalf("LoadMany error %v, want ErrNotFound for the missing keys", err)
+	}
+	var missing []int64
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var nf *loader.NotFoundError
+		if !errors.As(e, &nf) || nf.Loader != "customers_shuffled" {
+			t.Fatalf("per-key error %v, want a *NotFoundError", e)
+		}
+		missing = append(missing, nf.Key.(int64))
+	}
+	slices.Sort(missing)
+	if !slices.Equal(missing, []int64{2000, 5000}) {
+		t.Errorf("not found: %v, want [2000 5000]", missing)
+	}
+	for i, k := range keys {
+		want := k
+		if k > 1000 {
+			want = 0
+		}
+		if got[i].ID != want {
+			t.Fatalf("result %d is customer %d, want %d (key order lost)", i, got[i].ID, want)
+		}
+		if want != 0 && got[i].Email != fmt.Sprintf("customer%d@example.com", k) {
+			t.Fatalf("customer %d has email %q", k, got[i].Email)
+		}
+	}
+}
+
+// Concurrent single Loads: each caller gets its own row or its own
+// not-found, from one query.
+func TestOneConcurrentLoadsBatchWithPerKeyErrors(t *testing.T) {
+	t.Parallel()
+	ctx := scoped(t)
+	q := &counting{Querier: db(t)}
+	l := must(loader.NewOne(q, customersShuffled, loader.Config{}))(t)
+
+	var wg sync.WaitGroup
+	errs := make([]error, 60)
+	for i := range errs {
+		wg.Go(func() {
+			id := int64(i + 1)
+			if i%10 == 9 {
+				id += 100000 // missing
+			}
+			c, err := l.Load(ctx, id)
+			switch {
+			case id > 100000 && !errors.Is(err, loader.ErrNotFound):
+				errs[i] = fmt.Errorf("Load(%d) = %v, %v; want ErrNotFound", id, c.ID, err)
+			case id < 100000 && (err != nil || c.ID != id):
+				errs[i] = fmt.Errorf("Load(%d) = %v, %v", id, c.ID, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	// Cached: loading again queries nothing.
+	n, sizes := q.count()
+	if _, err := l.Load(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Load(ctx, 100010); !errors.Is(err, loader.ErrNotFound) {
+		t.Fatalf("cached not-found: %v", err)
+	}
+	if n2, _ := q.count(); n2 != n {
+		t.Errorf("cached loads ran %d more queries", n2-n)
+	}
+	t.Logf("60 concurrent loads: %d queries, keys per query %v", n, sizes)
+	if n > 3 {
+		t.Errorf("60 concurrent loads took %d queries (sizes %v); want them batched", n, sizes)
+	}
+}
+
+func TestManyGivesEmptySliceForParentsWithoutChildren(t *testing.T) {
+	t.Parallel()
+	ctx := scoped(t)
+	l := must(loader.NewMany(db(t), ordersByCustomer, loader.Config{}))(t)
+
+	keys := []int64{10, 7, 20, 3, 999999}
+	got, err := l.LoadMany(ctx, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys {
+		orders := got[i]
+		if orders == nil {
+			t.Fatalf("customer %d: nil slice, want a non-nil (maybe empty) one", k)
+		}
+		if seed.HasOrders(k) && k < 1000 {
+			if len(orders) == 0 {
+				t.Fatalf("customer %d: no orders", k)
+			}
+			for j, o := range orders {
+				if o.CustomerID != k {
+					t.Fatalf("customer %d got order of customer %d", k, o.CustomerID)
+				}
+				if j > 0 && o.CreatedAt.After(orders[j-1].CreatedAt) {
+					t.Fatalf("customer %d: orders not newest first (query order lost)", k)
+				}
+			}
+		} else if len(orders) != 0 {
+			t.Fatalf("customer %d: %d orders, want none", k, len(orders))
+		}
+	}
+	one, err := l.Load(ctx, 30)
+	if err != nil || one == nil || len(one) != 0 {
+		t.Fatalf("Load(30) = %v, %v; want an empty slice", one, err)
+	}
+}
+
+func TestCompositeKeys(t *testing.T) {
+	t.Parallel()
+	ctx := scoped(t)
+	l := must(loader.NewOne(db(t), itemByKey, loader.Config{}))(t)
+
+	var keys []ItemKey
+	for o := int64(1); o <= 40; o++ {
+		keys = append(keys, ItemKey{o, 1}) // every order has a line 1
+	}
+	keys = append(keys, ItemKey{3, 99}, ItemKey{999999, 1})
+	rand.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+
+	got, err := l.LoadMany(ctx, keys)
+	var notFound int
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var nf *loader.NotFoundError
+		if !errors.As(e, &nf) {
+			t.Fatal(e)
+		}
+		if k := nf.Key.(ItemKey); k != (ItemKey{3, 99}) && k != (ItemKey{999999, 1}) {
+			t.Fatalf("unexpected not found %v", k)
+		}
+		notFound++
+	}
+	if notFound != 2 {
+		t.Fatalf("%d not found, want 2", notFound)
+	}
+	for i, k := range keys {
+		if k.Line == 99 || k.OrderID == 999999 {
+			continue
+		}
+		if (ItemKey{got[i].OrderID, got[i].Line}) != k || got[i].Quantity < 1 {
+			t.Fatalf("result %d is %+v, want key %v", i, got[i], k)
+		}
+	}
+}
+
+func TestBatchesSplitAtMaxBatch(t *testing.T) {
+	t.Parallel()
+	ctx := scoped(t)
+	q := &counting{Querier: db(t)}
+	l := must(loader.NewMany(q, itemsByOrder, loader.Config{MaxBatch: 10}))(t)
+
+	keys := make([]int64, 95)
+	for i := range keys {
+		keys[i] = int64(i + 1)
+	}
+	got, err := l.LoadMany(ctx, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, sizes := q.count()
+	if n != 10 || slices.Max(sizes) != 10 || sizes[len(sizes)-1] == 0 {
+		t.Fatalf("95 keys at MaxBatch 10: %d queries of %v keys, want 10 of at most 10", n, sizes)
+	}
+	for i, items := range got {
+		if len(items) == 0 || items[0].OrderID != keys[i] {
+			t.Fatalf("order %d: items %v", keys[i], items)
+		}
+	}
+}
+
+// The batch runs with the first caller's values but not its cancellation:
+// a caller that gives up (or times out) returns at once, and the others still
+// get their rows from the same batch.
+func TestOneCallerGivingUpDoesNotFailTheOthers(t *testing.T) {
+	t.Parallel()
+	ctx := scoped(t)
+	q := &counting{Querier: db(t), started: make(chan struct{}, 1), gate: make(chan struct{})}
+	// A long quiet gap, so that the three callers, started 1ms apart, share
+	// one batch whose first caller is caller 0.
+	l := must(loader.NewOne(q, customersQuery, loader.Config{Wait: 20 * time.Millisecond, MaxWait: 100 * time.Millisecond}))(t)
+
+	first, cancelFirst := context.WithCancel(ctx)
+	short, cancelShort := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancelShort()
+	type res struct {
+		c   Customer
+		err error
+	}
+	results := make([]chan res, 3)
+	for i, c := range []context.Context{first, short, ctx} {
+		results[i] = make(chan res, 1)
+		go func() {
+			v, err := l.Load(c, int64(i+1))
+			results[i] <- res{v, err}
+		}()
+		time.Sleep(time.Millisecond) // caller 0 is the batch's first
+
+	}
+	<-q.started // the batch is running (held at the gate)
+	cancelFirst()
+	if r := <-results[0]; !errors.Is(r.err, context.Canceled) || !strings.HasPrefix(r.err.Error(), "loader: customers: ") {
+		t.Fatalf("cancelled caller: %v, want context.Canceled", r.err)
+	}
+	if r := <-results[1]; !errors.Is(r.err, context.DeadlineExceeded) {
+		t.Fatalf("caller with a 20ms deadline: %v, want its own deadline", r.err)
+	}
+	close(q.gate)
+	if r := <-results[2]; r.err != nil || r.c.ID != 3 {
+		t.Fatalf("the caller that waited: %+v, %v", r.c, r.err)
+	}
+	if n, sizes := q.count(); n != 1 || sizes[0] != 3 {
+		t.Fatalf("%d queries of %v keys, want one batch of 3", n, sizes)
+	}
+}
+
+// A failed batch is not cached, even within the request: the next Load asks
+// again.
+func TestBatchErrorsAreNotCached(t *testing.T) {
+	t.Parallel()
+	ctx := scoped(t)
+	q := &counting{Querier: db(t), fail: 1}
+	l := must(loader.NewOne(q, customersQuery, loader.Config{}))(t)
+
+	_, err := l.Load(ctx, 1)
+	var be *loader.BatchError
+	if !errors.As(err, &be) || be.Keys != 1 || !strings.Contains(err.Error(), "injected failure") {
+		t.Fatalf("Load on a failing query: %v, want a *BatchError", err)
+	}
+	if c, err := l.Load(ctx, 1); err != nil || c.ID != 1 {
+		t.Fatalf("Load after the failure: %+v, %v", c, err)
+	}
+}
+
+// Scopes are per request: another scope queries again, an ended scope
+// refuses, and no scope is an error that says what to do.
+func TestScopes(t *testing.T) {
+	t.Parallel()
+	q := &counting{Querier: db(t)}
+	l := must(loader.NewOne(q, customersQuery, loader.Config{}))(t)
+
+	if _, err := l.Load(context.Background(), 1); !errors.Is(err, loader.ErrNoScope) {
+		t.Fatalf("Load without a scope: %v, want ErrNoScope", err)
+	}
+	for range 2 {
+		ctx, end := loader.WithScope(context.Background())
+		if loader.ScopeID(ctx) == 0 {
+			t.Fatal("no scope id")
+		}
+		for range 3 {
+			if _, err := l.Load(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		end()
+		if _, err := l.Load(ctx, 1); !errors.Is(err, loader.ErrScopeEnded) {
+			t.Fatalf("Load in an ended scope: %v, want ErrScopeEnded", err)
+		}
+	}
+	if n, _ := q.count(); n != 2 {
+		t.Fatalf("two scopes ran %d queries, want one each (no cross-request cache)", n)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	p := db(t)
+	for _, tc := range []struct {
+		cfg  loader.Config
+		q    loader.Query[int64, Customer]
+		want string
+	}{
+		{loader.Config{MaxBatch: -1}, customersQuery, "loader: MaxBatch -1: must be >= 1"},
+		{loader.Config{Wait: -time.Second}, customersQuery, "loader: Wait -1s: must be >= 0"},
+		{loader.Config{Wait: time.Millisecond, MaxWait: time.Microsecond}, customersQuery, "loader: MaxWait 1µs is shorter than Wait 1ms"},
+		{loader.Config{}, loader.Query[int64, Customer]{SQL: "x", Key: customersQuery.Key}, "loader: Query.Name is empty"},
+		{loader.Config{}, loader.Query[int64, Customer]{Name: "c", Key: customersQuery.Key}, "loader: c: Query.SQL is empty"},
+		{loader.Config{}, loader.Query[int64, Customer]{Name: "c", SQL: "x"}, "loader: c: Query.Key is nil"},
+	} {
+		_, err := loader.NewOne(p, tc.q, tc.cfg)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("NewOne(%+v): %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+	if _, err := loader.NewDetector(loader.DetectorConfig{Threshold: -1}); err == nil || !strings.HasPrefix(err.Error(), "loader: Threshold -1: must be >= 1") {
+		t.Errorf("NewDetector(Threshold -1): %v", err)
+	}
+}
