@@ -124,7 +124,7 @@ func (cl *Cluster) openNode(ctx context.Context, name string, base *pgxpool.Conf
 	if err != nil {
 		return nil, fmt.Errorf("dbx: open %s pool (%s): %w", name, dsn.Redact(c.DSN), err)
 	}
-	return &Node{name: name, pool: pool, gate: newGate(name, c.MaxConns, c.maxWaiters(), c.AcquireTimeout, cl.metrics.observeAcquire(name))}, nil
+	return &Node{name: name, pool: pool, log: c.Logger, gate: newGate(name, c.MaxConns, c.maxWaiters(), c.AcquireTimeout, cl.metrics.observeAcquire(name))}, nil
 }
 
 // Close closes every pool, waiting for acquired connections to be released.

@@ -408,10 +408,19 @@ func TestTxRollsBackOnErrorAndPanic(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	b := setup(t, nil)
-	c := b.open(t, func(cfg *dbx.Config) { cfg.MaxConns, cfg.MaxWaiters = 1, -1 })
+	var logs syncBuffer
+	c := b.open(t, func(cfg *dbx.Config) {
+		cfg.MaxConns, cfg.MaxWaiters = 1, -1
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
 	release := hold(t, b.ctx, c, 1)
-	if _, err := c.Exec(b.ctx, `SELECT 1`); !errors.Is(err, dbx.ErrPoolExhausted) {
-		t.Fatalf("no-wait pool: %v", err)
+	for range 3 {
+		if _, err := c.Exec(b.ctx, `SELECT 1`); !errors.Is(err, dbx.ErrPoolExhausted) {
+			t.Fatalf("no-wait pool: %v", err)
+		}
+	}
+	if n := strings.Count(logs.String(), "dbx: pool saturated"); n != 1 {
+		t.Fatalf("saturation logged %d times for 3 sheds, want 1 (rate-limited):\n%s", n, logs.String())
 	}
 	release()
 	if _, err := c.Exec(b.ctx, `SELECT 1`); err != nil {
@@ -451,4 +460,21 @@ func TestMetrics(t *testing.T) {
 	if got["pgfleet_query_duration_seconds"] < 1 || got["pgfleet_gate_wait_seconds"] < 2 {
 		t.Errorf("histograms not fed: %v", got)
 	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

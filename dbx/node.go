@@ -2,7 +2,11 @@ package dbx
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"strconv"
+	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -15,6 +19,9 @@ type Node struct {
 	name string
 	pool *pgxpool.Pool
 	gate *gate
+	log  *slog.Logger
+
+	lastLog atomic.Int64 // unix nanos of the last saturation warning
 }
 
 // Name is "primary" (later "replicaN").
@@ -50,7 +57,23 @@ type NodeStat struct {
 	MaxConns int // the pool's fixed ceiling
 }
 
-func (n *Node) enter(ctx context.Context) error { return n.gate.acquire(ctx) }
+// saturationLogEvery rate-limits the saturation warning: under overload every
+// call fails, and one line per call would add to the overload.
+const saturationLogEvery = 10 * time.Second
+
+func (n *Node) enter(ctx context.Context) error {
+	err := n.gate.acquire(ctx)
+	var sat *SaturationError
+	if err != nil && errors.As(err, &sat) {
+		now, last := time.Now().UnixNano(), n.lastLog.Load()
+		if now-last >= int64(saturationLogEvery) && n.lastLog.CompareAndSwap(last, now) {
+			n.log.Warn("dbx: pool saturated", "node", n.name, "shed", sat.Shed, "waited", sat.Waited,
+				"in_use", sat.State.InUse, "limit", sat.State.Limit, "waiters", sat.State.Waiters,
+				"shed_total", n.gate.shed.Load(), "timeouts_total", n.gate.timeouts.Load())
+		}
+	}
+	return err
+}
 
 func (n *Node) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	if err := n.enter(ctx); err != nil {

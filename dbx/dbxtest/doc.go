@@ -21,7 +21,19 @@
 //
 // The testcontainers backend (PGFLEET_TEST_BACKEND=testcontainers, or
 // automatically when no local binaries exist but Docker does) runs each node
-// in a container of PGFLEET_TEST_IMAGE (default: the official postgres image).
+// in a container of PGFLEET_TEST_IMAGE (default: [DefaultImage], the official
+// postgres image), replicas included: a replica takes a pg_basebackup of the
+// primary over a network of the cluster's own. Each node is published on a
+// host port of its own that survives [Node.Stop] and [Node.Start], so its DSN
+// stays valid; faults are docker stop (SIGINT), docker kill, docker pause. The
+// image must start a server for the command `postgres -c key=value ...` with
+// the postgres user trusted, as the official one does; where no registry is
+// reachable, scripts/docker-postgres-image.sh installs Docker and builds such
+// an image (pgfleet/postgres:15-local) from the host's Postgres. Unless they
+// are set, the backend sets TESTCONTAINERS_RYUK_DISABLED=true (it removes its
+// own containers, and those of dead test processes, by their labels) and, on a
+// machine with /.dockerenv that runs dockerd itself,
+// TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1.
 //
 // PGFLEET_TEST_DATABASE_URL points single-node tests at a server you already
 // run: each [Start] gets a throwaway database there, dropped at the end. Fault
