@@ -446,7 +446,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]float64{
-		"pgfleet_gate_shed_total":           1,
+		"pgfleet_gate_shed_total":           3,
 		"pgfleet_pool_limit":                1,
 		"pgfleet_pool_max_connections":      1,
 		"pgfleet_gate_waiters":              0,
