@@ -110,12 +110,13 @@ func (c *Cluster) Nodes() []*Node {
 // safe to call more than once.
 func (c *Cluster) Close() error {
 	c.closeOnce.Do(func() {
-		var errs []error
+		var nodes []*Node
 		for _, n := range c.Nodes() {
-			if n != nil {
-				errs = append(errs, n.ctl.destroy())
+			if n != nil && n.ctl != nil {
+				nodes = append(nodes, n)
 			}
 		}
+		errs := []error{parallel(nodes, func(n *Node) error { return n.ctl.destroy() })}
 		if c.release != nil {
 			errs = append(errs, c.release())
 		}
