@@ -8,7 +8,7 @@ import (
 // Defaults for the zero fields of [Config]. They were measured on a 2-core
 // machine against a local Postgres; the package doc has the numbers.
 const (
-	DefaultWait     = 50 * time.Microsecond
+	DefaultWait     = 200 * time.Microsecond
 	DefaultMaxWait  = time.Millisecond
 	DefaultMaxBatch = 1000
 )
@@ -19,16 +19,19 @@ const (
 // A batch is sent as soon as the first of these happens:
 //   - it holds MaxBatch keys (more keys go to the next batch);
 //   - a LoadMany has queued all its keys (it knows the set is complete);
-//   - no new key has joined it for Wait (the request has no more loads
-//     ready to run);
+//   - no goroutine of the process is runnable (nothing can call Load before
+//     some I/O completes: the request has no more loads queued);
+//   - no new key has joined it for Wait;
 //   - MaxWait has passed since its first key.
 type Config struct {
-	// Wait is the quiet gap that ends a batch: once no new key has arrived
-	// for Wait, the batch is sent. While waiting, the flusher yields the
-	// processor to the request's other goroutines (runtime.Gosched) instead
-	// of sleeping on a timer, because Go timers under 1 ms fire after ~1.1 ms
-	// on an idle Linux process. Zero means DefaultWait (50µs); a lone Load
-	// pays about this much before its query starts. Must not be negative.
+	// Wait is the quiet gap that ends a batch while the process is busy:
+	// once no new key has joined the batch for Wait, it is sent. (When the
+	// process is idle, nothing runnable that could still call Load, the batch
+	// is sent at once, without waiting: see the package doc.) While waiting,
+	// the flusher yields the processor to the goroutines that are about to
+	// call Load (runtime.Gosched) instead of sleeping on a timer, because Go
+	// timers under 1 ms fire after ~1.1 ms on an idle Linux process. Zero
+	// means DefaultWait (200µs). Must not be negative.
 	Wait time.Duration
 	// MaxWait caps how long a batch may keep growing while keys keep
 	// arriving. Zero means DefaultMaxWait (1ms). Must be >= Wait.

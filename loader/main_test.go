@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
 	"github.com/pgfleet/pgfleet/internal/seed"
 	"github.com/pgfleet/pgfleet/loader"
+	"github.com/pgfleet/pgfleet/loader/internal/demo"
 	"github.com/pgfleet/pgfleet/migrations"
 )
 
@@ -113,70 +115,31 @@ func scoped(tb testing.TB) context.Context {
 	return ctx
 }
 
-type Customer struct {
-	ID        int64     `db:"id"`
-	Email     string    `db:"email"`
-	Name      string    `db:"name"`
-	Region    string    `db:"region"`
-	CreatedAt time.Time `db:"created_at"`
-}
-
-type Order struct {
-	ID         int64     `db:"id"`
-	CustomerID int64     `db:"customer_id"`
-	Status     string    `db:"status"`
-	TotalCents int64     `db:"total_cents"`
-	CreatedAt  time.Time `db:"created_at"`
-}
-
-type Item struct {
-	OrderID    int64 `db:"order_id"`
-	Line       int32 `db:"line"`
-	ProductID  int64 `db:"product_id"`
-	Quantity   int32 `db:"quantity"`
-	PriceCents int64 `db:"price_cents"`
-}
-
-type ItemKey struct {
-	OrderID int64
-	Line    int32
-}
-
-// The queries of the tests and benchmarks. customersShuffled returns its
-// rows in random order, to prove results are matched by key.
-var (
-	customersQuery = loader.Query[int64, Customer]{
-		Name: "customers",
-		SQL:  `SELECT id, email, name, region, created_at FROM customers WHERE id = ANY($1)`,
-		Key:  func(c Customer) int64 { return c.ID },
-	}
-	customersShuffled = loader.Query[int64, Customer]{
-		Name: "customers_shuffled",
-		SQL:  `SELECT id, email, name, region, created_at FROM customers WHERE id = ANY($1) ORDER BY random()`,
-		Key:  func(c Customer) int64 { return c.ID },
-	}
-	ordersByCustomer = loader.Query[int64, Order]{
-		Name: "orders_by_customer",
-		SQL: `SELECT id, customer_id, status, total_cents, created_at FROM orders
-		      WHERE customer_id = ANY($1) ORDER BY customer_id, created_at DESC`,
-		Key: func(o Order) int64 { return o.CustomerID },
-	}
-	itemsByOrder = loader.Query[int64, Item]{
-		Name: "items_by_order",
-		SQL: `SELECT order_id, line, product_id, quantity, price_cents FROM order_items
-		      WHERE order_id = ANY($1) ORDER BY order_id, line`,
-		Key: func(i Item) int64 { return i.OrderID },
-	}
-	itemByKey = loader.Query[ItemKey, Item]{
-		Name: "item_by_key",
-		SQL: `SELECT i.order_id, i.line, i.product_id, i.quantity, i.price_cents
-		      FROM unnest($1::int8[], $2::int4[]) WITH ORDINALITY AS k(order_id, line, ord)
-		      JOIN order_items i USING (order_id, line)
-		      ORDER BY random()`,
-		Key:  func(i Item) ItemKey { return ItemKey{i.OrderID, i.Line} },
-		Args: loader.Columns2(func(k ItemKey) (int64, int32) { return k.OrderID, k.Line }),
-	}
+type (
+	Customer = demo.Customer
+	Order    = demo.Order
+	Item     = demo.Item
+	ItemKey  = demo.ItemKey
 )
+
+// customersShuffled and itemByKeyShuffled return their rows in random
+// order, to prove that results are matched to keys by key.
+var (
+	customersQuery    = demo.Customers
+	ordersByCustomer  = demo.OrdersByCustomer
+	itemsByOrder      = demo.ItemsByOrder
+	customersShuffled = shuffled(demo.Customers)
+	itemByKey         = shuffled(demo.ItemByKey)
+)
+
+func shuffled[K comparable, V any](q loader.Query[K, V]) loader.Query[K, V] {
+	q.Name += "_shuffled"
+	if i := strings.LastIndex(q.SQL, "ORDER BY"); i >= 0 {
+		q.SQL = q.SQL[:i]
+	}
+	q.SQL += " ORDER BY random()"
+	return q
+}
 
 // must(f())(t) fails t if f returned an error.
 func must[T any](v T, err error) func(testing.TB) T {
@@ -199,11 +162,23 @@ type counting struct {
 	started chan struct{} // receives once per query, if set
 	gate    chan struct{} // a query waits for it (or its ctx), if set
 	fail    int           // fail this many queries first
+	first   int           // callerKey value of the first query's context
+}
+
+type callerKey struct{}
+
+func (c *counting) firstCaller() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.first
 }
 
 func (c *counting) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	c.mu.Lock()
 	c.queries++
+	if c.queries == 1 {
+		c.first, _ = ctx.Value(callerKey{}).(int)
+	}
 	if keys, ok := args[0].([]int64); ok {
 		c.sizes = append(c.sizes, len(keys))
 	}
