@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgfleet/pgfleet/loader"
-	"github.com/pgfleet/pgfleet/loader/internal/demo"
+	demo "github.com/pgfleet/pgfleet/loader/loaderdemo"
 	"github.com/pgfleet/pgfleet/loader/loadertest"
 )
 

@@ -17,7 +17,7 @@ import (
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
 	"github.com/pgfleet/pgfleet/internal/seed"
 	"github.com/pgfleet/pgfleet/loader"
-	"github.com/pgfleet/pgfleet/loader/internal/demo"
+	demo "github.com/pgfleet/pgfleet/loader/loaderdemo"
 	"github.com/pgfleet/pgfleet/migrations"
 )
 

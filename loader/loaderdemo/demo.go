@@ -1,9 +1,9 @@
-// Package demo holds the demo schema's rows, the loader queries over them
+// Package loaderdemo holds the demo schema's rows, the loader queries over them
 // and one list page (100 orders with their customers and items) written
 // three ways: naive N+1, with pgfleet loaders, and as one JOIN. The loader
 // tests, BenchmarkPage and cmd/loaderbench share it, so that they measure
 // the same code.
-package demo
+package loaderdemo
 
 import (
 	"context"
@@ -93,8 +93,9 @@ type Row struct {
 	Items    []Item
 }
 
-// Pages of [PageSize] orders by id; page n starts at order n*PageSize+1.
-const pageSQL = `SELECT ` + orderCols + ` FROM orders ORDER BY id LIMIT 100 OFFSET $1`
+// Pages of [PageSize] orders by id (keyset pagination); page n starts at
+// order n*PageSize+1.
+const pageSQL = `SELECT ` + orderCols + ` FROM orders WHERE id > $1 ORDER BY id LIMIT 100`
 
 func orders(ctx context.Context, db loader.Querier, page int) ([]Order, error) {
 	rows, err := db.Query(ctx, pageSQL, page*PageSize)
