@@ -208,10 +208,22 @@ func TestBatchesSplitAtMaxBatch(t *testing.T) {
 // get their rows from the same batch.
 func TestOneCallerGivingUpDoesNotFailTheOthers(t *testing.T) {
 	t.Parallel()
-	ctx := scoped(t)
-	q := &counting{Querier: db(t), started: make(chan struct{}, 1), gate: make(chan struct{})}
-	l := must(loader.NewOne(q, customersQuery, loader.Config{}))(t)
+	// The three Loads form one batch unless the flusher sees the process idle
+	// between two of them, which a loaded machine can cause: such a run is
+	// inconclusive (nothing was tested), not a failure, and is run again.
+	for range 10 {
+		if oneCallerGivesUp(t) {
+			return
+		}
+	}
+	t.Fatal("10 runs, and the three Loads never formed one batch")
+}
 
+// oneCallerGivesUp runs the scenario once; false means the batch split.
+func oneCallerGivesUp(t *testing.T) bool {
+	ctx := scoped(t)
+	q := &counting{Querier: db(t), started: make(chan struct{}, 3), gate: make(chan struct{})}
+	l := must(loader.NewOne(q, customersQuery, loader.Config{}))(t)
 	// Three callers: two will give up (one cancelled, one past its deadline)
 	// while the batch is held at the gate; the batch runs with the context of
 	// whichever called first, and the test makes that one give up.
@@ -234,6 +246,13 @@ func TestOneCallerGivingUpDoesNotFailTheOthers(t *testing.T) {
 		}()
 	}
 	<-q.started // the batch is running (held at the gate)
+	if _, sizes := q.count(); sizes[0] != 3 {
+		close(q.gate)
+		for i := range results {
+			<-results[i]
+		}
+		return false
+	}
 	first := q.firstCaller()
 	cancels[first]()
 	if r := <-results[first]; !errors.Is(r.err, context.Canceled) || !strings.HasPrefix(r.err.Error(), "loader: customers: ") {
@@ -255,8 +274,9 @@ func TestOneCallerGivingUpDoesNotFailTheOthers(t *testing.T) {
 		}
 	}
 	if n, sizes := q.count(); n != 1 || sizes[0] != 3 {
-		t.Fatalf("%d queries of %v keys, want one batch of 3 (a split batch: rerun)", n, sizes)
+		t.Fatalf("%d queries of %v keys, want one batch of 3", n, sizes)
 	}
+	return true
 }
 
 // A failed batch is not cached, even within the request: the next Load asks

@@ -52,6 +52,9 @@ var shared struct {
 // use.
 func server(tb testing.TB) string {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("-short runs no database")
+	}
 	shared.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), dbxtest.StartTimeout)
 		defer cancel()
