@@ -63,16 +63,25 @@ const saturationLogEvery = 10 * time.Second
 
 func (n *Node) enter(ctx context.Context) error {
 	err := n.gate.acquire(ctx)
-	var sat *SaturationError
-	if err != nil && errors.As(err, &sat) {
-		now, last := time.Now().UnixNano(), n.lastLog.Load()
-		if now-last >= int64(saturationLogEvery) && n.lastLog.CompareAndSwap(last, now) {
-			n.log.Warn("dbx: pool saturated", "node", n.name, "shed", sat.Shed, "waited", sat.Waited,
-				"in_use", sat.State.InUse, "limit", sat.State.Limit, "waiters", sat.State.Waiters,
-				"shed_total", n.gate.shed.Load(), "timeouts_total", n.gate.timeouts.Load())
-		}
+	if err != nil {
+		n.noteRefusal(err)
 	}
 	return err
+}
+
+// noteRefusal logs a saturation, at most once per saturationLogEvery. It is
+// apart from enter so that the hot path allocates nothing for errors.As.
+func (n *Node) noteRefusal(err error) {
+	var sat *SaturationError
+	if !errors.As(err, &sat) {
+		return
+	}
+	now, last := time.Now().UnixNano(), n.lastLog.Load()
+	if now-last >= int64(saturationLogEvery) && n.lastLog.CompareAndSwap(last, now) {
+		n.log.Warn("dbx: pool saturated", "node", n.name, "shed", sat.Shed, "waited", sat.Waited,
+			"in_use", sat.State.InUse, "limit", sat.State.Limit, "waiters", sat.State.Waiters,
+			"shed_total", n.gate.shed.Load(), "timeouts_total", n.gate.timeouts.Load())
+	}
 }
 
 func (n *Node) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
@@ -85,24 +94,31 @@ func (n *Node) exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 }
 
 func (n *Node) query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if err := n.enter(ctx); err != nil {
+	rows, err := n.gatedQuery(ctx, sql, args...)
+	if err != nil {
 		return errRows{err}, err
+	}
+	return rows, nil
+}
+
+func (n *Node) gatedQuery(ctx context.Context, sql string, args ...any) (*gatedRows, error) {
+	if err := n.enter(ctx); err != nil {
+		return nil, err
 	}
 	rows, err := n.pool.Query(ctx, sql, args...)
 	if err != nil {
 		n.gate.release()
-		err = classify(n.name, err)
-		return errRows{err}, err
+		return nil, classify(n.name, err)
 	}
 	return &gatedRows{Rows: rows, gate: n.gate}, nil
 }
 
 func (n *Node) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	rows, err := n.query(ctx, sql, args...)
+	rows, err := n.gatedQuery(ctx, sql, args...)
 	if err != nil {
 		return errRow{err}
 	}
-	return gatedRow{rows}
+	return (*gatedRow)(rows)
 }
 
 func (n *Node) sendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {

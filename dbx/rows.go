@@ -40,11 +40,13 @@ func (r *gatedRows) Close() {
 	r.gate.release()
 }
 
-type gatedRow struct{ rows pgx.Rows }
+// gatedRow is the pgx.Row view of one query's rows: a distinct type because
+// pgx.Row's Scan reads the first row and closes, pgx.Rows' scans the current.
+type gatedRow gatedRows
 
 // Scan behaves as pgx's: pgx.ErrNoRows when there is no row.
-func (r gatedRow) Scan(dest ...any) error {
-	rows := r.rows
+func (r *gatedRow) Scan(dest ...any) error {
+	rows := (*gatedRows)(r)
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {

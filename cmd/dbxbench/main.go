@@ -39,8 +39,9 @@ func main() {
 	clients := flag.Int("clients", 8, "concurrent clients (and pool size)")
 	duration := flag.Duration("duration", 5*time.Second, "length of one round")
 	rounds := flag.Int("rounds", 3, "rounds per contender")
+	sessionTimeouts := flag.Bool("session-timeouts", true, "run both contenders with dbx's default statement_timeout and idle_in_transaction_session_timeout (false: both with the server's defaults)")
 	flag.Parse()
-	if err := run(*clients, *duration, *rounds); err != nil {
+	if err := run(*clients, *duration, *rounds, *sessionTimeouts); err != nil {
 		fmt.Fprintln(os.Stderr, "dbxbench:", err)
 		os.Exit(1)
 	}
@@ -68,7 +69,7 @@ func (r *result) pct(p float64) time.Duration {
 	return r.lat[min(len(r.lat)-1, int(p*float64(len(r.lat))))]
 }
 
-func run(clients int, duration time.Duration, rounds int) error {
+func run(clients int, duration time.Duration, rounds int, sessionTimeouts bool) error {
 	ctx := context.Background()
 	topo, err := dbxtest.Launch(ctx, dbxtest.Topology{})
 	if err != nil {
@@ -92,6 +93,12 @@ func run(clients int, duration time.Duration, rounds int) error {
 		return err
 	}
 	poolCfg.MaxConns, poolCfg.MinConns = int32(clients), int32(clients)
+	if sessionTimeouts {
+		// The same session as dbx's defaults: a server-side statement timer
+		// costs the server a little on every statement, and both sides pay it.
+		poolCfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(dbx.DefaultStatementTimeout.Milliseconds(), 10)
+		poolCfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(dbx.DefaultIdleInTxTimeout.Milliseconds(), 10)
+	}
 	raw, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return err
@@ -103,6 +110,9 @@ func run(clients int, duration time.Duration, rounds int) error {
 	}
 	cfg.Service, cfg.MaxConns, cfg.MinConns = "dbxbench", clients, clients
 	cfg.Logger = slog.New(slog.DiscardHandler)
+	if !sessionTimeouts {
+		cfg.StatementTimeout, cfg.IdleInTxTimeout = -1, -1
+	}
 	cluster, err := dbx.OpenConfig(ctx, cfg)
 	if err != nil {
 		return err
@@ -138,7 +148,7 @@ func run(clients int, duration time.Duration, rounds int) error {
 	}
 
 	d, p := total["dbx"], total["pgxpool"]
-	fmt.Printf("\npoint select, %d clients, pool %d, %d x %s per Go contender, loopback, client and server on one machine\n", clients, clients, rounds, duration)
+	fmt.Printf("\npoint select, %d clients, pool %d, %d x %s per Go contender (interleaved), session timeouts %t, loopback, client and server on one machine\n", clients, clients, rounds, duration, sessionTimeouts)
 	fmt.Printf("%-26s %10s %10s %10s\n", "contender", "q/s", "p50", "p99")
 	fmt.Printf("%-26s %10.0f %10s %10s\n", p.name, p.tps(), p.pct(.5), p.pct(.99))
 	fmt.Printf("%-26s %10.0f %10s %10s\n", d.name, d.tps(), d.pct(.5), d.pct(.99))
