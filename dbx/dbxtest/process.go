@@ -120,7 +120,7 @@ func (n *localNode) waitReady(ctx context.Context, logStart int64) error {
 	if err != nil {
 		return err
 	}
-	for delay := time.Millisecond; ; delay = min(2*delay, 20*time.Millisecond) {
+	for delay := time.Millisecond; ; delay = min(2*delay, 5*time.Millisecond) {
 		conn, err := pgconn.ConnectConfig(ctx, cfg)
 		if err == nil {
 			conn.Close(ctx)

@@ -21,7 +21,7 @@ type Topology struct {
 	// Settings are postgresql.conf parameters for every node, on top of the
 	// test defaults (fsync=off, full_page_writes=off, synchronous_commit=on,
 	// wal_level=replica, wal_keep_size=128MB, shared_buffers=32MB,
-	// wal_retrieve_retry_interval=100ms). Example:
+	// wal_retrieve_retry_interval=50ms). Example:
 	// {"max_connections": "20"}.
 	Settings map[string]string
 	// NodeSettings override Settings for one node, by node name ("primary",
@@ -73,8 +73,9 @@ func (t Topology) settingsFor(name string) map[string]string {
 		"shared_buffers":     "32MB",
 		"max_wal_senders":    "10",
 		"hot_standby":        "on",
-		// A standby whose primary restarted retries every 100 ms, not 5 s.
-		"wal_retrieve_retry_interval": "100ms",
+		// A standby whose primary is not up yet (or restarted) retries every
+		// 50 ms, not 5 s.
+		"wal_retrieve_retry_interval": "50ms",
 	}
 	for k, v := range t.Settings {
 		s[k] = v
