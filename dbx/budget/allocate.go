@@ -63,23 +63,34 @@ type Claim struct {
 	Slots int
 }
 
-// Split divides usable connections among claims in proportion to their
-// weights and returns the largest pool per process that fits for each. A
-// result of 0 means the claim cannot get even one connection per pool.
+// Split divides usable connections among claims and returns the largest
+// pool per process that fits for each. When every pool can have one
+// connection, each gets one first, so that a small workload is never starved
+// by a large one's weight; what remains is split in proportion to the
+// weights. A result of 0 means the claim cannot get even one connection per
+// pool.
 func Split(usable int, claims []Claim) []int {
-	var total float64
-	for _, c := range claims {
-		total += max(c.Weight, 0)
-	}
 	out := make([]int, len(claims))
+	var total float64
+	slots := 0
+	for _, c := range claims {
+		if c.Slots > 0 && c.Weight > 0 {
+			total += c.Weight
+			slots += c.Slots
+		}
+	}
 	if total == 0 || usable <= 0 {
 		return out
+	}
+	base, rest := 0, usable
+	if slots <= usable {
+		base, rest = 1, usable-slots
 	}
 	for i, c := range claims {
 		if c.Slots <= 0 || c.Weight <= 0 {
 			continue
 		}
-		out[i] = int(math.Floor(float64(usable)*c.Weight/total)) / c.Slots
+		out[i] = base + int(math.Floor(float64(rest)*c.Weight/total))/c.Slots
 	}
 	return out
 }

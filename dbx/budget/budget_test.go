@@ -89,9 +89,19 @@ func TestPoolFor(t *testing.T) {
 func TestSplitAndCheck(t *testing.T) {
 	t.Parallel()
 	got := budget.Split(97, []budget.Claim{{Weight: 300, Slots: 10}, {Weight: 100, Slots: 2}, {Weight: 0, Slots: 3}})
-	// 97*0.75=72.75 -> 72/10=7; 97*0.25=24.25 -> 24/2=12; weightless -> 0.
-	if got[0] != 7 || got[1] != 12 || got[2] != 0 {
+	// One each first (12 slots), then 85: 63.75 -> 63/10 = 6 more; 21.25 -> 21/2 = 10 more; weightless -> 0.
+	if got[0] != 7 || got[1] != 11 || got[2] != 0 {
 		t.Fatalf("Split = %v", got)
+	}
+	// A small claim is not starved by a heavy one: 37 over 8 + 12 slots.
+	got = budget.Split(37, []budget.Claim{{Weight: 16, Slots: 8}, {Weight: 180, Slots: 12}})
+	if got[0] != 1 || got[1] != 2 {
+		t.Fatalf("Split = %v, want [1 2]", got)
+	}
+	// When not every pool can have one, weights decide alone.
+	got = budget.Split(5, []budget.Claim{{Weight: 1, Slots: 4}, {Weight: 1, Slots: 4}})
+	if got[0] != 0 || got[1] != 0 {
+		t.Fatalf("Split = %v, want [0 0]", got)
 	}
 	srv := budget.PostgresDefaults()
 	if f := budget.Check(srv, budget.Demand{Connections: 50}, budget.Demand{Connections: 48}); f.Verdict != budget.Over {
