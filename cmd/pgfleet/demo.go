@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,7 +18,10 @@ import (
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/budget"
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+	"github.com/pgfleet/pgfleet/budgetcheck"
 	"github.com/pgfleet/pgfleet/internal/seed"
+	"github.com/pgfleet/pgfleet/loader"
+	demo "github.com/pgfleet/pgfleet/loader/loaderdemo"
 	"github.com/pgfleet/pgfleet/migrations"
 )
 
@@ -109,6 +114,16 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	step("a burst of 60 concurrent requests, each holding a connection for 20 ms")
 	burst(ctx, out, cluster, 60, 20*time.Millisecond)
 
+	step("a page of 100 orders with their customers and items: N+1 vs loaders vs one JOIN")
+	if err := pages(ctx, out, topo.Primary.DSN()); err != nil {
+		return err
+	}
+
+	step("budgetcheck: the same fleet as Kubernetes manifests, checked before deploy")
+	if err := checkManifests(out); err != nil {
+		return err
+	}
+
 	step("done: stopping every server")
 	return nil
 }
@@ -193,4 +208,86 @@ func burst(ctx context.Context, out io.Writer, c *dbx.Cluster, n int, hold time.
 	fmt.Fprintf(out, "    pool limit %d, queue bound %d, acquire timeout %s\n", st.Gate.Limit, st.Gate.MaxWaiters, c.Config().AcquireTimeout)
 	fmt.Fprintf(out, "    served %d, shed at once %d, timed out in queue %d; slowest answer %s (never an unbounded wait)\n",
 		served, shed, timedOut, slowest.Round(time.Millisecond))
+}
+
+// pages renders one page of orders three ways over a dbx.Cluster whose
+// tracers count queries and watch for N+1 patterns, and prints queries and
+// latency for each.
+func pages(ctx context.Context, out io.Writer, dsn string) error {
+	var counter demo.QueryCounter
+	var detected []loader.Detection
+	detector, err := loader.NewDetector(loader.DetectorConfig{
+		Logger:   slog.New(slog.DiscardHandler),
+		OnDetect: func(_ context.Context, d loader.Detection) { detected = append(detected, d) },
+	})
+	if err != nil {
+		return err
+	}
+	cfg, err := dbx.ParseConfig(dsn)
+	if err != nil {
+		return err
+	}
+	cfg.Service, cfg.MaxConns, cfg.Logger = "orders", 4, slog.New(slog.DiscardHandler)
+	cfg.Tracers = []pgx.QueryTracer{&counter, detector}
+	db, err := dbx.OpenConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	loaders, err := demo.NewLoaders(db, loader.Config{})
+	if err != nil {
+		return err
+	}
+	variants := []struct {
+		name string
+		page func(context.Context) ([]demo.Row, error)
+	}{
+		{"naive N+1", func(ctx context.Context) ([]demo.Row, error) { return demo.Naive(ctx, db, 1) }},
+		{"pgfleet loaders", func(ctx context.Context) ([]demo.Row, error) { return loaders.WithLoadMany(ctx, db, 1) }},
+		{"one JOIN", func(ctx context.Context) ([]demo.Row, error) { return demo.Join(ctx, db, 1) }},
+	}
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "    VARIANT\tQUERIES\tORDERS\tBEST OF 5\tN+1 DETECTED")
+	for _, v := range variants {
+		var best time.Duration
+		var queries int64
+		var rows int
+		before := len(detected)
+		for i := range 5 {
+			scoped, end := loader.WithScope(ctx)
+			n0, start := counter.Load(), time.Now()
+			got, err := v.page(scoped)
+			took := time.Since(start)
+			end()
+			if err != nil {
+				return fmt.Errorf("%s: %w", v.name, err)
+			}
+			if i == 0 || took < best {
+				best = took
+			}
+			queries, rows = counter.Load()-n0, len(got)
+		}
+		shapes := "-"
+		if d := detected[before:]; len(d) > 0 {
+			shapes = fmt.Sprintf("%dx %q", d[0].Count, d[0].Shape)
+		}
+		fmt.Fprintf(tw, "    %s\t%d\t%d\t%s\t%s\n", v.name, queries, rows, best.Round(10*time.Microsecond), shapes)
+	}
+	return tw.Flush()
+}
+
+//go:embed demo_fleet.yaml
+var demoFleet []byte
+
+// checkManifests runs budgetcheck on the demo's fleet manifests.
+func checkManifests(out io.Writer) error {
+	report := budgetcheck.Analyze([]budgetcheck.Source{{Name: "demo_fleet.yaml", Data: demoFleet}}, budgetcheck.Options{})
+	var buf bytes.Buffer
+	if err := budgetcheck.Write(&buf, report, budgetcheck.Text); err != nil {
+		return err
+	}
+	for _, line := range bytes.Split(bytes.TrimRight(buf.Bytes(), "\n"), []byte("\n")) {
+		fmt.Fprintf(out, "    %s\n", line)
+	}
+	return nil
 }
