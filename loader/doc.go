@@ -3,7 +3,7 @@
 // tracer that reports the N+1 queries that remain.
 //
 // A list page of 100 orders that looks up each order's customer and items
-// one by one runs 201 queries; with loaders it runs 3 (see BENCHMARKS-loader.md).
+// one by one runs 201 queries; with loaders it runs 3 (see BENCHMARKS.md).
 //
 //	customers, err := loader.NewOne(pool, loader.Query[int64, Customer]{
 //		Name: "customers",
