@@ -244,16 +244,7 @@ func reapContainers(ctx context.Context, cli *client.Client, hostname string) {
 func (b *containers) launch(ctx context.Context, topo Topology) (*Cluster, error) {
 	name := fmt.Sprintf("dbxtest-%d-%d-%d", os.Getpid(), selfStartTime(), clusterID.Add(1))
 	labels := map[string]string{labelOwner: b.owner, labelCluster: name}
-	c := &Cluster{Backend: "testcontainers"}
-	c.Primary = &Node{Name: "primary", Role: RolePrimary}
-	c.Replicas = make([]*Node, topo.Replicas)
-	for i := range c.Replicas {
-		c.Replicas[i] = &Node{Name: fmt.Sprintf("replica%d", i), Role: RoleReplica}
-	}
-	c.Shards = make([]*Node, topo.Shards)
-	for i := range c.Shards {
-		c.Shards[i] = &Node{Name: fmt.Sprintf("shard%d", i), Role: RoleShard}
-	}
+	c := topo.cluster("testcontainers")
 	// Replicas reach the primary by its alias on a network of their own.
 	var netName string
 	if topo.Replicas > 0 {

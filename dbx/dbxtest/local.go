@@ -151,17 +151,8 @@ func (l *local) launch(ctx context.Context, topo Topology) (*Cluster, error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("dbxtest: %w", err)
 	}
-	c := &Cluster{Backend: "local", release: func() error { return os.RemoveAll(dir) }}
-
-	c.Primary = &Node{Name: "primary", Role: RolePrimary}
-	c.Replicas = make([]*Node, topo.Replicas)
-	for i := range c.Replicas {
-		c.Replicas[i] = &Node{Name: fmt.Sprintf("replica%d", i), Role: RoleReplica}
-	}
-	c.Shards = make([]*Node, topo.Shards)
-	for i := range c.Shards {
-		c.Shards[i] = &Node{Name: fmt.Sprintf("shard%d", i), Role: RoleShard}
-	}
+	c := topo.cluster("local")
+	c.release = func() error { return os.RemoveAll(dir) }
 	// Every node starts as a copy of the template. Then the shards start
 	// alongside the primary, and the replicas as soon as the primary is up.
 	if err := parallel(c.Nodes(), func(n *Node) error { return l.copyTemplate(ctx, tmpl, dir, n) }); err != nil {

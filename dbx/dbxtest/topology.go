@@ -43,12 +43,9 @@ func (t Topology) validate() error {
 }
 
 func (t Topology) nodeNames() []string {
-	names := []string{"primary"}
-	for i := range t.Replicas {
-		names = append(names, fmt.Sprintf("replica%d", i))
-	}
-	for i := range t.Shards {
-		names = append(names, fmt.Sprintf("shard%d", i))
+	var names []string
+	for _, n := range t.cluster("").Nodes() {
+		names = append(names, n.Name)
 	}
 	return names
 }
@@ -60,6 +57,19 @@ func (t Topology) hasNode(name string) bool {
 		}
 	}
 	return false
+}
+
+// cluster makes the topology's nodes, not yet started: "primary",
+// "replica0".., "shard0"...
+func (t Topology) cluster(backend string) *Cluster {
+	c := &Cluster{Backend: backend, Primary: &Node{Name: "primary", Role: RolePrimary}}
+	for i := range t.Replicas {
+		c.Replicas = append(c.Replicas, &Node{Name: fmt.Sprintf("replica%d", i), Role: RoleReplica})
+	}
+	for i := range t.Shards {
+		c.Shards = append(c.Shards, &Node{Name: fmt.Sprintf("shard%d", i), Role: RoleShard})
+	}
+	return c
 }
 
 // settingsFor merges the test defaults, Settings and the node's overrides.
