@@ -2,6 +2,7 @@
 GO       ?= go
 PKGS     ?= ./...
 TIMEOUT  ?= 20m
+FUZZTIME ?= 1m
 STATICCHECK_VERSION ?= 2025.1.1
 
 .DEFAULT_GOAL := help
@@ -34,6 +35,11 @@ bench: ## Go benchmarks of every package (see BENCHMARKS.md for the side-by-side
 .PHONY: bench/dbx
 bench/dbx: ## point selects: dbx Cluster vs raw pgxpool vs pgbench, one server, one run
 	$(GO) run ./cmd/dbxbench
+
+.PHONY: fuzz
+fuzz: ## fuzz budgetcheck's input path and DSN redaction (FUZZTIME each, default 1m)
+	$(GO) test -run='^$$' -fuzz=FuzzAnalyze -fuzztime=$(FUZZTIME) -fuzzminimizetime=3s ./budgetcheck/
+	$(GO) test -run='^$$' -fuzz=FuzzRedact -fuzztime=$(FUZZTIME) ./internal/dsn/
 
 .PHONY: lint
 lint: ## gofmt check, go vet, staticcheck
