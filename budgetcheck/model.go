@@ -130,6 +130,5 @@ type Client struct {
 	SuggestedPool int      `json:"suggested_pool,omitempty"`
 	Notes         []string `json:"notes,omitempty"`
 
-	svc     budget.Service
-	ignored bool
+	svc budget.Service
 }

@@ -21,7 +21,6 @@ type bouncerConfig struct {
 	settings  map[string]setting // [pgbouncer] section and environment
 	databases []string           // [databases] entries' connection strings
 	wildcard  bool               // a "*" entry: pairs depend on traffic
-	source    string
 }
 
 // findPoolers registers PgBouncer workloads and CloudNativePG Poolers: each
