@@ -113,18 +113,25 @@ func (n *localNode) running() bool {
 	}
 }
 
-// waitReady polls with real connections: a server is ready when it answers,
-// not when its port is open.
+// waitReady waits until the server accepts connections. It watches the
+// status line that the postmaster keeps in postmaster.pid (as pg_ctl does)
+// and connects once it says "ready" (or "standby"): every connection tried
+// earlier would cost the starting server a fork to refuse it.
 func (n *localNode) waitReady(ctx context.Context, logStart int64) error {
 	cfg, err := pgconn.ParseConfig(fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable connect_timeout=5", n.port))
 	if err != nil {
 		return err
 	}
-	for delay := time.Millisecond; ; delay = min(2*delay, 5*time.Millisecond) {
-		conn, err := pgconn.ConnectConfig(ctx, cfg)
-		if err == nil {
-			conn.Close(ctx)
-			return nil
+	n.mu.Lock()
+	pid := n.pid
+	n.mu.Unlock()
+	for {
+		if n.statusReady(pid) {
+			conn, err := pgconn.ConnectConfig(ctx, cfg)
+			if err == nil {
+				conn.Close(ctx)
+				return nil
+			}
 		}
 		select {
 		case <-n.exited:
@@ -135,9 +142,24 @@ func (n *localNode) waitReady(ctx context.Context, logStart int64) error {
 			return fmt.Errorf("dbxtest: %s exited during startup; its log says:\n%s", n.name, tail)
 		case <-ctx.Done():
 			return fmt.Errorf("dbxtest: %s not ready on port %d: %w; its log says:\n%s", n.name, n.port, ctx.Err(), n.logSince(logStart))
-		case <-time.After(delay):
+		case <-time.After(time.Millisecond):
 		}
 	}
+}
+
+// statusReady reads postmaster.pid: line 1 must be this postmaster (a killed
+// one leaves its file behind) and line 8 its status.
+func (n *localNode) statusReady(pid int) bool {
+	b, err := os.ReadFile(n.data + "/postmaster.pid")
+	if err != nil {
+		return false
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 8 || strings.TrimSpace(lines[0]) != strconv.Itoa(pid) {
+		return false
+	}
+	status := strings.TrimSpace(lines[7])
+	return status == "ready" || status == "standby"
 }
 
 func (n *localNode) logSince(offset int64) string {
