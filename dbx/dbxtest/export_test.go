@@ -11,3 +11,9 @@ func BaseDir() (string, error) {
 	}
 	return l.base, nil
 }
+
+// FindBindir exposes the binary search.
+var FindBindir = findBindir
+
+// InstallHint is what the no-backend error tells users to install.
+const InstallHint = installHint

@@ -1,0 +1,87 @@
+package dbxtest_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+)
+
+// PGFLEET_TEST_DATABASE_URL: single-node topologies get a throwaway
+// database on that server, dropped at Close; anything else is unavailable.
+// Not parallel: it sets environment variables that choose the backend.
+func TestExistingServerBackend(t *testing.T) {
+	server := dbxtest.Start(t, dbxtest.Topology{})
+	ctx := t.Context()
+	t.Setenv("PGFLEET_TEST_BACKEND", "")
+	t.Setenv("PGFLEET_TEST_DATABASE_URL", server.Primary.DSN())
+
+	c, err := dbxtest.Launch(ctx, dbxtest.Topology{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Backend != "existing" || c.Primary.DSN() == server.Primary.DSN() {
+		t.Fatalf("backend %q, DSN %s: want a throwaway database on the existing server", c.Backend, c.Primary.DSN())
+	}
+	db := c.Primary.DSN()[strings.LastIndexByte(c.Primary.DSN(), '/')+1:]
+	db, _, _ = strings.Cut(db, "?")
+	conn, err := c.Primary.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE t (v int)`); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	if err := c.Primary.Pause(); !errors.Is(err, dbxtest.ErrUnsupported) {
+		t.Fatalf("Pause on a server dbxtest does not own: %v, want ErrUnsupported", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, ctx, server.Primary, `SELECT count(*) FROM pg_database WHERE datname = $1`, db); n != 0 {
+		t.Fatalf("throwaway database %s survived Close", db)
+	}
+
+	// Replicas cannot come from an existing server when it is forced.
+	t.Setenv("PGFLEET_TEST_BACKEND", "existing")
+	_, err = dbxtest.Launch(ctx, dbxtest.Topology{Replicas: 1})
+	var unavailable *dbxtest.UnavailableError
+	if !errors.As(err, &unavailable) || !strings.Contains(err.Error(), "single-node") {
+		t.Fatalf("replicas on the existing backend: %v, want an *UnavailableError", err)
+	}
+}
+
+// Bad backend settings name the cause in one line.
+func TestBackendErrorsSayWhatToDo(t *testing.T) {
+	t.Setenv("PGFLEET_TEST_BACKEND", "bogus")
+	_, err := dbxtest.Launch(t.Context(), dbxtest.Topology{})
+	if err == nil || !strings.Contains(err.Error(), "want local, testcontainers or existing") {
+		t.Fatalf("unknown backend: %v", err)
+	}
+	t.Setenv("PG_BINDIR", t.TempDir())
+	_, err = dbxtest.FindBindir()
+	var unavailable *dbxtest.UnavailableError
+	if !errors.As(err, &unavailable) || !strings.Contains(err.Error(), "holds no postgres binary") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("PG_BINDIR without binaries: %v", err)
+	}
+	if !strings.Contains(dbxtest.InstallHint, "apt-get install postgresql") {
+		t.Fatalf("install hint: %s", dbxtest.InstallHint)
+	}
+}
+
+func count(t *testing.T, ctx context.Context, n *dbxtest.Node, sql string, args ...any) int {
+	t.Helper()
+	conn, err := n.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var v int
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
