@@ -144,6 +144,19 @@ func (l *local) launch(ctx context.Context, topo Topology) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Ports are reserved up front (a standby's config names its primary's);
+	// if a process outside our locks takes one before its server binds it,
+	// start over with fresh ports.
+	for attempt := 1; ; attempt++ {
+		c, err := l.launchOnce(ctx, tmpl, topo)
+		if err == nil || !errors.Is(err, errPortInUse) || attempt == 3 {
+			return c, err
+		}
+		_ = c.Close()
+	}
+}
+
+func (l *local) launchOnce(ctx context.Context, tmpl string, topo Topology) (*Cluster, error) {
 	dir := filepath.Join(l.base, fmt.Sprintf("%d-%d-%d", os.Getpid(), selfStartTime(), clusterID.Add(1)))
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("dbxtest: %w", err)
@@ -153,23 +166,35 @@ func (l *local) launch(ctx context.Context, topo Topology) (*Cluster, error) {
 	}
 	c := topo.cluster("local")
 	c.release = func() error { return os.RemoveAll(dir) }
-	// Every node starts as a copy of the template. Then the shards start
-	// alongside the primary, and the replicas as soon as the primary is up.
-	if err := parallel(c.Nodes(), func(n *Node) error { return l.copyTemplate(ctx, tmpl, dir, n) }); err != nil {
+	for _, n := range c.Nodes() {
+		port, lock, err := l.reservePort()
+		if err != nil {
+			return c, err
+		}
+		n.ctl = &localNode{l: l, name: n.Name, data: filepath.Join(dir, n.Name), log: filepath.Join(dir, n.Name+".log"),
+			port: port, portLock: lock, settings: topo.settingsFor(n.Name)}
+		n.dsn = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	}
+	primaryPort := c.Primary.ctl.(*localNode).port
+	// Every node is a copy of the template and all start at once: a standby
+	// is consistent from its own copy and streams as soon as the primary
+	// answers.
+	err := parallel(c.Nodes(), func(n *Node) error {
+		ln := n.ctl.(*localNode)
+		if err := l.copyTemplate(ctx, tmpl, ln.data); err != nil {
+			return fmt.Errorf("dbxtest: copy template for %s: %w", n.Name, err)
+		}
+		if n.Role == RoleReplica {
+			if err := l.makeStandby(ln.data, n.Name, primaryPort); err != nil {
+				return err
+			}
+		}
+		return ln.start(ctx)
+	})
+	if err != nil {
 		return c, err
 	}
-	start := func(n *Node) error { return l.startNew(ctx, dir, n, topo.settingsFor(n.Name)) }
-	err = parallel([]*Node{c.Primary, {Name: "shards"}}, func(n *Node) error {
-		if n != c.Primary {
-			return parallel(c.Shards, start)
-		}
-		if err := start(c.Primary); err != nil {
-			return err
-		}
-		primary := c.Primary.ctl.(*localNode)
-		return parallel(c.Replicas, func(r *Node) error { return l.startReplica(ctx, dir, primary, r, topo.settingsFor(r.Name)) })
-	})
-	return c, err
+	return c, parallel(c.Replicas, func(n *Node) error { return waitStreaming(ctx, n) })
 }
 
 // parallel runs fn for every node at once and joins the errors.
@@ -184,22 +209,21 @@ func parallel(nodes []*Node, fn func(*Node) error) error {
 }
 
 // copyTemplate makes a node's data directory from the template.
-func (l *local) copyTemplate(ctx context.Context, tmpl, clusterDir string, n *Node) error {
-	if out, err := exec.CommandContext(ctx, "cp", "-a", tmpl, filepath.Join(clusterDir, n.Name)).CombinedOutput(); err != nil {
-		return fmt.Errorf("dbxtest: copy template for %s: %v: %s", n.Name, err, out)
+func (l *local) copyTemplate(ctx context.Context, tmpl, data string) error {
+	if out, err := exec.CommandContext(ctx, "cp", "-a", tmpl, data).CombinedOutput(); err != nil {
+		return fmt.Errorf("%v: %s", err, out)
 	}
 	return nil
 }
 
-// startReplica makes a streaming standby of the primary from the template.
-// Every node is a copy of the same cleanly shut down cluster, so a copy is a
-// valid base backup of the primary as it was before it started (a cold
-// backup, in the docs' terms): the standby replays the primary's WAL from
-// the template's shutdown checkpoint, which the primary still holds. This is
-// several times faster than pg_basebackup and needs no checkpoint.
-func (l *local) startReplica(ctx context.Context, clusterDir string, primary *localNode, n *Node, settings map[string]string) error {
-	data := filepath.Join(clusterDir, n.Name)
-	conninfo := fmt.Sprintf("host=127.0.0.1 port=%d user=postgres application_name=%s", primary.port, n.Name)
+// makeStandby turns a copy of the template into a streaming standby of the
+// primary. Every node is a copy of the same cleanly shut down cluster, so a
+// copy is a valid base backup of the primary as it was before it started (a
+// cold backup, in the docs' terms): the standby replays the primary's WAL
+// from the template's shutdown checkpoint, which the primary still holds.
+// This is several times faster than pg_basebackup and needs no checkpoint.
+func (l *local) makeStandby(data, name string, primaryPort int) error {
+	conninfo := fmt.Sprintf("host=127.0.0.1 port=%d user=postgres application_name=%s", primaryPort, name)
 	auto, err := os.OpenFile(filepath.Join(data, "postgresql.auto.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("dbxtest: %w", err)
@@ -218,10 +242,7 @@ func (l *local) startReplica(ctx context.Context, clusterDir string, primary *lo
 	if err := l.chown(signal); err != nil {
 		return fmt.Errorf("dbxtest: %w", err)
 	}
-	if err := l.startNew(ctx, clusterDir, n, settings); err != nil {
-		return err
-	}
-	return waitStreaming(ctx, n)
+	return nil
 }
 
 // waitStreaming waits until a standby's WAL receiver streams from its
@@ -241,28 +262,6 @@ func waitStreaming(ctx context.Context, n *Node) error {
 			}
 		}
 	})
-}
-
-// startNew starts a node for the first time on a free port, trying another
-// port when a process outside our locks took the one we picked.
-func (l *local) startNew(ctx context.Context, clusterDir string, n *Node, settings map[string]string) error {
-	data := filepath.Join(clusterDir, n.Name)
-	var lastErr error
-	for range 5 {
-		port, lock, err := l.reservePort()
-		if err != nil {
-			return err
-		}
-		ln := &localNode{l: l, name: n.Name, data: data, log: filepath.Join(clusterDir, n.Name+".log"), port: port, portLock: lock, settings: settings}
-		n.ctl = ln
-		n.dsn = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-		lastErr = ln.start(ctx)
-		if lastErr == nil || !errors.Is(lastErr, errPortInUse) {
-			return lastErr
-		}
-		_ = lock.Close()
-	}
-	return lastErr
 }
 
 // runContext runs a short command and kills it when ctx ends.
