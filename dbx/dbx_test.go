@@ -120,7 +120,7 @@ func TestQuerySurface(t *testing.T) {
 
 func TestSaturationTimesOutThenSheds(t *testing.T) {
 	b := setup(t, nil)
-	const timeout = 150 * time.Millisecond
+	const timeout = 500 * time.Millisecond
 	c := b.open(t, func(cfg *dbx.Config) {
 		cfg.MaxConns, cfg.MaxWaiters, cfg.AcquireTimeout = 2, 1, timeout
 	})
@@ -133,9 +133,7 @@ func TestSaturationTimesOutThenSheds(t *testing.T) {
 		_, err := c.Exec(b.ctx, `SELECT 1`)
 		waiterDone <- err
 	}()
-	for c.Primary().Stat().Gate.Waiters != 1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "one queued waiter", func() bool { return c.Primary().Stat().Gate.Waiters == 1 })
 	// The next caller finds the queue full and is shed at once.
 	_, err := c.Exec(b.ctx, `SELECT 1`)
 	var sat *dbx.SaturationError
@@ -153,7 +151,7 @@ func TestSaturationTimesOutThenSheds(t *testing.T) {
 	if sat.Waited < timeout {
 		t.Fatalf("gave up after %s, before the %s timeout", sat.Waited, timeout)
 	}
-	if !strings.Contains(err.Error(), "AcquireTimeout 150ms") {
+	if !strings.Contains(err.Error(), "AcquireTimeout 500ms") {
 		t.Fatalf("message does not name the timeout: %v", err)
 	}
 	release()
@@ -219,9 +217,7 @@ func TestRuntimeLimit(t *testing.T) {
 		}
 		got <- err
 	}()
-	for n.Stat().Gate.Waiters != 1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "one queued waiter", func() bool { return n.Stat().Gate.Waiters == 1 })
 	if err := n.SetLimit(2); err != nil { // raising the limit admits the waiter
 		t.Fatal(err)
 	}
@@ -477,4 +473,16 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
