@@ -62,9 +62,10 @@ test/containers: docker/image ## the dbxtest smoke suite through testcontainers
 	$(GO) test -count=1 -run Containers ./dbx/dbxtest/
 
 .PHONY: clean
-clean: ## remove build output and test caches
+clean: ## remove build output, test caches and dbxtest's shared initdb templates (rebuilt on demand)
 	rm -rf bin
 	$(GO) clean -testcache
+	rm -rf /dev/shm/pgfleet-dbxtest/template-* $${TMPDIR:-/tmp}/pgfleet-dbxtest/template-*
 
 .PHONY: lint-fast
 lint-fast: ## gofmt check and go vet (what CI runs)
