@@ -88,6 +88,18 @@ func TestNoServerSurvivesKilledTestProcess(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+
+	// The reaper removes what the dead process left on disk (the next test
+	// process would; do it now to free the tmpfs).
+	base, err := dbxtest.BaseDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbxtest.Reap(base)
+	left, _ := filepath.Glob(filepath.Join(base, fmt.Sprintf("%d-*", cmd.Process.Pid)))
+	if len(left) > 0 {
+		t.Fatalf("the killed process's clusters were not reaped: %v", left)
+	}
 }
 
 // nodeAt builds a throwaway node for a DSN through a one-node existing cluster.
