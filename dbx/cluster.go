@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,7 +23,6 @@ type Cluster struct {
 	primary *Node
 	metrics *metrics
 	report  *Report
-	closed  atomic.Bool
 }
 
 // Open opens a Cluster from a DSN (URL or key=value; pgx's pool_* keys are
@@ -128,11 +126,10 @@ func (cl *Cluster) openNode(ctx context.Context, name string, base *pgxpool.Conf
 }
 
 // Close closes every pool, waiting for acquired connections to be released.
+// It is safe to call more than once (as pgxpool's Close is).
 func (cl *Cluster) Close() {
-	if cl.closed.CompareAndSwap(false, true) {
-		for _, n := range cl.Nodes() {
-			n.pool.Close()
-		}
+	for _, n := range cl.Nodes() {
+		n.pool.Close()
 	}
 }
 

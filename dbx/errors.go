@@ -15,9 +15,6 @@ import (
 // to retry later; an HTTP handler should answer 503 (or 429) with Retry-After.
 var ErrPoolExhausted = errors.New("dbx: pool exhausted")
 
-// ErrClosed is returned by operations on a closed Cluster.
-var ErrClosed = errors.New("dbx: cluster closed")
-
 // SaturationError is returned by every operation that needs a connection when
 // the gate refuses one. It carries the wait and the pool state at the moment
 // of refusal.
@@ -93,10 +90,6 @@ func IsRetryable(err error) bool {
 func classify(node string, err error) error {
 	var pgErr *pgconn.PgError
 	if err != nil && errors.As(err, &pgErr) && pgErr.Code == "53300" {
-		var sf *ServerFullError
-		if errors.As(err, &sf) {
-			return err
-		}
 		return &ServerFullError{Node: node, Err: pgErr}
 	}
 	return err

@@ -26,7 +26,6 @@ type gate struct {
 	waiters list.List // of *waiter, FIFO
 
 	// Counters for metrics, read without the lock.
-	waiting  atomic.Int64
 	shed     atomic.Int64
 	timeouts atomic.Int64
 	observe  func(time.Duration) // acquire-wait histogram; never nil
@@ -67,7 +66,6 @@ func (g *gate) acquire(ctx context.Context) error {
 	}
 	w := &waiter{ready: make(chan struct{})}
 	elem := g.waiters.PushBack(w)
-	g.waiting.Add(1)
 	g.mu.Unlock()
 
 	start := time.Now()
@@ -76,7 +74,6 @@ func (g *gate) acquire(ctx context.Context) error {
 	var cause error
 	select {
 	case <-w.ready:
-		g.waiting.Add(-1)
 		g.observe(time.Since(start))
 		return nil
 	case <-ctx.Done():
@@ -101,7 +98,6 @@ func (g *gate) acquire(ctx context.Context) error {
 		g.timeouts.Add(1)
 	}
 	g.mu.Unlock()
-	g.waiting.Add(-1)
 	g.observe(waited)
 	return err
 }
@@ -136,6 +132,10 @@ func (g *gate) grantLocked() {
 func (g *gate) state() GateState {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.stateLocked()
+}
+
+func (g *gate) stateLocked() GateState {
 	return GateState{Limit: g.limit, InUse: g.inUse, Waiters: g.waiters.Len(), MaxWaiters: g.maxWaiters}
 }
 
@@ -145,7 +145,7 @@ func (g *gate) saturated(waited time.Duration, shed bool) *SaturationError {
 		Waited:         waited,
 		AcquireTimeout: g.timeout,
 		Shed:           shed,
-		State:          GateState{Limit: g.limit, InUse: g.inUse, Waiters: g.waiters.Len(), MaxWaiters: g.maxWaiters},
+		State:          g.stateLocked(),
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 // counters are read from the gates and pools at scrape time instead, so an
 // acquire costs no metric update beyond one histogram observation.
 type metrics struct {
-	service   string
 	acquire   *prometheus.HistogramVec
 	queryTime *prometheus.HistogramVec
 }
@@ -18,7 +17,6 @@ type metrics struct {
 func newMetrics(service string) *metrics {
 	labels := prometheus.Labels{"service": service}
 	return &metrics{
-		service: service,
 		acquire: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:        "pgfleet_gate_wait_seconds",
 			Help:        "Time spent waiting for a connection slot at the gate (0 when one was free).",
@@ -70,7 +68,7 @@ func (col collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (col collector) Collect(ch chan<- prometheus.Metric) {
-	svc := col.c.metrics.service
+	svc := col.c.cfg.Service
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{svc}, labels...)...)
 	}
