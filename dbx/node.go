@@ -84,13 +84,39 @@ func (n *Node) noteRefusal(err error) {
 	}
 }
 
-func (n *Node) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+// held runs fn holding a gate slot for its duration.
+func held[T any](ctx context.Context, n *Node, fn func() (T, error)) (T, error) {
 	if err := n.enter(ctx); err != nil {
-		return pgconn.CommandTag{}, err
+		var zero T
+		return zero, err
 	}
 	defer n.gate.release()
-	tag, err := n.pool.Exec(ctx, sql, args...)
-	return tag, classify(n.name, err)
+	v, err := fn()
+	return v, classify(n.name, err)
+}
+
+// taken runs fn with a gate slot that stays taken when fn succeeds: what fn
+// returns (rows, a transaction, a connection) gives the slot back when done.
+func taken[T any](ctx context.Context, n *Node, fn func() (T, error)) (T, error) {
+	if err := n.enter(ctx); err != nil {
+		var zero T
+		return zero, err
+	}
+	v, err := fn()
+	if err != nil {
+		n.gate.release()
+		var zero T
+		return zero, classify(n.name, err)
+	}
+	return v, nil
+}
+
+func (n *Node) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return held(ctx, n, func() (pgconn.CommandTag, error) { return n.pool.Exec(ctx, sql, args...) })
+}
+
+func (n *Node) copyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+	return held(ctx, n, func() (int64, error) { return n.pool.CopyFrom(ctx, table, cols, src) })
 }
 
 func (n *Node) query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
@@ -102,15 +128,13 @@ func (n *Node) query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 }
 
 func (n *Node) gatedQuery(ctx context.Context, sql string, args ...any) (*gatedRows, error) {
-	if err := n.enter(ctx); err != nil {
-		return nil, err
-	}
-	rows, err := n.pool.Query(ctx, sql, args...)
-	if err != nil {
-		n.gate.release()
-		return nil, classify(n.name, err)
-	}
-	return &gatedRows{Rows: rows, gate: n.gate}, nil
+	return taken(ctx, n, func() (*gatedRows, error) {
+		rows, err := n.pool.Query(ctx, sql, args...)
+		if err != nil {
+			return nil, err
+		}
+		return &gatedRows{Rows: rows, gate: n.gate}, nil
+	})
 }
 
 func (n *Node) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
@@ -129,36 +153,23 @@ func (n *Node) sendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 }
 
 func (n *Node) beginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
-	if err := n.enter(ctx); err != nil {
-		return nil, err
-	}
-	tx, err := n.pool.BeginTx(ctx, opts)
-	if err != nil {
-		n.gate.release()
-		return nil, classify(n.name, err)
-	}
-	return &gatedTx{Tx: tx, gate: n.gate}, nil
-}
-
-func (n *Node) copyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
-	if err := n.enter(ctx); err != nil {
-		return 0, err
-	}
-	defer n.gate.release()
-	count, err := n.pool.CopyFrom(ctx, table, cols, src)
-	return count, classify(n.name, err)
+	return taken(ctx, n, func() (pgx.Tx, error) {
+		tx, err := n.pool.BeginTx(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &gatedTx{Tx: tx, gate: n.gate}, nil
+	})
 }
 
 func (n *Node) acquire(ctx context.Context) (*Conn, error) {
-	if err := n.enter(ctx); err != nil {
-		return nil, err
-	}
-	c, err := n.pool.Acquire(ctx)
-	if err != nil {
-		n.gate.release()
-		return nil, classify(n.name, err)
-	}
-	return &Conn{Conn: c, gate: n.gate}, nil
+	return taken(ctx, n, func() (*Conn, error) {
+		c, err := n.pool.Acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &Conn{Conn: c, gate: n.gate}, nil
+	})
 }
 
 // LimitError rejects an effective limit outside [1, MaxConns].
