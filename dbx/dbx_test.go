@@ -486,3 +486,25 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// The report counts the service's backends already on the server (other pods),
+// not Open's own probe.
+func TestReportCountsOtherPodsBackends(t *testing.T) {
+	b := setup(t, nil)
+	cfg, err := pgx.ParseConfig(b.cluster.Primary.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["application_name"] = "orders/pod-0"
+	for range 2 {
+		conn, err := pgx.ConnectConfig(b.ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(b.ctx)
+	}
+	r := b.open(t, nil).Report()
+	if r.ServiceBackends != 2 || r.Backends < 2 {
+		t.Fatalf("report: %d backends, %d of service orders; want 2 of orders (the other pod's), probe excluded", r.Backends, r.ServiceBackends)
+	}
+}

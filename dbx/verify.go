@@ -21,7 +21,7 @@ type Report struct {
 	RoleConnLimit     int // -1: no limit
 	Database          string
 	DatabaseConnLimit int // -1: no limit
-	Backends          int // client backends on the server now
+	Backends          int // client backends on the server now, besides Open's own probe
 	ServiceBackends   int // of them, with application_name "<service>/..."
 
 	// PerProcess is this process's pool size, derived from Allocation when
@@ -62,8 +62,8 @@ const serverInfoSQL = `SELECT
 	current_setting('server_version_num')::int,
 	current_user::text, r.rolsuper, r.rolconnlimit,
 	current_database()::text, d.datconnlimit,
-	(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int,
-	(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'
+	(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())::int,
+	(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
 		AND left(application_name, length($1) + 1) = $1 || '/')::int
 FROM pg_roles r, pg_database d
 WHERE r.rolname = current_user AND d.datname = current_database()`
