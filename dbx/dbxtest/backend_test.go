@@ -1,7 +1,6 @@
 package dbxtest_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -27,21 +26,14 @@ func TestExistingServerBackend(t *testing.T) {
 	}
 	db := c.Primary.DSN()[strings.LastIndexByte(c.Primary.DSN(), '/')+1:]
 	db, _, _ = strings.Cut(db, "?")
-	conn, err := c.Primary.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `CREATE TABLE t (v int)`); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
+	mustExec(t, ctx, c.Primary, `CREATE TABLE t (v int)`)
 	if err := c.Primary.Pause(); !errors.Is(err, dbxtest.ErrUnsupported) {
 		t.Fatalf("Pause on a server dbxtest does not own: %v, want ErrUnsupported", err)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(t, ctx, server.Primary, `SELECT count(*) FROM pg_database WHERE datname = $1`, db); n != 0 {
+	if n := scalar[int](t, ctx, server.Primary, `SELECT count(*) FROM pg_database WHERE datname = $1`, db); n != 0 {
 		t.Fatalf("throwaway database %s survived Close", db)
 	}
 
@@ -70,18 +62,4 @@ func TestBackendErrorsSayWhatToDo(t *testing.T) {
 	if !strings.Contains(dbxtest.InstallHint, "apt-get install postgresql") {
 		t.Fatalf("install hint: %s", dbxtest.InstallHint)
 	}
-}
-
-func count(t *testing.T, ctx context.Context, n *dbxtest.Node, sql string, args ...any) int {
-	t.Helper()
-	conn, err := n.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var v int
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
-		t.Fatal(err)
-	}
-	return v
 }

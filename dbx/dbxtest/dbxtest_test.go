@@ -3,7 +3,6 @@ package dbxtest_test
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
@@ -35,22 +34,32 @@ func scalar[T any](t *testing.T, ctx context.Context, n *dbxtest.Node, sql strin
 	return v
 }
 
+// execErr runs sql on its own connection to n and returns the statement's
+// error; a failed connect fails the test.
+func execErr(t *testing.T, ctx context.Context, n *dbxtest.Node, sql string) error {
+	t.Helper()
+	conn, err := n.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+func mustExec(t *testing.T, ctx context.Context, n *dbxtest.Node, sql string) {
+	t.Helper()
+	if err := execErr(t, ctx, n, sql); err != nil {
+		t.Fatalf("%s on %s: %v", sql, n.Name, err)
+	}
+}
+
 func TestReplicationStreams(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	c := dbxtest.Start(t, dbxtest.Topology{Replicas: 2})
-	p, err := c.Primary.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(ctx)
-	if _, err := p.Exec(ctx, `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'streamed')`); err != nil {
-		t.Fatal(err)
-	}
-	var lsn string
-	if err := p.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn); err != nil {
-		t.Fatal(err)
-	}
+	mustExec(t, ctx, c.Primary, `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'streamed')`)
+	lsn := scalar[string](t, ctx, c.Primary, `SELECT pg_current_wal_lsn()::text`)
 	for _, r := range c.Replicas {
 		if !scalar[bool](t, ctx, r, `SELECT pg_is_in_recovery()`) {
 			t.Fatalf("%s is not in recovery", r.Name)
@@ -106,14 +115,7 @@ func TestStopStartKill(t *testing.T) {
 	ctx := ctxT(t)
 	c := dbxtest.Start(t, dbxtest.Topology{})
 	n := c.Primary
-	conn, err := n.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)`); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
+	mustExec(t, ctx, n, `CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)`)
 
 	if err := n.Stop(ctx); err != nil {
 		t.Fatal(err)
@@ -222,14 +224,9 @@ func TestPromote(t *testing.T) {
 	ctx := ctxT(t)
 	c := dbxtest.Start(t, dbxtest.Topology{Replicas: 1})
 	r := c.Replicas[0]
-	conn, err := r.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `CREATE TABLE w (v int)`); err == nil {
+	if execErr(t, ctx, r, `CREATE TABLE w (v int)`) == nil {
 		t.Fatal("a replica accepted a write")
 	}
-	conn.Close(ctx)
 	if err := c.Primary.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -239,12 +236,7 @@ func TestPromote(t *testing.T) {
 	if scalar[bool](t, ctx, r, `SELECT pg_is_in_recovery()`) {
 		t.Fatal("promoted node still in recovery")
 	}
-	w, err := r.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close(ctx)
-	if _, err := w.Exec(ctx, `CREATE TABLE w (v int); INSERT INTO w VALUES (7)`); err != nil {
+	if err := execErr(t, ctx, r, `CREATE TABLE w (v int); INSERT INTO w VALUES (7)`); err != nil {
 		t.Fatalf("promoted node refused a write: %v", err)
 	}
 }
@@ -255,9 +247,6 @@ func TestCloseRemovesEverything(t *testing.T) {
 	dbxtest.Start(t, dbxtest.Topology{}) // skips or fails like every database test
 	c, err := dbxtest.Launch(ctx, dbxtest.Topology{Replicas: 1, Shards: 1})
 	if err != nil {
-		if os.Getenv("PGFLEET_REQUIRE_DB") == "" {
-			t.Skip(err)
-		}
 		t.Fatal(err)
 	}
 	if err := c.Shards[0].Kill(); err != nil { // a killed node must be cleaned too
@@ -289,18 +278,8 @@ func TestReplicaWithLowMaxConnections(t *testing.T) {
 	if got := scalar[string](t, ctx, c.Replicas[0], `SHOW max_connections`); got != "20" {
 		t.Fatalf("replica max_connections = %s", got)
 	}
-	p, err := c.Primary.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(ctx)
-	var lsn string
-	if _, err := p.Exec(ctx, `CREATE TABLE x (v int)`); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn); err != nil {
-		t.Fatal(err)
-	}
+	mustExec(t, ctx, c.Primary, `CREATE TABLE x (v int)`)
+	lsn := scalar[string](t, ctx, c.Primary, `SELECT pg_current_wal_lsn()::text`)
 	if err := c.Replicas[0].WaitReplay(ctx, lsn); err != nil {
 		t.Fatal(err)
 	}

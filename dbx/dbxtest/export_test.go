@@ -12,6 +12,9 @@ func BaseDir() (string, error) {
 	return l.base, nil
 }
 
+// SelfStartTime is this process's start time as cluster directories name it.
+var SelfStartTime = selfStartTime
+
 // FindBindir exposes the binary search.
 var FindBindir = findBindir
 

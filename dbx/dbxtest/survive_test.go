@@ -75,7 +75,7 @@ func TestNoServerSurvivesKilledTestProcess(t *testing.T) {
 	ctx := t.Context()
 	deadline := time.Now().Add(20 * time.Second)
 	for _, dsn := range dsns {
-		n := nodeAt(dsn)
+		n := dbxtest.NodeForDSN(dsn)
 		for {
 			conn, err := n.Connect(ctx)
 			if err != nil {
@@ -102,11 +102,6 @@ func TestNoServerSurvivesKilledTestProcess(t *testing.T) {
 	}
 }
 
-// nodeAt builds a throwaway node for a DSN through a one-node existing cluster.
-func nodeAt(dsn string) *dbxtest.Node {
-	return dbxtest.NodeForDSN(dsn)
-}
-
 func TestReaperRemovesOnlyDeadOwners(t *testing.T) {
 	t.Parallel()
 	dbxtest.Start(t, dbxtest.Topology{})
@@ -115,7 +110,7 @@ func TestReaperRemovesOnlyDeadOwners(t *testing.T) {
 		t.Fatal(err)
 	}
 	dead := filepath.Join(base, "999999999-1-1") // no such pid
-	alive := filepath.Join(base, fmt.Sprintf("%d-%d-999999", os.Getpid(), selfStart(t)))
+	alive := filepath.Join(base, fmt.Sprintf("%d-%d-999999", os.Getpid(), dbxtest.SelfStartTime()))
 	for _, d := range []string{dead, alive} {
 		if err := os.MkdirAll(filepath.Join(d, "primary"), 0o755); err != nil {
 			t.Fatal(err)
@@ -129,16 +124,4 @@ func TestReaperRemovesOnlyDeadOwners(t *testing.T) {
 	if _, err := os.Stat(alive); err != nil {
 		t.Fatalf("live owner's cluster reaped: %v", err)
 	}
-}
-
-func selfStart(t *testing.T) int64 {
-	b, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	var v int64
-	fmt.Sscan(f[19], &v)
-	return v
 }
