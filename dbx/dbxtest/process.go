@@ -67,7 +67,8 @@ func (n *localNode) start(ctx context.Context) error {
 	logStart, _ := logf.Seek(0, 2)
 	cmd := n.l.command("postgres", n.args()...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// Own process group: faults hit the postmaster and its backends together.
+	// Own process group: a Ctrl-C to `go test` reaches the test, not the
+	// servers, which the test then stops in order.
 	// Parent-death signal: the server shuts down (SIGQUIT, immediate) when the
 	// test process dies, even by SIGKILL.
 	cmd.SysProcAttr.Setpgid = true
@@ -174,11 +175,11 @@ func (n *localNode) logSince(offset int64) string {
 	return s
 }
 
-// signalGroup signals the postmaster and every process it forked. Postgres
+// signalAll signals the postmaster and every process it forked. Postgres
 // children call setsid(), so the postmaster's process group alone would miss
 // them. The postmaster goes first on stop (it can fork no more) and last on
 // continue.
-func (n *localNode) signalGroup(sig syscall.Signal) error {
+func (n *localNode) signalAll(sig syscall.Signal) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if !n.running() {
@@ -281,7 +282,7 @@ func (n *localNode) shutdown(ctx context.Context, sig syscall.Signal) error {
 }
 
 func (n *localNode) kill() error {
-	if err := n.signalGroup(syscall.SIGKILL); err != nil {
+	if err := n.signalAll(syscall.SIGKILL); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -289,8 +290,8 @@ func (n *localNode) kill() error {
 	return n.wait(ctx)
 }
 
-func (n *localNode) pause() error  { return n.signalGroup(syscall.SIGSTOP) }
-func (n *localNode) resume() error { return n.signalGroup(syscall.SIGCONT) }
+func (n *localNode) pause() error  { return n.signalAll(syscall.SIGSTOP) }
+func (n *localNode) resume() error { return n.signalAll(syscall.SIGCONT) }
 
 // destroy stops the node at once, frees its shared memory and port, and
 // removes its data.
@@ -307,7 +308,7 @@ func (n *localNode) destroy() error {
 	if alive {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if e := n.shutdown(ctx, syscall.SIGQUIT); e != nil {
-			_ = n.signalGroup(syscall.SIGKILL)
+			_ = n.signalAll(syscall.SIGKILL)
 			ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 			err = n.wait(ctx2)
 			cancel2()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,9 +35,10 @@ func (t Topology) validate() error {
 	if t.Replicas < 0 || t.Shards < 0 {
 		return fmt.Errorf("dbxtest: Topology{Replicas: %d, Shards: %d}: counts must be >= 0", t.Replicas, t.Shards)
 	}
+	names := t.nodeNames()
 	for name := range t.NodeSettings {
-		if !t.hasNode(name) {
-			return fmt.Errorf("dbxtest: NodeSettings names node %q, which this topology does not have (nodes: %s)", name, strings.Join(t.nodeNames(), ", "))
+		if !slices.Contains(names, name) {
+			return fmt.Errorf("dbxtest: NodeSettings names node %q, which this topology does not have (nodes: %s)", name, strings.Join(names, ", "))
 		}
 	}
 	return nil
@@ -48,15 +50,6 @@ func (t Topology) nodeNames() []string {
 		names = append(names, n.Name)
 	}
 	return names
-}
-
-func (t Topology) hasNode(name string) bool {
-	for _, n := range t.nodeNames() {
-		if n == name {
-			return true
-		}
-	}
-	return false
 }
 
 // cluster makes the topology's nodes, not yet started: "primary",
