@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgfleet/pgfleet/dbx"
@@ -76,13 +77,16 @@ func run(clients int, duration time.Duration, rounds int, sessionTimeouts bool) 
 		return err
 	}
 	defer topo.Close()
-	pgbench, err := pgbenchPath()
+	// The server's own pgbench: the same installation dbxtest runs.
+	pgbench, err := dbxtest.Binary("pgbench")
 	if err != nil {
 		return err
 	}
-	port := strings.TrimPrefix(regexp.MustCompile(`:\d+/`).FindString(topo.Primary.DSN()), ":")
-	port = strings.TrimSuffix(port, "/")
-	pgArgs := []string{"-h", "127.0.0.1", "-p", port, "-U", "postgres"}
+	conn, err := pgconn.ParseConfig(topo.Primary.DSN())
+	if err != nil {
+		return err
+	}
+	pgArgs := []string{"-h", conn.Host, "-p", strconv.Itoa(int(conn.Port)), "-U", conn.User}
 	fmt.Printf("initializing pgbench scale %d on %s\n", scale, topo.Primary.DSN())
 	if out, err := exec.Command(pgbench, append(append([]string{"-i", "-q", "-s", strconv.Itoa(scale)}, pgArgs...), "postgres")...).CombinedOutput(); err != nil {
 		return fmt.Errorf("pgbench -i: %v: %s", err, out)
@@ -234,21 +238,4 @@ func runPgbench(path string, conn []string, clients int, d time.Duration) (*resu
 		}
 	}
 	return res, nil
-}
-
-// pgbenchPath prefers the server's own pgbench (same version as the server).
-func pgbenchPath() (string, error) {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pgbench")
-	if d := os.Getenv("PG_BINDIR"); d != "" {
-		dirs = append([]string{filepath.Join(d, "pgbench")}, dirs...)
-	}
-	for _, p := range dirs {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath("pgbench"); err == nil {
-		return p, nil
-	}
-	return "", fmt.Errorf("pgbench not found: install postgresql-contrib or the postgresql package")
 }

@@ -112,6 +112,21 @@ func findBindir() (string, error) {
 	return "", &UnavailableError{Reason: "no Postgres server binaries (looked at PG_BINDIR, pg_config --bindir, /usr/lib/postgresql/*/bin)"}
 }
 
+// Binary returns the path of a program of the Postgres installation the
+// local backend runs (found as documented in the package doc), such as
+// "pgbench" or "psql", so that tools match the server's version.
+func Binary(name string) (string, error) {
+	dir, err := findBindir()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, name)
+	if !isFile(p) {
+		return "", &UnavailableError{Reason: p + " does not exist: install the package that ships " + name}
+	}
+	return p, nil
+}
+
 func versionOf(bindir string) float64 {
 	v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(bindir)), 64)
 	return v
