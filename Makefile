@@ -42,9 +42,7 @@ fuzz: ## fuzz budgetcheck's input path and DSN redaction (FUZZTIME each, default
 	$(GO) test -run='^$$' -fuzz=FuzzRedact -fuzztime=$(FUZZTIME) ./internal/dsn/
 
 .PHONY: lint
-lint: ## gofmt check, go vet, staticcheck
-	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet $(PKGS)
+lint: lint-fast ## gofmt check, go vet, staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 
 .PHONY: demo
