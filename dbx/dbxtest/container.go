@@ -532,29 +532,31 @@ func (n *containerNode) kill() error {
 
 // pause freezes every process of the container (docker pause, the cgroup
 // freezer): the port still accepts connections and nothing answers.
-func (n *containerNode) pause() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return n.do(ctx, "pause", func(cli *client.Client, id string) error {
-		if _, err := cli.ContainerPause(ctx, id, client.ContainerPauseOptions{}); err != nil {
-			return err
-		}
-		n.mu.Lock()
-		n.paused = true
-		n.mu.Unlock()
-		return nil
-	})
-}
+func (n *containerNode) pause() error { return n.setPaused(true) }
 
-func (n *containerNode) resume() error {
+func (n *containerNode) resume() error { return n.setPaused(false) }
+
+// setPaused pauses or resumes the container and records which, so that stop
+// and destroy know to resume it first.
+func (n *containerNode) setPaused(paused bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return n.do(ctx, "resume", func(cli *client.Client, id string) error {
-		if _, err := cli.ContainerUnpause(ctx, id, client.ContainerUnpauseOptions{}); err != nil {
+	what := "resume"
+	if paused {
+		what = "pause"
+	}
+	return n.do(ctx, what, func(cli *client.Client, id string) error {
+		var err error
+		if paused {
+			_, err = cli.ContainerPause(ctx, id, client.ContainerPauseOptions{})
+		} else {
+			_, err = cli.ContainerUnpause(ctx, id, client.ContainerUnpauseOptions{})
+		}
+		if err != nil {
 			return err
 		}
 		n.mu.Lock()
-		n.paused = false
+		n.paused = paused
 		n.mu.Unlock()
 		return nil
 	})
