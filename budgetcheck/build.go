@@ -154,13 +154,13 @@ func (ix *index) servicesOf(w *workload) []string {
 }
 
 // scaledPods is the worst-case steady pod count: the autoscaler's max when
-// one targets the workload. The second result is the autoscaler, if any.
-func (ix *index) scaledPods(ns, kind, name string, replicas Number) (budgetPods Number, maxReplicas int, sc *scaler) {
-	s, ok := ix.scalers[ns+"/"+kind+"/"+name]
+// one targets the workload, else its replicas. sc is the autoscaler, if any.
+func (ix *index) scaledPods(w *workload) (pods Number, sc *scaler) {
+	s, ok := ix.scalers[w.key()]
 	if !ok {
-		return replicas, 0, nil
+		return w.pods, nil
 	}
-	return known(s.max, "%s %d (replicas %s)", s.source, s.max, replicas), s.max, &s
+	return known(s.max, "%s %d (replicas %s)", s.source, s.max, w.pods), &s
 }
 
 // resolveHost finds the database a host name reaches: a Service of the

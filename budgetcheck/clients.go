@@ -29,7 +29,7 @@ func (ix *index) addClients(w *workload) {
 	if w.annotations[AnnotationIgnore] == "true" {
 		return
 	}
-	pods, maxReplicas, _ := ix.scaledPods(w.ns, w.kind, w.name, w.pods)
+	pods, sc := ix.scaledPods(w)
 	for _, c := range w.containers() {
 		vars, envNotes := ix.containerEnv(w.ns, c)
 		dsnVal, d, hasDSN := findDSN(vars)
@@ -69,7 +69,7 @@ func (ix *index) addClients(w *workload) {
 		cl.Database = db.ID
 		cl.Pool = ix.poolSize(w, c.Name, cl, vars, d, conv)
 		cl.Processes = ix.processes(w, c, cl, vars)
-		ix.finish(cl, budget.Service{Name: cl.ID, Replicas: w.pods.Value, MaxReplicas: maxReplicas, MaxSurge: w.maxSurge, NoSurge: w.noSurge != ""}, w.noSurge)
+		ix.finish(cl, w, sc)
 		ix.clients = append(ix.clients, cl)
 	}
 }
@@ -223,9 +223,14 @@ func (ix *index) invalid(w *workload, cl *Client, msg string) {
 }
 
 // finish fills a client's surge and demand from dbx/budget once pods,
-// processes and pool are known.
-func (ix *index) finish(cl *Client, svc budget.Service, noSurge string) {
-	svc.Processes, svc.PoolMax = cl.Processes.Value, cl.Pool.Value
+// processes and pool are known. The budget.Service is built here, from the
+// workload and its autoscaler, for application and pooler clients alike.
+func (ix *index) finish(cl *Client, w *workload, sc *scaler) {
+	svc := budget.Service{Name: cl.ID, Replicas: w.pods.Value, MaxSurge: w.maxSurge, NoSurge: w.noSurge != "",
+		Processes: cl.Processes.Value, PoolMax: cl.Pool.Value}
+	if sc != nil {
+		svc.MaxReplicas = sc.max
+	}
 	cl.svc = svc
 	if cl.Pods.State != Known {
 		cl.Surge = unknown("pod count unknown")
@@ -237,8 +242,8 @@ func (ix *index) finish(cl *Client, svc budget.Service, noSurge string) {
 	case err != nil:
 		cl.Surge = unknown("%v", err)
 		ix.problems = append(ix.problems, problem{check: "PGF007", loc: cl.Location, client: cl.ID, database: cl.Database, message: cl.ID + ": " + err.Error()})
-	case noSurge != "":
-		cl.Surge = known(0, "%s", noSurge)
+	case svc.NoSurge:
+		cl.Surge = known(0, "%s", w.noSurge)
 	case svc.MaxSurge == "":
 		cl.Surge = known(surge, "maxSurge %s (default) of %d pods, rounded up", budget.DefaultMaxSurge, svc.Pods())
 	default:

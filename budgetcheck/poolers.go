@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/pgfleet/pgfleet/dbx/budget"
 )
 
 // PgBouncer defaults (pgbouncer.ini).
@@ -75,7 +73,7 @@ func bouncerContainer(w *workload) *corev1.Container {
 // addPooler adds the pooler's client side as a database and its server
 // side as a client of up.
 func (ix *index) addPooler(w *workload, cfg bouncerConfig, up *Database, via string, services ...string) {
-	pods, maxReplicas, sc := ix.scaledPods(w.ns, w.kind, w.name, w.pods)
+	pods, sc := ix.scaledPods(w)
 	d := &Database{ID: w.key(), Kind: Pooler, Location: w.loc,
 		SuperuserReserved: known(0, "PgBouncer reserves no client slots"), Reserved: known(0, "PgBouncer reserves no client slots")}
 	maxClient := cfg.int(ix, d, "max_client_conn", pgbouncerMaxClientConn)
@@ -90,7 +88,6 @@ func (ix *index) addPooler(w *workload, cfg bouncerConfig, up *Database, via str
 	} else {
 		d.MaxConnections = unknown("max_client_conn %s x pooler pods %s", maxClient, minPods)
 	}
-	d.Headroom = 0
 	ix.addDatabase(d, w.ns, services...)
 
 	pool := cfg.int(ix, d, "default_pool_size", pgbouncerDefaultPoolSize)
@@ -103,7 +100,7 @@ func (ix *index) addPooler(w *workload, cfg bouncerConfig, up *Database, via str
 	}
 	cl.Processes = ix.pairs(w, cfg, d)
 	d.upstream = cl
-	ix.finish(cl, budget.Service{Name: cl.ID, Replicas: w.pods.Value, MaxReplicas: maxReplicas, MaxSurge: w.maxSurge}, w.noSurge)
+	ix.finish(cl, w, sc)
 	ix.clients = append(ix.clients, cl)
 }
 
