@@ -231,13 +231,12 @@ func (ix *index) finish(cl *Client, w *workload, sc *scaler) {
 	if sc != nil {
 		svc.MaxReplicas = sc.max
 	}
-	cl.svc = svc
 	if cl.Pods.State != Known {
 		cl.Surge = unknown("pod count unknown")
 		cl.Demand = unknown("pod count unknown")
 		return
 	}
-	surge, err := svc.Surge()
+	dem, err := svc.Demand()
 	switch {
 	case err != nil:
 		cl.Surge = unknown("%v", err)
@@ -245,9 +244,9 @@ func (ix *index) finish(cl *Client, w *workload, sc *scaler) {
 	case svc.NoSurge:
 		cl.Surge = known(0, "%s", w.noSurge)
 	case svc.MaxSurge == "":
-		cl.Surge = known(surge, "maxSurge %s (default) of %d pods, rounded up", budget.DefaultMaxSurge, svc.Pods())
+		cl.Surge = known(dem.Surge, "maxSurge %s (default) of %d pods, rounded up", budget.DefaultMaxSurge, dem.Pods)
 	default:
-		cl.Surge = known(surge, "maxSurge %s of %d pods", svc.MaxSurge, svc.Pods())
+		cl.Surge = known(dem.Surge, "maxSurge %s of %d pods", svc.MaxSurge, dem.Pods)
 	}
 	switch {
 	case cl.Pool.State == Unbounded:
@@ -255,8 +254,8 @@ func (ix *index) finish(cl *Client, w *workload, sc *scaler) {
 	case cl.Pool.State != Known || cl.Processes.State != Known || cl.Surge.State != Known:
 		cl.Demand = unknown("pool, processes or surge unknown")
 	default:
-		d, _ := svc.Demand() // Surge succeeded above, so Demand does too
-		cl.Demand = known(d.Connections, "(pods + surge) x processes x pool")
-		cl.Explanation = d.Explanation
+		cl.Demand = known(dem.Connections, "(pods + surge) x processes x pool")
+		cl.Explanation = dem.Explanation
+		cl.demand = dem
 	}
 }

@@ -130,5 +130,5 @@ type Client struct {
 	SuggestedPool int      `json:"suggested_pool,omitempty"`
 	Notes         []string `json:"notes,omitempty"`
 
-	svc budget.Service
+	demand budget.Demand // dbx/budget's arithmetic behind Demand, when it is known
 }

@@ -89,8 +89,7 @@ func (d *Database) evaluate() error {
 	for _, c := range d.Clients {
 		switch c.Demand.State {
 		case Known:
-			dem, _ := c.svc.Demand() // known demand means the service is valid
-			demands = append(demands, dem)
+			demands = append(demands, c.demand)
 		case Unbounded:
 			verdict = VerdictUnbounded
 		}
