@@ -42,14 +42,6 @@ func (p *paramValue) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (p pgParameters) settings(source string) map[string]setting {
-	out := make(map[string]setting, len(p.Parameters))
-	for k, v := range p.Parameters {
-		out[k] = setting{string(v), source}
-	}
-	return out
-}
-
 // cnpgCluster is CloudNativePG's postgresql.cnpg.io/v1 Cluster.
 type cnpgCluster struct {
 	metav1.ObjectMeta `json:"metadata"`

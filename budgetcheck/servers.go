@@ -14,27 +14,33 @@ import (
 type setting struct{ value, source string }
 
 // assumeServer sets a database's connection slots from the parameters
-// found, and from the Options (reported as assumptions) for the rest.
+// found, and from the Options (reported as assumptions) for the rest. A
+// parameter with a value it cannot use is a PGF007 problem and counts as
+// not set.
 func (ix *index) assumeServer(d *Database, params map[string]setting) {
-	slot := func(name, flag string, assumed int) Number {
-		if v, ok := params[name]; ok {
-			if n, err := strconv.Atoi(strings.TrimSpace(v.value)); err == nil && n >= 0 {
-				return known(n, "%s in %s", name, v.source)
-			}
-			ix.problems = append(ix.problems, problem{check: "PGF007", loc: d.Location, database: d.ID,
-				message: fmt.Sprintf("%s: %s = %q in %s is not a non-negative integer", d.ID, name, v.value, v.source)})
+	slot := func(name string) (Number, bool) {
+		v, ok := params[name]
+		if !ok {
+			return Number{}, false
 		}
-		d.Assumptions = append(d.Assumptions, fmt.Sprintf("%s not set in the manifests: assumed %d (%s)", name, assumed, flag))
-		return known(assumed, "assumed %d (%s)", assumed, flag)
-	}
-	d.MaxConnections = slot("max_connections", "--max-connections", ix.opts.maxConnections())
-	d.SuperuserReserved = slot("superuser_reserved_connections", "--superuser-reserved", ix.opts.superuserReserved())
-	if v, ok := params["reserved_connections"]; ok {
 		if n, err := strconv.Atoi(strings.TrimSpace(v.value)); err == nil && n >= 0 {
-			d.Reserved = known(n, "reserved_connections in %s", v.source)
+			return known(n, "%s in %s", name, v.source), true
 		}
+		ix.problems = append(ix.problems, problem{check: "PGF007", loc: d.Location, database: d.ID,
+			message: fmt.Sprintf("%s: %s = %q in %s is not a non-negative integer", d.ID, name, v.value, v.source)})
+		return Number{}, false
 	}
-	if d.Reserved.State == "" {
+	assumed := func(name, flag string, value int) Number {
+		if n, ok := slot(name); ok {
+			return n
+		}
+		d.Assumptions = append(d.Assumptions, fmt.Sprintf("%s not set in the manifests: assumed %d (%s)", name, value, flag))
+		return known(value, "assumed %d (%s)", value, flag)
+	}
+	d.MaxConnections = assumed("max_connections", "--max-connections", ix.opts.maxConnections())
+	d.SuperuserReserved = assumed("superuser_reserved_connections", "--superuser-reserved", ix.opts.superuserReserved())
+	var ok bool
+	if d.Reserved, ok = slot("reserved_connections"); !ok {
 		d.Reserved = known(0, "reserved_connections not set: 0 (Postgres default)")
 	}
 	d.Headroom = ix.opts.Headroom
@@ -48,17 +54,17 @@ func (ix *index) findServers() {
 		case *cnpgCluster:
 			ns := namespace(v.Namespace)
 			d := &Database{ID: ns + "/Cluster/" + v.Name, Kind: Postgres, Location: o.loc}
-			ix.assumeServer(d, v.Spec.PostgreSQL.settings("CloudNativePG Cluster spec.postgresql.parameters"))
+			ix.assumeServer(d, settings(v.Spec.PostgreSQL.Parameters, "CloudNativePG Cluster spec.postgresql.parameters"))
 			ix.addDatabase(d, ns, v.Name+"-rw", v.Name+"-ro", v.Name+"-r")
 		case *zalandoPostgresql:
 			ns := namespace(v.Namespace)
 			d := &Database{ID: ns + "/postgresql/" + v.Name, Kind: Postgres, Location: o.loc}
-			ix.assumeServer(d, v.Spec.PostgreSQL.settings("Zalando postgresql spec.postgresql.parameters"))
+			ix.assumeServer(d, settings(v.Spec.PostgreSQL.Parameters, "Zalando postgresql spec.postgresql.parameters"))
 			ix.addDatabase(d, ns, v.Name, v.Name+"-repl")
 		case *crunchyCluster:
 			ns := namespace(v.Namespace)
 			d := &Database{ID: ns + "/PostgresCluster/" + v.Name, Kind: Postgres, Location: o.loc}
-			ix.assumeServer(d, v.Spec.Patroni.DynamicConfiguration.PostgreSQL.settings("Crunchy PostgresCluster spec.patroni.dynamicConfiguration"))
+			ix.assumeServer(d, settings(v.Spec.Patroni.DynamicConfiguration.PostgreSQL.Parameters, "Crunchy PostgresCluster spec.patroni.dynamicConfiguration"))
 			ix.addDatabase(d, ns, v.Name+"-primary", v.Name+"-replicas", v.Name+"-ha")
 		}
 	}
@@ -143,10 +149,10 @@ func (ix *index) postgresParams(w *workload, c *corev1.Container) map[string]set
 }
 
 // settings attaches one source to a parameters map.
-func settings(m map[string]string, source string) map[string]setting {
+func settings[V ~string](m map[string]V, source string) map[string]setting {
 	out := make(map[string]setting, len(m))
 	for k, v := range m {
-		out[k] = setting{v, source}
+		out[k] = setting{string(v), source}
 	}
 	return out
 }
