@@ -66,6 +66,14 @@ type containers struct {
 	bind  netip.Addr
 	ports *local // only for its port reservations
 	owner string
+
+	// docker is the process's one Docker client, shared by every cluster
+	// and node: a new client would negotiate the API version again (one
+	// more round trip per operation). Its Close only closes idle
+	// connections and leaves it usable; every use ends with one (see
+	// [containers.do]), so that no keep-alive connection, and none of its
+	// goroutines, outlives the operation.
+	docker client.APIClient
 }
 
 var (
@@ -144,6 +152,7 @@ func dockerdIsLocal() bool {
 // dockerClient connects as testcontainers does (DOCKER_HOST, the
 // testcontainers properties, the default socket). Callers close it: a client
 // kept open holds idle connections, and their goroutines, past the tests.
+// Close only closes the idle connections: the client stays usable.
 func dockerClient(ctx context.Context) (*testcontainers.DockerClient, error) {
 	return testcontainers.NewDockerClientWithOpts(ctx)
 }
@@ -157,7 +166,7 @@ func findContainers() (*containers, error) {
 		return nil, &UnavailableError{Reason: fmt.Sprintf("testcontainers backend: Docker does not answer (%v): start Docker, or run scripts/docker-postgres-image.sh as root", err)}
 	}
 	defer cli.Close()
-	b := &containers{image: os.Getenv("PGFLEET_TEST_IMAGE")}
+	b := &containers{image: os.Getenv("PGFLEET_TEST_IMAGE"), docker: cli}
 	if b.image == "" {
 		b.image = DefaultImage
 	}
@@ -180,7 +189,7 @@ func findContainers() (*containers, error) {
 		b.bind = addr
 	}
 	if _, err := cli.ImageInspect(ctx, b.image); err != nil {
-		if err := pull(ctx, cli.Client, b.image); err != nil {
+		if err := pull(ctx, cli, b.image); err != nil {
 			return nil, &UnavailableError{Reason: fmt.Sprintf("testcontainers backend: image %s is not here and cannot be pulled (%v): build a local one with scripts/docker-postgres-image.sh and set PGFLEET_TEST_IMAGE=pgfleet/postgres:15-local", b.image, err)}
 		}
 	}
@@ -192,11 +201,11 @@ func findContainers() (*containers, error) {
 	if err := os.MkdirAll(filepath.Join(b.ports.base, "ports"), 0o755); err != nil {
 		return nil, fmt.Errorf("dbxtest: %w", err)
 	}
-	reapContainers(ctx, cli.Client, hostname)
+	reapContainers(ctx, cli, hostname)
 	return b, nil
 }
 
-func pull(ctx context.Context, cli *client.Client, image string) error {
+func pull(ctx context.Context, cli client.APIClient, image string) error {
 	resp, err := cli.ImagePull(ctx, image, client.ImagePullOptions{})
 	if err != nil {
 		return err
@@ -208,7 +217,7 @@ func pull(ctx context.Context, cli *client.Client, image string) error {
 // reapContainers removes the containers and networks whose owning test
 // process (on this host) is gone: those of a test binary killed by
 // `go test -timeout`, which had no chance to Close.
-func reapContainers(ctx context.Context, cli *client.Client, hostname string) {
+func reapContainers(ctx context.Context, cli client.APIClient, hostname string) {
 	dead := func(labels map[string]string) bool {
 		host, proc, ok := strings.Cut(labels[labelOwner], "/")
 		if !ok || host != hostname {
@@ -248,16 +257,15 @@ func (b *containers) launch(ctx context.Context, topo Topology) (*Cluster, error
 	// Replicas reach the primary by its alias on a network of their own.
 	var netName string
 	if topo.Replicas > 0 {
-		cli, err := dockerClient(ctx)
+		err := b.do(ctx, func(cli client.APIClient) error {
+			_, err := cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: labels})
+			return err
+		})
 		if err != nil {
-			return c, fmt.Errorf("dbxtest: %w", err)
-		}
-		defer cli.Close()
-		if _, err := cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: labels}); err != nil {
 			return c, fmt.Errorf("dbxtest: create network %s: %w", name, err)
 		}
 		netName = name
-		c.release = func() error { return removeNetwork(netName) }
+		c.release = func() error { return b.removeNetwork(netName) }
 	}
 	start := func(n *Node) error { return b.startNew(ctx, n, topo.settingsFor(n.Name), labels, netName) }
 	err := parallel([]*Node{c.Primary, {Name: "shards"}}, func(n *Node) error {
@@ -277,15 +285,21 @@ func (b *containers) launch(ctx context.Context, topo Topology) (*Cluster, error
 	return c, err
 }
 
-func removeNetwork(name string) error {
+// do runs fn with the shared Docker client and then closes the client's
+// idle connections (see [containers.docker]).
+func (b *containers) do(ctx context.Context, fn func(cli client.APIClient) error) error {
+	defer b.docker.Close()
+	return fn(b.docker)
+}
+
+func (b *containers) removeNetwork(name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cli, err := dockerClient(ctx)
+	err := b.do(ctx, func(cli client.APIClient) error {
+		_, err := cli.NetworkRemove(ctx, name, client.NetworkRemoveOptions{})
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("dbxtest: remove network %s: %w", name, err)
-	}
-	defer cli.Close()
-	if _, err := cli.NetworkRemove(ctx, name, client.NetworkRemoveOptions{}); err != nil {
 		return fmt.Errorf("dbxtest: remove network %s: %w", name, err)
 	}
 	return nil
@@ -302,7 +316,7 @@ func (b *containers) startNew(ctx context.Context, n *Node, settings map[string]
 		if err != nil {
 			return err
 		}
-		cn := &containerNode{name: n.Name, host: b.host, port: port, portLock: lock}
+		cn := &containerNode{b: b, name: n.Name, port: port, portLock: lock}
 		n.ctl = cn
 		n.dsn = fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", netJoin(b.host, port))
 		lastErr = b.create(ctx, cn, n.Role, settings, labels, netName)
@@ -387,8 +401,8 @@ func (b *containers) create(ctx context.Context, cn *containerNode, role Role, s
 // containerNode is a node of the testcontainers backend: one container,
 // controlled through the Docker API.
 type containerNode struct {
+	b        *containers
 	name     string
-	host     string
 	port     int
 	portLock *os.File
 
@@ -404,8 +418,8 @@ func (n *containerNode) setID(id string) {
 	n.mu.Unlock()
 }
 
-// do runs fn with a fresh Docker client on the node's container.
-func (n *containerNode) do(ctx context.Context, what string, fn func(cli *client.Client, id string) error) error {
+// do runs fn with the backend's Docker client on the node's container.
+func (n *containerNode) do(ctx context.Context, what string, fn func(cli client.APIClient, id string) error) error {
 	n.mu.Lock()
 	id, gone := n.id, n.gone
 	n.mu.Unlock()
@@ -415,12 +429,8 @@ func (n *containerNode) do(ctx context.Context, what string, fn func(cli *client
 	if id == "" {
 		return fmt.Errorf("dbxtest: %s has no container", n.name)
 	}
-	cli, err := dockerClient(ctx)
+	err := n.b.do(ctx, func(cli client.APIClient) error { return fn(cli, id) })
 	if err != nil {
-		return fmt.Errorf("dbxtest: %s %s: %w", what, n.name, err)
-	}
-	defer cli.Close()
-	if err := fn(cli.Client, id); err != nil {
 		return fmt.Errorf("dbxtest: %s %s: %w", what, n.name, err)
 	}
 	return nil
@@ -431,7 +441,7 @@ func (n *containerNode) do(ctx context.Context, what string, fn func(cli *client
 // and the official image's entrypoint runs a first, socket-only server for
 // its initialization. It gives up early when the container exits.
 func (n *containerNode) waitReady(ctx context.Context) error {
-	cfg, err := pgconn.ParseConfig(fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres sslmode=disable connect_timeout=5", n.host, n.port))
+	cfg, err := pgconn.ParseConfig(fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres sslmode=disable connect_timeout=5", n.b.host, n.port))
 	if err != nil {
 		return err
 	}
@@ -444,49 +454,55 @@ func (n *containerNode) waitReady(ctx context.Context) error {
 		}
 		if time.Since(lastCheck) > 500*time.Millisecond {
 			lastCheck = time.Now()
-			if running, logs := n.state(ctx); !running {
-				return fmt.Errorf("dbxtest: %s exited during startup; its log says:\n%s", n.name, logs)
+			if !n.running(ctx) {
+				return fmt.Errorf("dbxtest: %s exited during startup; its log says:\n%s", n.name, n.logs(ctx))
 			}
 		}
 		select {
 		case <-ctx.Done():
-			_, logs := n.state(context.WithoutCancel(ctx))
-			return fmt.Errorf("dbxtest: %s not ready on port %d: %w; its log says:\n%s", n.name, n.port, ctx.Err(), logs)
+			return fmt.Errorf("dbxtest: %s not ready on port %d: %w; its log says:\n%s", n.name, n.port, ctx.Err(), n.logs(context.WithoutCancel(ctx)))
 		case <-time.After(delay):
 		}
 	}
 }
 
-// state reports whether the container runs and, if not, the tail of its log.
-func (n *containerNode) state(ctx context.Context) (running bool, logs string) {
-	running = true
-	_ = n.do(ctx, "inspect", func(cli *client.Client, id string) error {
+// running reports whether the container runs; true when Docker cannot tell,
+// so that the caller keeps waiting rather than blaming the server.
+func (n *containerNode) running(ctx context.Context) bool {
+	running := true
+	_ = n.do(ctx, "inspect", func(cli client.APIClient, id string) error {
 		insp, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
-		if err != nil || insp.Container.State == nil {
-			return err
+		if err == nil && insp.Container.State != nil {
+			running = insp.Container.State.Running
 		}
-		running = insp.Container.State.Running
-		logs = containerLogs(ctx, cli, id)
-		return nil
+		return err
 	})
-	return running, logs
+	return running
 }
 
-func containerLogs(ctx context.Context, cli *client.Client, id string) string {
-	rc, err := cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "40"})
-	if err != nil {
+// logs returns the tail of the container's log, or why it cannot.
+func (n *containerNode) logs(ctx context.Context) string {
+	var logs string
+	if err := n.do(ctx, "read the log of", func(cli client.APIClient, id string) error {
+		rc, err := cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "40"})
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		var out strings.Builder
+		_, _ = stdcopy.StdCopy(&out, &out, rc)
+		logs = strings.TrimSpace(out.String())
+		return nil
+	}); err != nil {
 		return err.Error()
 	}
-	defer rc.Close()
-	var out strings.Builder
-	_, _ = stdcopy.StdCopy(&out, &out, rc)
-	return strings.TrimSpace(out.String())
+	return logs
 }
 
 // stop is a fast shutdown (SIGINT, as the official image's STOPSIGNAL) that
 // keeps the container and its data.
 func (n *containerNode) stop(ctx context.Context) error {
-	return n.do(ctx, "stop", func(cli *client.Client, id string) error {
+	return n.do(ctx, "stop", func(cli client.APIClient, id string) error {
 		if err := n.unpause(ctx, cli, id); err != nil {
 			return err
 		}
@@ -497,7 +513,7 @@ func (n *containerNode) stop(ctx context.Context) error {
 }
 
 func (n *containerNode) start(ctx context.Context) error {
-	err := n.do(ctx, "start", func(cli *client.Client, id string) error {
+	err := n.do(ctx, "start", func(cli client.APIClient, id string) error {
 		_, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
 		return err
 	})
@@ -513,7 +529,7 @@ func (n *containerNode) start(ctx context.Context) error {
 func (n *containerNode) kill() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return n.do(ctx, "kill", func(cli *client.Client, id string) error {
+	return n.do(ctx, "kill", func(cli client.APIClient, id string) error {
 		if _, err := cli.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
 			return err
 		}
@@ -545,7 +561,7 @@ func (n *containerNode) setPaused(paused bool) error {
 	if paused {
 		what = "pause"
 	}
-	return n.do(ctx, what, func(cli *client.Client, id string) error {
+	return n.do(ctx, what, func(cli client.APIClient, id string) error {
 		var err error
 		if paused {
 			_, err = cli.ContainerPause(ctx, id, client.ContainerPauseOptions{})
@@ -564,7 +580,7 @@ func (n *containerNode) setPaused(paused bool) error {
 
 // unpause resumes the container if the node paused it: a frozen process
 // acts on no signal.
-func (n *containerNode) unpause(ctx context.Context, cli *client.Client, id string) error {
+func (n *containerNode) unpause(ctx context.Context, cli client.APIClient, id string) error {
 	n.mu.Lock()
 	paused := n.paused
 	n.paused = false
@@ -589,7 +605,7 @@ func (n *containerNode) destroy() error {
 	defer cancel()
 	var err error
 	if id != "" {
-		err = n.do(ctx, "remove", func(cli *client.Client, id string) error {
+		err = n.do(ctx, "remove", func(cli client.APIClient, id string) error {
 			_ = n.unpause(ctx, cli, id)
 			_, err := cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 			if err != nil && strings.Contains(err.Error(), "No such container") {

@@ -15,7 +15,7 @@ func ContainerCluster(ctx context.Context, n *Node) (string, error) {
 		return "", fmt.Errorf("%s is not a testcontainers node", n.Name)
 	}
 	var cluster string
-	err := cn.do(ctx, "inspect", func(cli *client.Client, id string) error {
+	err := cn.do(ctx, "inspect", func(cli client.APIClient, id string) error {
 		insp, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 		if err == nil {
 			cluster = insp.Container.Config.Labels[labelCluster]
@@ -28,11 +28,12 @@ func ContainerCluster(ctx context.Context, n *Node) (string, error) {
 // ContainersOf lists the containers (in any state) and networks that Docker
 // still has for a cluster, as "container <name> <state>" and "network <name>".
 func ContainersOf(ctx context.Context, cluster string) ([]string, error) {
-	cli, err := dockerClient(ctx)
+	b, err := newContainers()
 	if err != nil {
 		return nil, err
 	}
-	defer cli.Close()
+	cli := b.(*containers).docker
+	defer cli.Close() // its idle connections; the client stays usable
 	filters := make(client.Filters).Add("label", labelCluster+"="+cluster)
 	list, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filters})
 	if err != nil {
