@@ -2,6 +2,8 @@ package budgetcheck
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -147,12 +149,14 @@ func (cfg bouncerConfig) upstreamHost() string {
 }
 
 // bouncerEnv maps the environment variables of the common PgBouncer images
-// (Bitnami, edoburu) to pgbouncer.ini settings.
-var bouncerEnv = map[string]string{
-	"PGBOUNCER_MAX_CLIENT_CONN": "max_client_conn", "MAX_CLIENT_CONN": "max_client_conn",
-	"PGBOUNCER_DEFAULT_POOL_SIZE": "default_pool_size", "DEFAULT_POOL_SIZE": "default_pool_size",
-	"PGBOUNCER_RESERVE_POOL_SIZE": "reserve_pool_size", "RESERVE_POOL_SIZE": "reserve_pool_size",
-	"POSTGRESQL_HOST": "host", "DB_HOST": "host",
+// (Bitnami's PGBOUNCER_*, edoburu's plain names) to pgbouncer.ini settings.
+// It is a list, not a map, so that when a container sets both forms the
+// first listed wins every time.
+var bouncerEnv = []struct{ env, setting string }{
+	{"PGBOUNCER_MAX_CLIENT_CONN", "max_client_conn"}, {"MAX_CLIENT_CONN", "max_client_conn"},
+	{"PGBOUNCER_DEFAULT_POOL_SIZE", "default_pool_size"}, {"DEFAULT_POOL_SIZE", "default_pool_size"},
+	{"PGBOUNCER_RESERVE_POOL_SIZE", "reserve_pool_size"}, {"RESERVE_POOL_SIZE", "reserve_pool_size"},
+	{"POSTGRESQL_HOST", "host"}, {"DB_HOST", "host"},
 }
 
 // bouncerConfig reads a PgBouncer container's pgbouncer.ini (from a mounted
@@ -172,16 +176,16 @@ func (ix *index) bouncerConfig(w *workload, c *corev1.Container) bouncerConfig {
 				files, from = secretData(s), "Secret "+s.Name
 			}
 		}
-		for k, text := range files {
+		for _, k := range slices.Sorted(maps.Keys(files)) {
 			if strings.HasSuffix(k, ".ini") {
-				cfg.parseINI(text, fmt.Sprintf("%s key %s", from, k))
+				cfg.parseINI(files[k], fmt.Sprintf("%s key %s", from, k))
 			}
 		}
 	}
 	vars, _ := ix.containerEnv(w.ns, c)
-	for env, name := range bouncerEnv {
-		if v, ok := vars[env]; ok && !v.missing {
-			cfg.settings[name] = setting{v.value, v.origin}
+	for _, e := range slices.Backward(bouncerEnv) { // backward: the first listed is set last
+		if v, ok := vars[e.env]; ok && !v.missing {
+			cfg.settings[e.setting] = setting{v.value, v.origin}
 		}
 	}
 	if v, ok := vars["DATABASE_URL"]; ok {
