@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path"
 	"slices"
 	"strings"
 
@@ -166,7 +167,7 @@ func migrateStatus(ctx context.Context, e *env, dsns []string) error {
 			if s.State == goose.StateApplied {
 				applied = s.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
 			}
-			fmt.Fprintf(e.Stdout, "  %-8s %-20s %s\n", s.State, applied, baseName(s.Source.Path))
+			fmt.Fprintf(e.Stdout, "  %-8s %-20s %s\n", s.State, applied, path.Base(s.Source.Path))
 		}
 	}
 	return errors.Join(errs...)
@@ -177,8 +178,6 @@ func printResults(w io.Writer, url string, res []*goose.MigrationResult) {
 		fmt.Fprintf(w, "%s: %s\n", dsn.Redact(url), r)
 	}
 }
-
-func baseName(path string) string { return path[strings.LastIndexByte(path, '/')+1:] }
 
 // withHint adds to err what to do about it, and which servers the failure
 // left untouched, so the operator knows where the fleet stands.
@@ -192,7 +191,7 @@ func withHint(err error, untouched []string, what string) error {
 	switch {
 	case errors.As(err, &partial):
 		hint = fmt.Sprintf("migration %s failed and was rolled back; the ones before it are applied. Fix the migration or the data it trips on, then rerun",
-			baseName(partial.Failed.Source.Path))
+			path.Base(partial.Failed.Source.Path))
 	case errors.As(err, &conn):
 		hint = "cannot reach the server: check that it is running and that the DSN's host, port, user and password are right"
 	case strings.Contains(err.Error(), "failed to acquire lock"):
