@@ -1,6 +1,7 @@
 package budgetcheck
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -94,7 +95,7 @@ func decodeDocument(d document, objs []object, errs []decodeError) (o []object, 
 }
 
 func decodeJSON(loc Location, j []byte, objs []object, errs []decodeError, depth int) ([]object, []decodeError) {
-	if s := strings.TrimSpace(string(j)); s == "null" || s == "" {
+	if s := bytes.TrimSpace(j); len(s) == 0 || string(s) == "null" {
 		return objs, errs
 	}
 	var tm metav1.TypeMeta

@@ -99,33 +99,30 @@ type document struct {
 }
 
 // splitDocuments cuts a YAML stream at "---" separator lines, remembering
-// where each document starts so that errors can name file:line.
+// where each document starts so that errors can name file:line. Documents
+// are slices of src.Data, not copies.
 func splitDocuments(src Source) []document {
 	var docs []document
-	start, line := 1, 1
-	var cur []byte
-	flush := func(next int) {
-		if len(bytes.TrimSpace(stripComments(cur))) > 0 {
-			docs = append(docs, document{file: src.Name, line: start, data: cur})
-		}
-		cur, start = nil, next
-	}
 	data := src.Data
-	for len(data) > 0 {
-		var l []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			l, data = data[:i+1], data[i+1:]
-		} else {
-			l, data = data, nil
+	start, startLine := 0, 1 // the current document's first byte and line
+	flush := func(end, next, nextLine int) {
+		if doc := data[start:end:end]; hasContent(doc) {
+			docs = append(docs, document{file: src.Name, line: startLine, data: doc})
 		}
-		if isSeparator(l) {
-			flush(line + 1)
-		} else {
-			cur = append(cur, l...)
-		}
-		line++
+		start, startLine = next, nextLine
 	}
-	flush(line)
+	line := 1
+	for off := 0; off < len(data); line++ {
+		end := len(data)
+		if i := bytes.IndexByte(data[off:], '\n'); i >= 0 {
+			end = off + i + 1
+		}
+		if isSeparator(data[off:end]) {
+			flush(off, end, line+1)
+		}
+		off = end
+	}
+	flush(len(data), len(data), line)
 	return docs
 }
 
@@ -137,20 +134,18 @@ func isSeparator(l []byte) bool {
 	return len(rest) == 0 || rest[0] == '#'
 }
 
-// stripComments drops full-line comments, so that a document holding only
-// comments (as helm template emits) is not decoded.
-func stripComments(b []byte) []byte {
-	if !bytes.Contains(b, []byte("#")) {
-		return b
-	}
-	var out []byte
-	for _, l := range bytes.SplitAfter(b, []byte("\n")) {
-		if t := bytes.TrimSpace(l); len(t) > 0 && t[0] == '#' {
-			continue
+// hasContent reports whether a document holds more than blank lines and
+// full-line comments, so that one holding only comments (as helm template
+// emits) is not decoded.
+func hasContent(doc []byte) bool {
+	for len(doc) > 0 {
+		var l []byte
+		l, doc, _ = bytes.Cut(doc, []byte("\n"))
+		if t := bytes.TrimSpace(l); len(t) > 0 && t[0] != '#' {
+			return true
 		}
-		out = append(out, l...)
 	}
-	return out
+	return false
 }
 
 // Location is where an object was read: file and 1-based line.
