@@ -1,11 +1,12 @@
 package budgetcheck
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/pgfleet/pgfleet/dbx/budget"
@@ -50,15 +51,14 @@ func Analyze(srcs []Source, opts Options) *Report {
 	for _, c := range Checks {
 		c.run(p, c)
 	}
-	sort.SliceStable(r.Findings, func(i, j int) bool {
-		a, b := r.Findings[i], r.Findings[j]
-		if a.Severity != b.Severity {
-			return a.Severity.rank() > b.Severity.rank()
-		}
-		if a.Check != b.Check {
-			return a.Check < b.Check
-		}
-		return a.Database+"\x00"+a.Client+"\x00"+a.Message < b.Database+"\x00"+b.Client+"\x00"+b.Message
+	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
+		return cmp.Or(
+			cmp.Compare(b.Severity.rank(), a.Severity.rank()), // most severe first
+			strings.Compare(a.Check, b.Check),
+			strings.Compare(a.Database, b.Database),
+			strings.Compare(a.Client, b.Client),
+			strings.Compare(a.Message, b.Message),
+		)
 	})
 	return r
 }
