@@ -13,7 +13,10 @@ import (
 // decode, model, checks, every format): nothing may panic. Seeds are the
 // golden scenarios.
 func FuzzAnalyze(f *testing.F) {
-	inputs, _ := filepath.Glob(filepath.Join(goldenDir, "*", "input.yaml"))
+	inputs, err := filepath.Glob(filepath.Join(goldenDir, "*", "input.yaml"))
+	if err != nil || len(inputs) == 0 {
+		f.Fatalf("no golden inputs to seed from in %s: %v", goldenDir, err)
+	}
 	for _, p := range inputs {
 		data, err := os.ReadFile(p)
 		if err != nil {

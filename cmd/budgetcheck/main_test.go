@@ -50,7 +50,9 @@ func TestJSONFromStdin(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
-	run(context.Background(), []string{"--format", "json", "-"}, bytes.NewReader(in), &out, &errOut)
+	if code := run(context.Background(), []string{"--format", "json", "-"}, bytes.NewReader(in), &out, &errOut); code != 1 {
+		t.Fatalf("exit %d, want 1 (the cluster is over)\n%s", code, errOut.String())
+	}
 	var r struct {
 		Schema    string `json:"schema"`
 		Databases []struct {
