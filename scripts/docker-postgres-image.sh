@@ -76,10 +76,8 @@ cp -a "$pkglibdir/." "$root$pkglibdir/"
 # No JIT: llvmjit.so pulls in libLLVM (~100 MB); without it the server just
 # does not JIT-compile.
 rm -rf "$root$pkglibdir"/llvmjit* "$root$pkglibdir/bitcode"
-cp -a "$SHAREDIR" "$root$(dirname "$SHAREDIR")/" 2>/dev/null || {
-	mkdir -p "$root$(dirname "$SHAREDIR")"
-	cp -a "$SHAREDIR" "$root$(dirname "$SHAREDIR")/"
-}
+mkdir -p "$root$(dirname "$SHAREDIR")"
+cp -a "$SHAREDIR" "$root$(dirname "$SHAREDIR")/"
 mkdir -p "$root/bin"
 cp -a "$(readlink -f /bin/dash)" "$root/bin/sh"
 
