@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "budgetcheck:", err)
 		return 2
 	}
-	if sev, ok := budgetcheck.ParseSeverity(*failOn); ok && report.MaxSeverity().AtLeast(sev) && report.MaxSeverity() != "" {
+	if sev, ok := budgetcheck.ParseSeverity(*failOn); ok && report.MaxSeverity().AtLeast(sev) {
 		return 1
 	}
 	return 0
