@@ -19,6 +19,7 @@ type instance[K comparable, R any] struct {
 
 	arrivals atomic.Uint64 // keys that joined a batch (cache misses)
 	flushing atomic.Bool   // a flusher goroutine is watching the batch
+	queuing  atomic.Int32  // LoadMany calls still queuing keys: they flush themselves
 }
 
 // instance returns l's instance in ctx's scope, creating it on first use.
@@ -38,9 +39,11 @@ func (l *Loader[K, R]) newInstance(s *scope) *instance[K, R] {
 	in := &instance[K, R]{wait: l.cfg.Wait, maxWait: l.cfg.MaxWait}
 	in.dl = dataloader.NewBatchedLoader(
 		func(ctx context.Context, keys []K) []*dataloader.Result[R] { return l.runBatch(ctx, s, keys) },
-		// dataloader's own timer is only the backstop for MaxWait: the
-		// flusher below normally sends the batch long before it fires.
-		dataloader.WithWait[K, R](l.cfg.MaxWait),
+		// The flusher below enforces MaxWait (every key that joins a batch
+		// has one watching it); dataloader's own timer is only a backstop,
+		// far enough out that it cannot split a LoadMany still queuing
+		// its keys, which the flusher leaves alone.
+		dataloader.WithWait[K, R](backstopWaits*l.cfg.MaxWait),
 		dataloader.WithBatchCapacity[K, R](l.cfg.MaxBatch),
 		// The input channel is allocated per batch; the batch goroutine
 		// drains it while keys arrive, so it need not hold a whole batch.
@@ -59,7 +62,9 @@ func (in *instance[K, R]) arrived() {
 	}
 }
 
-// flushWhenQuiet sends the batch as soon as one of these holds:
+// flushWhenQuiet sends the batch, unless a LoadMany is still queuing its
+// keys (it sends them itself when done, and a flush now would split them
+// over two queries), as soon as one of these holds:
 //   - the process is idle: no goroutine but the flushers is runnable or
 //     running (see processIdle; seen twice in a row, the counts being approximate), so no
 //     Load can come before some I/O or timer completes; this is the Go
@@ -94,13 +99,16 @@ func (in *instance[K, R]) flushWhenQuiet() {
 		} else {
 			idle = 0
 		}
-		if idle >= 2 || now.Sub(quietSince) >= in.wait || now.Sub(start) >= in.maxWait {
+		if in.queuing.Load() == 0 && (idle >= 2 || now.Sub(quietSince) >= in.wait || now.Sub(start) >= in.maxWait) {
 			break
 		}
 	}
 	in.flushing.Store(false)
 	in.dl.Flush()
 }
+
+// backstopWaits is dataloader's own batch timer, in MaxWaits.
+const backstopWaits = 100
 
 // flushers counts the flushers spinning in the process. They are always
 // running or runnable themselves, so the idle rule discounts them: two

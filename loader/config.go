@@ -18,7 +18,8 @@ const (
 //
 // A batch is sent as soon as the first of these happens:
 //   - it holds MaxBatch keys (more keys go to the next batch);
-//   - a LoadMany has queued all its keys (it knows the set is complete);
+//   - a LoadMany has queued all its keys (it knows the set is complete;
+//     the rules below wait until it has);
 //   - no goroutine of the process is runnable (nothing can call Load before
 //     some I/O completes: the request has no more loads queued);
 //   - no new key has joined it for Wait;

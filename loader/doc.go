@@ -37,7 +37,7 @@
 //   - it holds [Config].MaxBatch keys (default 1000); more keys go to the
 //     next query;
 //   - [Loader.LoadMany] has queued all its keys: it knows the set is
-//     complete and sends at once;
+//     complete and sends at once (the rules below wait until it has);
 //   - the process is idle: no goroutine but the flushers is runnable or
 //     running (runtime/metrics, read in ~120 ns), so no Load can come before
 //     some I/O completes. This is the end of the tick, in Go;

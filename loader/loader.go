@@ -152,10 +152,12 @@ func (l *Loader[K, R]) LoadMany(ctx context.Context, keys []K) ([]R, error) {
 	}
 	l.metrics.loaded(len(keys))
 	thunks := make([]dataloader.Thunk[R], len(keys))
+	in.queuing.Add(1) // the flusher must not send half of the keys
 	for i, k := range keys {
 		thunks[i] = in.dl.Load(ctx, k)
 	}
 	in.dl.Flush()
+	in.queuing.Add(-1)
 	out := make([]R, len(keys))
 	var errs []error
 	if werr := l.await(ctx, func() {
