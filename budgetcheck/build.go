@@ -179,28 +179,27 @@ func (ix *index) resolveHost(host, ns string) (*Database, string) {
 		if d := ix.byService[key]; d != nil {
 			return d, fmt.Sprintf("Service %s -> %s", key, d.ID)
 		}
-		if s := ix.services[key]; s != nil && s.Spec.ExternalName != "" {
-			d, via := ix.external(s.Spec.ExternalName)
-			return d, fmt.Sprintf("Service %s (ExternalName) -> %s", key, via)
-		}
 		if s := ix.services[key]; s != nil {
+			if s.Spec.ExternalName != "" {
+				d, via := ix.external(s.Spec.ExternalName)
+				return d, fmt.Sprintf("Service %s (ExternalName) -> %s", key, via)
+			}
 			d, _ := ix.external(key)
 			return d, fmt.Sprintf("Service %s selects no Postgres or pooler in the manifests", key)
 		}
 	}
-	d, via := ix.external(h)
-	return d, via
+	return ix.external(h)
 }
 
 // external returns the database for a host the manifests do not define.
 func (ix *index) external(host string) (*Database, string) {
 	id := "external:" + host
-	if d := ix.databases[id]; d != nil {
-		return d, "not in the manifests: " + id
+	d := ix.databases[id]
+	if d == nil {
+		d = &Database{ID: id, Kind: External}
+		ix.assumeServer(d, nil)
+		ix.databases[id] = d
 	}
-	d := &Database{ID: id, Kind: External}
-	ix.assumeServer(d, nil)
-	ix.databases[id] = d
 	return d, "not in the manifests: " + id
 }
 
