@@ -79,7 +79,7 @@ func (ix *index) envVar(ns string, e corev1.EnvVar, vars map[string]envValue) en
 		ref := vf.SecretKeyRef
 		origin := fmt.Sprintf("env %s (Secret %s key %s)", e.Name, ref.Name, ref.Key)
 		if s := ix.secrets[nsName(ns, ref.Name)]; s != nil {
-			if v, ok := secretData(s)[ref.Key]; ok {
+			if v, ok := secretValue(s, ref.Key); ok {
 				return envValue{value: v, origin: origin, secret: true}
 			}
 		}
@@ -122,6 +122,8 @@ func expand(s string, vars map[string]envValue) (string, bool) {
 	return b.String(), secret
 }
 
+// secretData is a Secret's keys as the pod sees them: stringData wins over
+// data, as the API server merges them.
 func secretData(s *corev1.Secret) map[string]string {
 	out := make(map[string]string, len(s.Data)+len(s.StringData))
 	for k, v := range s.Data {
@@ -131,6 +133,15 @@ func secretData(s *corev1.Secret) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// secretValue is one key of [secretData], without copying the others.
+func secretValue(s *corev1.Secret, key string) (string, bool) {
+	if v, ok := s.StringData[key]; ok {
+		return v, true
+	}
+	v, ok := s.Data[key]
+	return string(v), ok
 }
 
 func nsName(ns, name string) string { return ns + "/" + name }
