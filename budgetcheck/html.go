@@ -25,12 +25,14 @@ func newChart(d *Database) chart {
 	c.UsableX, c.MaxX, c.DemandW = px(d.Usable), px(d.MaxConnections.Value), px(d.WorstCase)
 	c.Percent = percent(d.WorstCase, d.Usable)
 	c.DemandIsLowerBound = d.Verdict == VerdictUnbounded || d.Verdict == VerdictUnknown
-	c.Color = map[Verdict]string{VerdictOK: "#2e7d32", VerdictWarn: "#f9a825", VerdictOver: "#c62828", VerdictUnbounded: "#6a1b9a"}[d.Verdict]
+	c.Color = verdictColor[d.Verdict]
 	if c.Color == "" {
-		c.Color = "#757575"
+		c.Color = "#757575" // unknown
 	}
 	return c
 }
+
+var verdictColor = map[Verdict]string{VerdictOK: "#2e7d32", VerdictWarn: "#f9a825", VerdictOver: "#c62828", VerdictUnbounded: "#6a1b9a"}
 
 var page = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>budgetcheck report</title>
