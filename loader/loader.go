@@ -123,20 +123,13 @@ func (l *Loader[K, R]) Name() string { return l.name }
 // loader in ctx's scope. It waits at most until ctx is done; the batch itself
 // goes on for the other callers.
 func (l *Loader[K, R]) Load(ctx context.Context, key K) (R, error) {
-	var (
-		v   R
-		err error
-	)
-	in, ierr := l.instance(ctx)
-	if ierr != nil {
-		return v, ierr
+	in, err := l.instance(ctx)
+	if err != nil {
+		var zero R
+		return zero, err
 	}
 	l.metrics.loaded(1)
-	th := in.dl.Load(ctx, key)
-	if werr := l.await(ctx, func() { v, err = th() }); werr != nil {
-		var zero R
-		return zero, werr
-	}
+	v, err := await(ctx, l.name, in.dl.Load(ctx, key))
 	return v, unwrapSkip(err)
 }
 
@@ -158,9 +151,9 @@ func (l *Loader[K, R]) LoadMany(ctx context.Context, keys []K) ([]R, error) {
 	}
 	in.dl.Flush()
 	in.queuing.Add(-1)
-	out := make([]R, len(keys))
-	var errs []error
-	if werr := l.await(ctx, func() {
+	return await(ctx, l.name, func() ([]R, error) {
+		out := make([]R, len(thunks))
+		var errs []error
 		for i, th := range thunks {
 			v, err := th()
 			if err != nil {
@@ -169,10 +162,8 @@ func (l *Loader[K, R]) LoadMany(ctx context.Context, keys []K) ([]R, error) {
 			}
 			out[i] = v
 		}
-	}); werr != nil {
-		return nil, werr
-	}
-	return out, errors.Join(errs...)
+		return out, errors.Join(errs...)
+	})
 }
 
 // Clear forgets the cached result for key in ctx's scope, for instance
@@ -183,27 +174,31 @@ func (l *Loader[K, R]) Clear(ctx context.Context, key K) {
 	}
 }
 
-// await runs resolve, which blocks until a batch has answered, and returns
-// early with ctx's error when ctx is done first. resolve then finishes in
-// the background and its results are dropped.
-func (l *Loader[K, R]) await(ctx context.Context, resolve func()) error {
+// await returns what resolve, which blocks until a batch has answered,
+// returns, or loader name's error for ctx when ctx is done first; resolve
+// then finishes in the background and its results are dropped.
+func await[T any](ctx context.Context, name string, resolve func() (T, error)) (T, error) {
 	if ctx.Done() == nil {
-		resolve()
-		return nil
+		return resolve()
 	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("loader: %s: %w", l.name, context.Cause(ctx))
+	var zero T
+	if ctx.Err() != nil {
+		return zero, fmt.Errorf("loader: %s: %w", name, context.Cause(ctx))
 	}
-	done := make(chan struct{})
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
 	go func() {
-		resolve()
-		close(done)
+		v, err := resolve()
+		done <- result{v, err}
 	}()
 	select {
-	case <-done:
-		return nil
+	case r := <-done:
+		return r.v, r.err
 	case <-ctx.Done():
-		return fmt.Errorf("loader: %s: %w", l.name, context.Cause(ctx))
+		return zero, fmt.Errorf("loader: %s: %w", name, context.Cause(ctx))
 	}
 }
 
