@@ -94,8 +94,8 @@ func (d dsn) redacted() string {
 	keys := make([]string, 0, len(d.params))
 	for k := range d.params {
 		switch k {
-		case "password", "pwd", "user", "username", "user id", "userid", "host", "server", "port", "dbname", "database",
-			"sslkey", "sslpassword", "passfile":
+		case "password", "pwd", "psw", "user", "username", "user name", "user id", "userid", "uid",
+			"host", "server", "port", "dbname", "database", "sslkey", "sslpassword", "passfile":
 			continue
 		}
 		keys = append(keys, k)
