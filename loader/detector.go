@@ -125,15 +125,15 @@ func (d *Detector) report(ctx context.Context, det Detection) {
 
 // reportShapes runs when scope s ends, with the counts it held.
 // Reports come in shape order, so that logs and test failures are stable.
-func reportShapes(s *scope, shapes map[shapeKey]*count) {
+func reportShapes(s *scope, shapes map[shapeKey]int) {
 	keys := make([]shapeKey, 0, len(shapes))
-	for k, c := range shapes {
-		if c.n >= k.d.threshold {
+	for k, n := range shapes {
+		if n >= k.d.threshold {
 			keys = append(keys, k)
 		}
 	}
 	slices.SortFunc(keys, func(a, b shapeKey) int { return strings.Compare(a.shape, b.shape) })
 	for _, k := range keys {
-		k.d.report(s.ctx, Detection{Shape: k.shape, Count: shapes[k].n, Scope: s.id})
+		k.d.report(s.ctx, Detection{Shape: k.shape, Count: shapes[k], Scope: s.id})
 	}
 }

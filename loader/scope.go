@@ -16,16 +16,14 @@ type scope struct {
 
 	mu        sync.Mutex
 	ended     bool
-	instances map[any]any         // *Loader[K, R] -> *instance[K, R]
-	shapes    map[shapeKey]*count // per detector and query shape
+	instances map[any]any      // *Loader[K, R] -> *instance[K, R]
+	shapes    map[shapeKey]int // queries per detector and query shape
 }
 
 type shapeKey struct {
 	d     *Detector
 	shape string
 }
-
-type count struct{ n int }
 
 type scopeKey struct{}
 
@@ -88,23 +86,15 @@ func (s *scope) lookup(key any, mk func() any) (any, error) {
 	return v, nil
 }
 
-// countShape adds one query of shape for d and returns the new count (0
-// after the scope has ended).
-func (s *scope) countShape(d *Detector, shape string) int {
+// countShape adds one query of shape for d, unless the scope has ended.
+func (s *scope) countShape(d *Detector, shape string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
-		return 0
+		return
 	}
 	if s.shapes == nil {
-		s.shapes = make(map[shapeKey]*count)
+		s.shapes = make(map[shapeKey]int)
 	}
-	k := shapeKey{d, shape}
-	c := s.shapes[k]
-	if c == nil {
-		c = &count{}
-		s.shapes[k] = c
-	}
-	c.n++
-	return c.n
+	s.shapes[shapeKey{d, shape}]++
 }
