@@ -52,21 +52,24 @@ func (q *Query[K, V]) validate() error {
 	return nil
 }
 
-// fetch runs q for keys and returns the rows.
+// withDefaults fills in the nil Args and Scan.
+func (q Query[K, V]) withDefaults() Query[K, V] {
+	if q.Args == nil {
+		q.Args = func(keys []K) []any { return []any{keys} }
+	}
+	if q.Scan == nil {
+		q.Scan = pgx.RowToStructByName[V]
+	}
+	return q
+}
+
+// fetch runs q, defaults filled in, for keys and returns the rows.
 func (q *Query[K, V]) fetch(ctx context.Context, db Querier, keys []K) ([]V, error) {
-	args := []any{keys}
-	if q.Args != nil {
-		args = q.Args(keys)
-	}
-	scan := q.Scan
-	if scan == nil {
-		scan = pgx.RowToStructByName[V]
-	}
-	rows, err := db.Query(ctx, q.SQL, args...)
+	rows, err := db.Query(ctx, q.SQL, q.Args(keys)...)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, scan)
+	return pgx.CollectRows(rows, q.Scan)
 }
 
 // Loader batches the loads of one query. It is a definition, created once
@@ -78,7 +81,6 @@ func (q *Query[K, V]) fetch(ctx context.Context, db Querier, keys []K) ([]V, err
 // one.
 type Loader[K comparable, R any] struct {
 	name    string
-	db      Querier
 	cfg     Config
 	metrics loaderMetrics
 	// assemble runs the query for keys and returns one result per key, in
@@ -101,9 +103,9 @@ func newLoader[K comparable, V, R any](db Querier, q Query[K, V], cfg Config, as
 	if err != nil {
 		return nil, fmt.Errorf("%w (loader %s)", err, q.Name)
 	}
+	q = q.withDefaults()
 	return &Loader[K, R]{
 		name:    q.Name,
-		db:      db,
 		cfg:     cfg,
 		metrics: cfg.Metrics.forLoader(q.Name),
 		assemble: func(ctx context.Context, keys []K) ([]*dataloader.Result[R], error) {
