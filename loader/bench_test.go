@@ -2,10 +2,8 @@ package loader_test
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
 	"github.com/jackc/pgx/v5"
@@ -17,31 +15,18 @@ import (
 )
 
 // BenchmarkPage builds the page of 100 orders (naive, loaders, LoadMany,
-// JOIN) against the shared server; cmd/loaderbench prints the same
-// side by side with ratios.
+// JOIN) against the shared server with loaderdemo.Measure, which
+// cmd/loaderbench runs too and prints side by side with ratios.
 func BenchmarkPage(b *testing.B) {
 	counter := &demo.QueryCounter{}
 	p := tracedPool(b, counter)
 	ls := must(demo.NewLoaders(p, loader.Config{}))(b)
 	for _, v := range demo.Variants(ls) {
 		b.Run(v.Name, func(b *testing.B) {
-			var lat []time.Duration
-			before := counter.Load()
-			i := 0
-			for b.Loop() {
-				ctx, end := loader.WithScope(context.Background())
-				start := time.Now()
-				if _, err := v.Page(ctx, p, i%90); err != nil {
-					b.Fatal(err)
-				}
-				lat = append(lat, time.Since(start))
-				end()
-				i++
-			}
-			slices.Sort(lat)
-			b.ReportMetric(float64(counter.Load()-before)/float64(len(lat)), "queries/page")
-			b.ReportMetric(float64(demo.Percentile(lat, 50).Microseconds()), "p50-µs")
-			b.ReportMetric(float64(demo.Percentile(lat, 99).Microseconds()), "p99-µs")
+			st := must(demo.Measure(context.Background(), p, counter, []demo.Variant{v}, b.N))(b)[0]
+			b.ReportMetric(st.QueriesPerPage, "queries/page")
+			b.ReportMetric(float64(st.P50.Microseconds()), "p50-µs")
+			b.ReportMetric(float64(st.P99.Microseconds()), "p99-µs")
 		})
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgfleet/pgfleet/loader"
 )
@@ -46,10 +45,17 @@ func Percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[i]
 }
 
+// newStats sorts lat and summarises it.
+func newStats(name string, queriesPerPage float64, lat []time.Duration) Stats {
+	slices.Sort(lat)
+	return Stats{name, queriesPerPage, Percentile(lat, 50), Percentile(lat, 99)}
+}
+
 // Measure builds pages pages with every variant, interleaved (one page of
 // each in turn, so that a noisy neighbour hurts them alike), each page in a
-// loader scope of its own, on pool, whose tracer must be counter.
-func Measure(ctx context.Context, pool *pgxpool.Pool, counter *QueryCounter, vs []Variant, pages int) ([]Stats, error) {
+// loader scope of its own, on db (a *pgxpool.Pool or *dbx.Cluster), whose
+// tracers must include counter.
+func Measure(ctx context.Context, db loader.Querier, counter *QueryCounter, vs []Variant, pages int) ([]Stats, error) {
 	lat := make([][]time.Duration, len(vs))
 	queries := make([]int64, len(vs))
 	for i := range pages {
@@ -57,7 +63,7 @@ func Measure(ctx context.Context, pool *pgxpool.Pool, counter *QueryCounter, vs 
 			sctx, end := loader.WithScope(ctx)
 			before := counter.Load()
 			start := time.Now()
-			rows, err := variant.Page(sctx, pool, i%90)
+			rows, err := variant.Page(sctx, db, i%90)
 			took := time.Since(start)
 			end()
 			if err != nil {
@@ -72,8 +78,7 @@ func Measure(ctx context.Context, pool *pgxpool.Pool, counter *QueryCounter, vs 
 	}
 	out := make([]Stats, len(vs))
 	for v, variant := range vs {
-		slices.Sort(lat[v])
-		out[v] = Stats{variant.Name, float64(queries[v]) / float64(pages), Percentile(lat[v], 50), Percentile(lat[v], 99)}
+		out[v] = newStats(variant.Name, float64(queries[v])/float64(pages), lat[v])
 	}
 	return out, nil
 }
@@ -81,13 +86,13 @@ func Measure(ctx context.Context, pool *pgxpool.Pool, counter *QueryCounter, vs 
 // LoneLoad measures the latency of one Load of one key, alone in its scope,
 // n times: pgfleet's loader, the same query run directly, and a dataloader/v7
 // loader with its defaults (16 ms wait) running the same batch function.
-func LoneLoad(ctx context.Context, pool *pgxpool.Pool, n int) ([]Stats, error) {
-	ls, err := NewLoaders(pool, loader.Config{})
+func LoneLoad(ctx context.Context, db loader.Querier, n int) ([]Stats, error) {
+	ls, err := NewLoaders(db, loader.Config{})
 	if err != nil {
 		return nil, err
 	}
 	direct := func(ctx context.Context, id int64) error {
-		rows, err := pool.Query(ctx, Customers.SQL, []int64{id})
+		rows, err := db.Query(ctx, Customers.SQL, []int64{id})
 		if err != nil {
 			return err
 		}
@@ -128,8 +133,7 @@ func LoneLoad(ctx context.Context, pool *pgxpool.Pool, n int) ([]Stats, error) {
 	}
 	out := make([]Stats, len(cases))
 	for c, cs := range cases {
-		slices.Sort(lat[c])
-		out[c] = Stats{cs.name, 1, Percentile(lat[c], 50), Percentile(lat[c], 99)}
+		out[c] = newStats(cs.name, 1, lat[c])
 	}
 	return out, nil
 }
