@@ -15,10 +15,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
-	"github.com/pgfleet/pgfleet/internal/seed"
 	"github.com/pgfleet/pgfleet/loader"
 	demo "github.com/pgfleet/pgfleet/loader/loaderdemo"
-	"github.com/pgfleet/pgfleet/migrations"
 )
 
 // One server, migrated and seeded once, serves every test of the package:
@@ -58,18 +56,10 @@ func server(tb testing.TB) string {
 	shared.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), dbxtest.StartTimeout)
 		defer cancel()
-		shared.cluster, shared.err = dbxtest.Launch(ctx, dbxtest.Topology{})
-		if shared.err != nil {
+		if shared.cluster, shared.err = demo.Launch(ctx); shared.err != nil {
 			return
 		}
-		dsn := shared.cluster.Primary.DSN()
-		if _, shared.err = migrations.Up(ctx, dsn); shared.err != nil {
-			return
-		}
-		if shared.pool, shared.err = openPool(ctx, dsn, 8, nil); shared.err != nil {
-			return
-		}
-		_, shared.err = seed.Run(ctx, shared.pool, seed.Options{})
+		shared.pool, shared.err = openPool(ctx, shared.cluster.Primary.DSN(), 8, nil)
 	})
 	var unavailable *dbxtest.UnavailableError
 	switch {

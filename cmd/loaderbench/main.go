@@ -21,11 +21,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/pgfleet/pgfleet/dbx/dbxtest"
-	"github.com/pgfleet/pgfleet/internal/seed"
 	"github.com/pgfleet/pgfleet/loader"
 	demo "github.com/pgfleet/pgfleet/loader/loaderdemo"
-	"github.com/pgfleet/pgfleet/migrations"
 )
 
 func main() {
@@ -40,24 +37,12 @@ func main() {
 
 func run(ctx context.Context, dsn string, pages, lone int) error {
 	if dsn == "" {
-		c, err := dbxtest.Launch(ctx, dbxtest.Topology{})
+		c, err := demo.Launch(ctx)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
 		dsn = c.Primary.DSN()
-		if _, err := migrations.Up(ctx, dsn); err != nil {
-			return err
-		}
-		p, err := pgxpool.New(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		_, err = seed.Run(ctx, p, seed.Options{})
-		p.Close()
-		if err != nil {
-			return err
-		}
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -83,8 +68,8 @@ func run(ctx context.Context, dsn string, pages, lone int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("page of %d orders with customers and items, %d pages per variant, interleaved; GOMAXPROCS=%d, pool MaxConns=4, loader.Config{} (Wait %v, MaxWait %v, MaxBatch %d)\n\n",
-		demo.PageSize, pages, runtime.GOMAXPROCS(0), loader.DefaultWait, loader.DefaultMaxWait, loader.DefaultMaxBatch)
+	fmt.Printf("page of %d orders with customers and items, %d pages per variant, interleaved; GOMAXPROCS=%d, pool MaxConns=%d, loader.Config{} (Wait %v, MaxWait %v, MaxBatch %d)\n\n",
+		demo.PageSize, pages, runtime.GOMAXPROCS(0), cfg.MaxConns, loader.DefaultWait, loader.DefaultMaxWait, loader.DefaultMaxBatch)
 	demo.PrintPages(os.Stdout, st)
 	lt, err := demo.LoneLoad(ctx, pool, lone)
 	if err != nil {

@@ -1,0 +1,40 @@
+package loaderdemo
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+	"github.com/pgfleet/pgfleet/internal/seed"
+	"github.com/pgfleet/pgfleet/migrations"
+)
+
+// Launch starts a throwaway single-node server ([dbxtest.Launch]) with the
+// demo schema and the seed's data (default options). The caller must Close
+// it. When no backend can start one, the error is a
+// [*dbxtest.UnavailableError]; on any error nothing is left running.
+func Launch(ctx context.Context) (*dbxtest.Cluster, error) {
+	c, err := dbxtest.Launch(ctx, dbxtest.Topology{})
+	if err != nil {
+		return nil, err
+	}
+	if err := migrateAndSeed(ctx, c.Primary.DSN()); err != nil {
+		return nil, errors.Join(err, c.Close())
+	}
+	return c, nil
+}
+
+func migrateAndSeed(ctx context.Context, dsn string) error {
+	if _, err := migrations.Up(ctx, dsn); err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = seed.Run(ctx, conn, seed.Options{})
+	return err
+}
