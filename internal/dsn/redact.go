@@ -1,6 +1,7 @@
 package dsn
 
 import (
+	"regexp"
 	"strings"
 )
 
@@ -24,9 +25,21 @@ var secretKeys = map[string]bool{
 // stays empty.
 func Redact(s string) string {
 	if i := strings.Index(s, "://"); i >= 0 && isScheme(s[:i]) {
-		return redactURL(s, i+len("://"))
+		return maskOtherDialects(redactURL(s, i+len("://")))
 	}
-	return redactKeyValue(s)
+	return maskOtherDialects(redactKeyValue(s))
+}
+
+// otherDialects finds passwords in the connection strings of other drivers
+// that reach pgfleet through manifests and environments: JDBC URLs
+// (jdbc:postgresql://h/db?password=x) and ADO.NET strings
+// (Host=h;Password=x;). The value runs to the next separator; a password
+// holding one is cut there, and its tail stays visible, so the parsers above
+// come first for the pgx forms (a quoted value is theirs, and skipped here).
+var otherDialects = regexp.MustCompile(`(?i)(^|[;?&\s])((?:ssl)?password|pwd|psw)(\s*=\s*)[^;&\s']+`)
+
+func maskOtherDialects(s string) string {
+	return otherDialects.ReplaceAllString(s, "${1}${2}${3}"+Mask)
 }
 
 // isScheme reports whether s looks like a URL scheme, so that a key=value
@@ -37,7 +50,8 @@ func isScheme(s string) bool {
 	}
 	for i, r := range s {
 		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
-		if !letter && (i == 0 || !(r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.')) {
+		// ':' joins nested schemes such as jdbc:postgresql.
+		if !letter && (i == 0 || !(r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.' || r == ':')) {
 			return false
 		}
 	}

@@ -13,6 +13,9 @@ import (
 func TestRedact(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ name, in, want string }{
+		{"jdbc url", "jdbc:postgresql://db:5432/app?user=u&password=s3cret&ssl=true", "jdbc:postgresql://db:5432/app?user=u&password=xxxxx&ssl=true"},
+		{"ado.net", "Host=db;Username=u;Password=s3cret;Pooling=true", "Host=db;Username=u;Password=xxxxx;Pooling=true"},
+		{"ado.net pwd", "Server=db;User Id=u;Pwd=s3cret", "Server=db;User Id=u;Pwd=xxxxx"},
 		{"empty", "", ""},
 		{"url without password", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 			"postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"},
