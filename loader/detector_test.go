@@ -66,7 +66,7 @@ func TestDetectorCatchesNPlusOneAndNotLoaders(t *testing.T) {
 		OnDetect: got.add,
 	}))(t)
 	p := tracedPool(t, det)
-	ls := must(demo.NewLoaders(p, loader.Config{}))(t)
+	ls := must(demo.NewLoaders(p, loader.Config{Metrics: m}))(t)
 
 	for name, page := range map[string]func(context.Context) ([]demo.Row, error){
 		"loadmany": func(ctx context.Context) ([]demo.Row, error) { return ls.WithLoadMany(ctx, p, 3) },
@@ -106,10 +106,10 @@ func TestDetectorCatchesNPlusOneAndNotLoaders(t *testing.T) {
 	if n := gauge(t, m, "pgfleet_loader_nplusone_detections_total"); n != 2 {
 		t.Errorf("detections metric %v, want 2", n)
 	}
-	// The loader pages ran 2 batches each (customers, items) of 100 keys or
-	// fewer (a customer may have two orders on the page).
-	if n := gauge(t, m, "pgfleet_loader_batches_total"); n != 0 {
-		t.Errorf("batches metric %v without Config.Metrics, want 0", n)
+	// The LoadMany page ran one batch per loader (customers, items): a
+	// LoadMany of fewer than MaxBatch keys is never split.
+	if n := gauge(t, m, "pgfleet_loader_batches_total"); n != 2 {
+		t.Errorf("batches metric %v, want 2 (the LoadMany page's customers and items)", n)
 	}
 }
 
