@@ -3,9 +3,9 @@ package loader_test
 import (
 	"context"
 	"log/slog"
+	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"testing"
 
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/loader"
