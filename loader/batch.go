@@ -49,6 +49,7 @@ func (l *Loader[K, R]) newInstance(s *scope) *instance[K, R] {
 		// drains it while keys arrive, so it need not hold a whole batch.
 		dataloader.WithInputCapacity[K, R](min(l.cfg.MaxBatch, 128)),
 		dataloader.WithCache[K, R](&cache[K, R]{in: in}),
+		dataloader.WithTracer[K, R](l.tracer),
 	)
 	return in
 }
@@ -161,3 +162,32 @@ func (c *cache[K, R]) Delete(_ context.Context, k K) bool {
 }
 
 func (c *cache[K, R]) Clear() { clear(c.m) }
+
+// noTrace is dataloader's NoopTracer without its cost: NoopTracer returns a
+// new closure from every Load (generic code allocates one per call), while
+// these finish funcs are made once per Loader.
+type noTrace[K comparable, R any] struct {
+	load  dataloader.TraceLoadFinishFunc[R]
+	many  dataloader.TraceLoadManyFinishFunc[R]
+	batch dataloader.TraceBatchFinishFunc[R]
+}
+
+func newNoTrace[K comparable, R any]() *noTrace[K, R] {
+	return &noTrace[K, R]{
+		load:  func(dataloader.Thunk[R]) {},
+		many:  func(dataloader.ThunkMany[R]) {},
+		batch: func([]*dataloader.Result[R]) {},
+	}
+}
+
+func (t *noTrace[K, R]) TraceLoad(ctx context.Context, _ K) (context.Context, dataloader.TraceLoadFinishFunc[R]) {
+	return ctx, t.load
+}
+
+func (t *noTrace[K, R]) TraceLoadMany(ctx context.Context, _ []K) (context.Context, dataloader.TraceLoadManyFinishFunc[R]) {
+	return ctx, t.many
+}
+
+func (t *noTrace[K, R]) TraceBatch(ctx context.Context, _ []K) (context.Context, dataloader.TraceBatchFinishFunc[R]) {
+	return ctx, t.batch
+}

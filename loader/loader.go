@@ -83,6 +83,7 @@ type Loader[K comparable, R any] struct {
 	name    string
 	cfg     Config
 	metrics loaderMetrics
+	tracer  *noTrace[K, R]
 	// assemble runs the query for keys and returns one result per key, in
 	// key order; err is set when the query itself failed.
 	assemble func(ctx context.Context, keys []K) ([]*dataloader.Result[R], error)
@@ -108,6 +109,7 @@ func newLoader[K comparable, V, R any](db Querier, q Query[K, V], cfg Config, as
 		name:    q.Name,
 		cfg:     cfg,
 		metrics: cfg.Metrics.forLoader(q.Name),
+		tracer:  newNoTrace[K, R](),
 		assemble: func(ctx context.Context, keys []K) ([]*dataloader.Result[R], error) {
 			rows, err := q.fetch(ctx, db, keys)
 			if err != nil {
