@@ -35,7 +35,8 @@ type Config struct {
 	// means DefaultWait (200µs). Must not be negative.
 	Wait time.Duration
 	// MaxWait caps how long a batch may keep growing while keys keep
-	// arriving. Zero means DefaultMaxWait (1ms). Must be >= Wait.
+	// arriving. Zero means DefaultMaxWait (1ms), or Wait if that is longer.
+	// Must be >= Wait.
 	MaxWait time.Duration
 	// MaxBatch is the largest number of keys in one query; a larger set is
 	// split into several queries. Zero means DefaultMaxBatch (1000). Must
