@@ -3,6 +3,7 @@ package loader_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 
 	"github.com/pgfleet/pgfleet/loader"
 )
@@ -23,5 +24,10 @@ func ExampleMiddleware() {
 		// Loads made with r.Context() share this request's batches and cache.
 		fmt.Fprintln(w, loader.ScopeID(r.Context()) != 0)
 	})
-	_ = loader.Middleware(mux) // http.ListenAndServe(addr, loader.Middleware(mux))
+	h := loader.Middleware(mux) // http.ListenAndServe(addr, loader.Middleware(mux))
+
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/orders", nil))
+	fmt.Print(w.Body)
+	// Output: true
 }
