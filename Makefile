@@ -57,7 +57,15 @@ docker/image: ## install Docker if missing, start dockerd, build a local Postgre
 test/containers: docker/image ## the dbxtest smoke suite through testcontainers
 	PGFLEET_TEST_BACKEND=testcontainers PGFLEET_TEST_IMAGE=pgfleet/postgres:15-local \
 	TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 \
-	$(GO) test -count=1 -run Containers ./dbx/dbxtest/
+	$(GO) test -count=1 -run Containers ./dbx/dbxtest/containers/
+
+.PHONY: cross
+cross: ## build and vet every package for darwin/amd64, darwin/arm64 and windows/amd64
+	@set -e; for p in darwin/amd64 darwin/arm64 windows/amd64; do \
+		echo "cross: $$p"; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build $(PKGS); \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet $(PKGS); \
+	done
 
 .PHONY: clean
 clean: ## remove build output, test caches and dbxtest's shared initdb templates (rebuilt on demand)

@@ -1,7 +1,7 @@
 // Command dbxbench compares point-select throughput and latency of a
 // dbx.Cluster, a raw pgxpool with the same pool size, and pgbench -S -M
 // prepared with the same client count, in one run against one throwaway
-// server started by dbxtest. Rounds alternate between dbx and pgxpool so
+// server started by topology. Rounds alternate between dbx and pgxpool so
 // that drift on a shared machine hits both alike.
 //
 //	go run ./cmd/dbxbench -clients 8 -duration 5s -rounds 3
@@ -28,7 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgfleet/pgfleet/dbx"
-	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
 )
 
 const (
@@ -72,13 +72,13 @@ func (r *result) pct(p float64) time.Duration {
 
 func run(clients int, duration time.Duration, rounds int, sessionTimeouts bool) error {
 	ctx := context.Background()
-	topo, err := dbxtest.Launch(ctx, dbxtest.Topology{})
+	topo, err := topology.Launch(ctx, topology.Topology{})
 	if err != nil {
 		return err
 	}
 	defer topo.Close()
 	// The server's own pgbench: the same installation dbxtest runs.
-	pgbench, err := dbxtest.Binary("pgbench")
+	pgbench, err := topology.Binary("pgbench")
 	if err != nil {
 		return err
 	}

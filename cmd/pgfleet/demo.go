@@ -18,7 +18,7 @@ import (
 	"github.com/pgfleet/pgfleet/budgetcheck"
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/budget"
-	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
 	"github.com/pgfleet/pgfleet/internal/seed"
 	"github.com/pgfleet/pgfleet/loader"
 	demo "github.com/pgfleet/pgfleet/loader/loaderdemo"
@@ -62,7 +62,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	step := stepper(out)
 
 	step("starting a primary, %d streaming replicas and %d shards", *replicas, *shards)
-	topo, err := dbxtest.Launch(ctx, dbxtest.Topology{
+	topo, err := topology.Launch(ctx, topology.Topology{
 		Replicas: *replicas, Shards: *shards,
 		Settings: map[string]string{"max_connections": fmt.Sprint(*maxConns)},
 	})
@@ -139,7 +139,7 @@ func stepper(w io.Writer) func(format string, args ...any) {
 
 // whereabouts prints one line per node: role, DSN, max_connections, recovery
 // state and how many orders it holds (replicas after catching up).
-func whereabouts(ctx context.Context, out io.Writer, topo *dbxtest.Cluster) error {
+func whereabouts(ctx context.Context, out io.Writer, topo *topology.Cluster) error {
 	primary, err := topo.Primary.Connect(ctx)
 	if err != nil {
 		return err
@@ -153,7 +153,7 @@ func whereabouts(ctx context.Context, out io.Writer, topo *dbxtest.Cluster) erro
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "    NODE\tROLE\tDSN\tMAX_CONN\tIN_RECOVERY\tORDERS")
 	for _, n := range topo.Nodes() {
-		if n.Role == dbxtest.RoleReplica {
+		if n.Role == topology.RoleReplica {
 			if err := n.WaitReplay(ctx, lsn); err != nil {
 				return err
 			}

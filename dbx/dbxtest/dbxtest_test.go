@@ -3,10 +3,14 @@ package dbxtest_test
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/goleak"
 
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
@@ -14,273 +18,115 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	t.Cleanup(cancel)
-	return ctx
+// TestRequireHelper is not a test: TestRequireFailsWhenDBRequired runs the
+// test binary again with this test only.
+func TestRequireHelper(t *testing.T) {
+	if os.Getenv("DBXTEST_REQUIRE_HELPER") != "1" {
+		t.Skip("helper process for TestRequireFailsWhenDBRequired")
+	}
+	dbxtest.Require(t, &dbxtest.UnavailableError{Reason: "no backend in this helper"})
 }
 
-func scalar[T any](t *testing.T, ctx context.Context, n *dbxtest.Node, sql string, args ...any) T {
-	t.Helper()
-	conn, err := n.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var v T
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
-		t.Fatalf("%s on %s: %v", sql, n.Name, err)
-	}
-	return v
-}
-
-// execErr runs sql on its own connection to n and returns the statement's
-// error; a failed connect fails the test.
-func execErr(t *testing.T, ctx context.Context, n *dbxtest.Node, sql string) error {
-	t.Helper()
-	conn, err := n.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	_, err = conn.Exec(ctx, sql)
-	return err
-}
-
-func mustExec(t *testing.T, ctx context.Context, n *dbxtest.Node, sql string) {
-	t.Helper()
-	if err := execErr(t, ctx, n, sql); err != nil {
-		t.Fatalf("%s on %s: %v", sql, n.Name, err)
-	}
-}
-
-func TestReplicationStreams(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	c := dbxtest.Start(t, dbxtest.Topology{Replicas: 2})
-	mustExec(t, ctx, c.Primary, `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'streamed')`)
-	lsn := scalar[string](t, ctx, c.Primary, `SELECT pg_current_wal_lsn()::text`)
-	for _, r := range c.Replicas {
-		if !scalar[bool](t, ctx, r, `SELECT pg_is_in_recovery()`) {
-			t.Fatalf("%s is not in recovery", r.Name)
-		}
-		if err := r.WaitReplay(ctx, lsn); err != nil {
-			t.Fatal(err)
-		}
-		if got := scalar[string](t, ctx, r, `SELECT v FROM t WHERE id = 1`); got != "streamed" {
-			t.Fatalf("%s read %q", r.Name, got)
-		}
-	}
-	if n := scalar[int](t, ctx, c.Primary, `SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'`); n != 2 {
-		t.Fatalf("pg_stat_replication shows %d streaming replicas, want 2", n)
-	}
-}
-
-func TestSettingsPerNode(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	c := dbxtest.Start(t, dbxtest.Topology{
-		Shards:       2,
-		Settings:     map[string]string{"max_connections": "30"},
-		NodeSettings: map[string]map[string]string{"shard1": {"max_connections": "20"}},
+// Without PGFLEET_REQUIRE_DB an unavailable backend is a skip with its
+// reason; any other error, or a nil one, is not.
+func TestRequireSkipsWhenUnavailable(t *testing.T) {
+	t.Setenv("PGFLEET_REQUIRE_DB", "")
+	var skipped bool
+	t.Run("unavailable", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		dbxtest.Require(t, &dbxtest.UnavailableError{Reason: "no backend"})
 	})
-	want := map[string]string{"primary": "30", "shard0": "30", "shard1": "20"}
-	for _, n := range c.Nodes() {
-		if got := scalar[string](t, ctx, n, `SHOW max_connections`); got != want[n.Name] {
-			t.Errorf("%s max_connections = %s, want %s", n.Name, got, want[n.Name])
+	if !skipped {
+		t.Fatal("an unavailable backend did not skip")
+	}
+	t.Run("nil", func(t *testing.T) {
+		dbxtest.Require(t, nil)
+		if t.Skipped() || t.Failed() {
+			t.Fatal("a nil error skipped or failed the test")
 		}
-		if scalar[bool](t, ctx, n, `SELECT pg_is_in_recovery()`) {
-			t.Errorf("%s is in recovery", n.Name)
-		}
-	}
-	if c.Shards[0].DSN() == c.Shards[1].DSN() || c.Primary.DSN() == c.Shards[0].DSN() {
-		t.Fatal("nodes share a DSN")
+	})
+}
+
+// With PGFLEET_REQUIRE_DB set (CI) the same error fails the test: a CI run
+// never passes by skipping.
+func TestRequireFailsWhenDBRequired(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRequireHelper$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "DBXTEST_REQUIRE_HELPER=1", "PGFLEET_REQUIRE_DB=1")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || !strings.Contains(string(out), "--- FAIL: TestRequireHelper") || !strings.Contains(string(out), "no backend in this helper") {
+		t.Fatalf("Require with PGFLEET_REQUIRE_DB=1: %v\n%s", err, out)
 	}
 }
 
-func TestBadTopology(t *testing.T) {
+// Pool is the one test pool: a fixed small size, never pgx's NumCPU
+// default, options applied, closed with the test.
+func TestPool(t *testing.T) {
 	t.Parallel()
-	_, err := dbxtest.Launch(t.Context(), dbxtest.Topology{NodeSettings: map[string]map[string]string{"replica3": {}}})
-	if err == nil {
-		t.Fatal("NodeSettings for a missing node accepted")
-	}
-	_, err = dbxtest.Launch(t.Context(), dbxtest.Topology{Replicas: -1})
-	if err == nil {
-		t.Fatal("negative replicas accepted")
-	}
-}
-
-func TestStopStartKill(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
 	c := dbxtest.Start(t, dbxtest.Topology{})
-	n := c.Primary
-	mustExec(t, ctx, n, `CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)`)
-
-	if err := n.Stop(ctx); err != nil {
-		t.Fatal(err)
+	p := dbxtest.Pool(t, c.Primary)
+	if got := p.Config().MaxConns; got != dbxtest.DefaultPoolMaxConns {
+		t.Fatalf("MaxConns = %d, want %d", got, dbxtest.DefaultPoolMaxConns)
 	}
-	if _, err := n.Connect(ctx); err == nil {
-		t.Fatal("connected to a stopped node")
+	p2 := dbxtest.Pool(t, c.Primary, func(cfg *pgxpool.Config) { cfg.MaxConns = 1 })
+	if got := p2.Config().MaxConns; got != 1 {
+		t.Fatalf("MaxConns with option = %d, want 1", got)
 	}
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if v := scalar[int](t, ctx, n, `SELECT v FROM kept`); v != 42 {
-		t.Fatalf("after restart read %d", v)
-	}
-
-	held, err := n.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	if err := held.Ping(ctx); err == nil {
-		t.Fatal("a connection survived kill -9")
-	}
-	held.Close(ctx)
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if v := scalar[int](t, ctx, n, `SELECT v FROM kept`); v != 42 {
-		t.Fatalf("after crash recovery read %d", v)
+	var one int
+	if err := p2.QueryRow(context.Background(), `SELECT 1`).Scan(&one); err != nil || one != 1 {
+		t.Fatalf("SELECT 1: %d, %v", one, err)
 	}
 }
 
-func TestPauseResume(t *testing.T) {
+// TestUserModuleGetsNoDocker builds a throwaway module whose test imports
+// dbxtest, as a user's would, and checks that `go mod tidy` writes no
+// Docker, testcontainers or OpenTelemetry requirement into its go.mod (before
+// the split it wrote dozens).
+func TestUserModuleGetsNoDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module with the go command")
+	}
 	t.Parallel()
-	ctx := ctxT(t)
-	c := dbxtest.Start(t, dbxtest.Topology{})
-	n := c.Primary
-	conn, err := n.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if err := n.Pause(); err != nil {
-		t.Fatal(err)
-	}
-	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	err = conn.Ping(short)
-	cancel()
-	if !errors.Is(err, context.DeadlineExceeded) && !pgconnTimeout(err) {
-		t.Fatalf("ping on a paused server: %v, want a timeout", err)
-	}
-	if err := n.Resume(); err != nil {
-		t.Fatal(err)
-	}
-	if v := scalar[int](t, ctx, n, `SELECT 1`); v != 1 {
-		t.Fatal("resumed server did not answer")
-	}
-}
+	_, here, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(here), "..", "..")
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod":    "module example.com/orders\n\ngo 1.26\n\nrequire github.com/pgfleet/pgfleet v0.0.0\n\nreplace github.com/pgfleet/pgfleet => " + root + "\n",
+		"orders.go": "package orders\n",
+		"orders_test.go": `package orders
 
-func pgconnTimeout(err error) bool {
-	var te interface{ Timeout() bool }
-	return errors.As(err, &te) && te.Timeout()
-}
+import (
+	"testing"
 
-func TestTerminateApp(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
+	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+)
+
+func TestOrders(t *testing.T) {
 	c := dbxtest.Start(t, dbxtest.Topology{})
-	cfg, err := pgx.ParseConfig(c.Primary.DSN())
-	if err != nil {
-		t.Fatal(err)
+	_ = dbxtest.Pool(t, c.Primary)
+}
+`,
 	}
-	cfg.RuntimeParams["application_name"] = "orders/pod-1"
-	var victims []*pgx.Conn
-	for range 3 {
-		conn, err := pgx.ConnectConfig(ctx, cfg)
-		if err != nil {
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close(ctx)
-		victims = append(victims, conn)
 	}
-	bystander, err := c.Primary.Connect(ctx)
+	for _, args := range [][]string{{"mod", "tidy"}, {"vet", "./..."}} {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	gomod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bystander.Close(ctx)
-
-	n, err := c.Primary.TerminateApp(ctx, "orders/pod-1")
-	if err != nil || n != 3 {
-		t.Fatalf("TerminateApp = %d, %v; want 3", n, err)
-	}
-	for _, v := range victims {
-		if err := v.Ping(ctx); err == nil {
-			t.Fatal("a terminated connection still answers")
+	for _, bad := range []string{"testcontainers", "moby", "docker", "opentelemetry", "otel"} {
+		if strings.Contains(string(gomod), bad) {
+			t.Errorf("go.mod of a module that only tests with dbxtest requires %s:\n%s", bad, gomod)
 		}
-	}
-	if err := bystander.Ping(ctx); err != nil {
-		t.Fatalf("bystander: %v", err)
-	}
-}
-
-func TestPromote(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	c := dbxtest.Start(t, dbxtest.Topology{Replicas: 1})
-	r := c.Replicas[0]
-	if execErr(t, ctx, r, `CREATE TABLE w (v int)`) == nil {
-		t.Fatal("a replica accepted a write")
-	}
-	if err := c.Primary.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Promote(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if scalar[bool](t, ctx, r, `SELECT pg_is_in_recovery()`) {
-		t.Fatal("promoted node still in recovery")
-	}
-	if err := execErr(t, ctx, r, `CREATE TABLE w (v int); INSERT INTO w VALUES (7)`); err != nil {
-		t.Fatalf("promoted node refused a write: %v", err)
-	}
-}
-
-func TestCloseRemovesEverything(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	dbxtest.Start(t, dbxtest.Topology{}) // skips or fails like every database test
-	c, err := dbxtest.Launch(ctx, dbxtest.Topology{Replicas: 1, Shards: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Shards[0].Kill(); err != nil { // a killed node must be cleaned too
-		t.Fatal(err)
-	}
-	if err := c.Replicas[0].Pause(); err != nil { // and a paused one
-		t.Fatal(err)
-	}
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range c.Nodes() {
-		if conn, err := n.Connect(ctx); err == nil {
-			conn.Close(ctx)
-			t.Fatalf("%s still answers after Close", n.Name)
-		}
-	}
-	if err := c.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-}
-
-// A replica's settings are held to its primary's running values, not to
-// the template's: a topology with a low max_connections everywhere starts.
-func TestReplicaWithLowMaxConnections(t *testing.T) {
-	t.Parallel()
-	ctx := ctxT(t)
-	c := dbxtest.Start(t, dbxtest.Topology{Replicas: 1, Settings: map[string]string{"max_connections": "20"}})
-	if got := scalar[string](t, ctx, c.Replicas[0], `SHOW max_connections`); got != "20" {
-		t.Fatalf("replica max_connections = %s", got)
-	}
-	mustExec(t, ctx, c.Primary, `CREATE TABLE x (v int)`)
-	lsn := scalar[string](t, ctx, c.Primary, `SELECT pg_current_wal_lsn()::text`)
-	if err := c.Replicas[0].WaitReplay(ctx, lsn); err != nil {
-		t.Fatal(err)
 	}
 }

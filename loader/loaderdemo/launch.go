@@ -6,17 +6,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
 	"github.com/pgfleet/pgfleet/internal/seed"
 	"github.com/pgfleet/pgfleet/migrations"
 )
 
-// Launch starts a throwaway single-node server ([dbxtest.Launch]) with the
+// Launch starts a throwaway single-node server ([topology.Launch]) with the
 // demo schema and the seed's data (default options). The caller must Close
 // it. When no backend can start one, the error is a
-// [*dbxtest.UnavailableError]; on any error nothing is left running.
-func Launch(ctx context.Context) (*dbxtest.Cluster, error) {
-	c, err := dbxtest.Launch(ctx, dbxtest.Topology{})
+// [*topology.UnavailableError]; on any error nothing is left running.
+func Launch(ctx context.Context) (*topology.Cluster, error) {
+	c, err := topology.Launch(ctx, topology.Topology{})
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,10 @@
-package dbxtest
+package topology
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"sort"
@@ -24,7 +25,7 @@ type localNode struct {
 	data     string
 	log      string
 	port     int
-	portLock *os.File
+	portLock io.Closer
 	settings map[string]string
 
 	mu     sync.Mutex
@@ -49,20 +50,20 @@ func (n *localNode) args() []string {
 }
 
 // start runs the postmaster and waits until it accepts connections.
-func (n *localNode) start(ctx context.Context) error {
+func (n *localNode) Start(ctx context.Context) error {
 	n.mu.Lock()
 	if n.gone {
 		n.mu.Unlock()
-		return fmt.Errorf("dbxtest: %s was destroyed", n.name)
+		return fmt.Errorf("topology: %s was destroyed", n.name)
 	}
 	if n.running() {
 		n.mu.Unlock()
-		return fmt.Errorf("dbxtest: %s is already running", n.name)
+		return fmt.Errorf("topology: %s is already running", n.name)
 	}
 	logf, err := os.OpenFile(n.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		n.mu.Unlock()
-		return fmt.Errorf("dbxtest: %w", err)
+		return fmt.Errorf("topology: %w", err)
 	}
 	logStart, _ := logf.Seek(0, 2)
 	cmd := n.l.command("postgres", n.args()...)
@@ -94,7 +95,7 @@ func (n *localNode) start(ctx context.Context) error {
 	if err := <-started; err != nil {
 		logf.Close()
 		n.mu.Unlock()
-		return fmt.Errorf("dbxtest: start %s: %w", n.name, err)
+		return fmt.Errorf("topology: start %s: %w", n.name, err)
 	}
 	n.pid, n.exited, n.paused = cmd.Process.Pid, exited, false
 	n.mu.Unlock()
@@ -140,9 +141,9 @@ func (n *localNode) waitReady(ctx context.Context, logStart int64) error {
 			if strings.Contains(tail, "could not bind") || strings.Contains(tail, "Address already in use") {
 				return fmt.Errorf("%w: %d: %s", errPortInUse, n.port, tail)
 			}
-			return fmt.Errorf("dbxtest: %s exited during startup; its log says:\n%s", n.name, tail)
+			return fmt.Errorf("topology: %s exited during startup; its log says:\n%s", n.name, tail)
 		case <-ctx.Done():
-			return fmt.Errorf("dbxtest: %s not ready on port %d: %w; its log says:\n%s", n.name, n.port, ctx.Err(), n.logSince(logStart))
+			return fmt.Errorf("topology: %s not ready on port %d: %w; its log says:\n%s", n.name, n.port, ctx.Err(), n.logSince(logStart))
 		case <-time.After(time.Millisecond):
 		}
 	}
@@ -183,10 +184,10 @@ func (n *localNode) signalAll(sig syscall.Signal) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if !n.running() {
-		return fmt.Errorf("dbxtest: %s is not running", n.name)
+		return fmt.Errorf("topology: %s is not running", n.name)
 	}
 	if err := signalTree(n.pid, sig); err != nil {
-		return fmt.Errorf("dbxtest: signal %s: %w", n.name, err)
+		return fmt.Errorf("topology: signal %s: %w", n.name, err)
 	}
 	switch sig {
 	case syscall.SIGSTOP:
@@ -252,11 +253,11 @@ func (n *localNode) wait(ctx context.Context) error {
 	case <-exited:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("dbxtest: %s did not exit: %w", n.name, ctx.Err())
+		return fmt.Errorf("topology: %s did not exit: %w", n.name, ctx.Err())
 	}
 }
 
-func (n *localNode) stop(ctx context.Context) error {
+func (n *localNode) Stop(ctx context.Context) error {
 	return n.shutdown(ctx, syscall.SIGINT)
 }
 
@@ -267,21 +268,21 @@ func (n *localNode) shutdown(ctx context.Context, sig syscall.Signal) error {
 	paused, pid := n.paused, n.pid
 	if !n.running() {
 		n.mu.Unlock()
-		return fmt.Errorf("dbxtest: %s is not running", n.name)
+		return fmt.Errorf("topology: %s is not running", n.name)
 	}
 	n.mu.Unlock()
 	if paused {
-		if err := n.resume(); err != nil {
+		if err := n.Resume(); err != nil {
 			return err
 		}
 	}
 	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("dbxtest: stop %s: %w", n.name, err)
+		return fmt.Errorf("topology: stop %s: %w", n.name, err)
 	}
 	return n.wait(ctx)
 }
 
-func (n *localNode) kill() error {
+func (n *localNode) Kill() error {
 	if err := n.signalAll(syscall.SIGKILL); err != nil {
 		return err
 	}
@@ -290,12 +291,12 @@ func (n *localNode) kill() error {
 	return n.wait(ctx)
 }
 
-func (n *localNode) pause() error  { return n.signalAll(syscall.SIGSTOP) }
-func (n *localNode) resume() error { return n.signalAll(syscall.SIGCONT) }
+func (n *localNode) Pause() error  { return n.signalAll(syscall.SIGSTOP) }
+func (n *localNode) Resume() error { return n.signalAll(syscall.SIGCONT) }
 
 // destroy stops the node at once, frees its shared memory and port, and
 // removes its data.
-func (n *localNode) destroy() error {
+func (n *localNode) Destroy() error {
 	n.mu.Lock()
 	if n.gone {
 		n.mu.Unlock()
@@ -317,7 +318,7 @@ func (n *localNode) destroy() error {
 	}
 	removeSharedMemory(n.data)
 	if e := os.RemoveAll(n.data); e != nil && err == nil {
-		err = fmt.Errorf("dbxtest: remove %s: %w", n.data, e)
+		err = fmt.Errorf("topology: remove %s: %w", n.data, e)
 	}
 	if n.portLock != nil {
 		n.portLock.Close()

@@ -1,4 +1,4 @@
-package dbxtest_test
+package topology_test
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
 )
 
 // TestHelperProcess is not a test: TestNoServerSurvivesKilledTestProcess runs
@@ -21,7 +22,7 @@ func TestHelperProcess(t *testing.T) {
 	if os.Getenv("DBXTEST_HELPER") != "1" {
 		t.Skip("helper process for TestNoServerSurvivesKilledTestProcess")
 	}
-	c, err := dbxtest.Launch(context.Background(), dbxtest.Topology{Replicas: 1, Shards: 1})
+	c, err := topology.Launch(context.Background(), topology.Topology{Replicas: 1, Shards: 1})
 	if err != nil {
 		fmt.Println("ERROR", err)
 		os.Exit(1)
@@ -39,7 +40,7 @@ func TestHelperProcess(t *testing.T) {
 // started goes away on its own.
 func TestNoServerSurvivesKilledTestProcess(t *testing.T) {
 	t.Parallel()
-	dbxtest.Start(t, dbxtest.Topology{}) // skips or fails like every test when there is no backend
+	dbxtest.Start(t, topology.Topology{}) // skips or fails like every test when there is no backend
 	if os.Getenv("PGFLEET_TEST_BACKEND") != "" && os.Getenv("PGFLEET_TEST_BACKEND") != "local" {
 		t.Skip("parent-death signals are a local-backend mechanism")
 	}
@@ -75,7 +76,7 @@ func TestNoServerSurvivesKilledTestProcess(t *testing.T) {
 	ctx := t.Context()
 	deadline := time.Now().Add(20 * time.Second)
 	for _, dsn := range dsns {
-		n := dbxtest.NodeForDSN(dsn)
+		n := topology.NodeForDSN(dsn)
 		for {
 			conn, err := n.Connect(ctx)
 			if err != nil {
@@ -91,11 +92,11 @@ func TestNoServerSurvivesKilledTestProcess(t *testing.T) {
 
 	// The reaper removes what the dead process left on disk (the next test
 	// process would; do it now to free the tmpfs).
-	base, err := dbxtest.BaseDir()
+	base, err := topology.BaseDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dbxtest.Reap(base)
+	topology.Reap(base)
 	left, _ := filepath.Glob(filepath.Join(base, fmt.Sprintf("%d-*", cmd.Process.Pid)))
 	if len(left) > 0 {
 		t.Fatalf("the killed process's clusters were not reaped: %v", left)
@@ -104,20 +105,20 @@ func TestNoServerSurvivesKilledTestProcess(t *testing.T) {
 
 func TestReaperRemovesOnlyDeadOwners(t *testing.T) {
 	t.Parallel()
-	dbxtest.Start(t, dbxtest.Topology{})
-	base, err := dbxtest.BaseDir()
+	dbxtest.Start(t, topology.Topology{})
+	base, err := topology.BaseDir()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dead := filepath.Join(base, "999999999-1-1") // no such pid
-	alive := filepath.Join(base, fmt.Sprintf("%d-%d-999999", os.Getpid(), dbxtest.SelfStartTime()))
+	alive := filepath.Join(base, fmt.Sprintf("%d-%d-999999", os.Getpid(), topology.SelfStartTime()))
 	for _, d := range []string{dead, alive} {
 		if err := os.MkdirAll(filepath.Join(d, "primary"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	t.Cleanup(func() { os.RemoveAll(alive) })
-	dbxtest.Reap(base)
+	topology.Reap(base)
 	if _, err := os.Stat(dead); !os.IsNotExist(err) {
 		t.Fatalf("dead owner's cluster %s not reaped: %v", dead, err)
 	}

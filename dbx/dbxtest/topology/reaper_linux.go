@@ -1,4 +1,4 @@
-package dbxtest
+package topology
 
 import (
 	"fmt"
@@ -15,8 +15,12 @@ import (
 // owner's servers, and a live owner's are never touched.
 var clusterDirName = regexp.MustCompile(`^(\d+)-(\d+)-\d+$`)
 
-// selfStartTime is this process's start time in clock ticks since boot.
-func selfStartTime() int64 { return startTime(os.Getpid()) }
+// processAlive reports whether pid runs and started at started (see
+// [OwnerID]).
+func processAlive(pid int, started int64) bool {
+	st := startTime(pid)
+	return st != 0 && st == started
+}
 
 // startTime reads field 22 of /proc/<pid>/stat; 0 if the process is gone.
 func startTime(pid int) int64 {
@@ -51,7 +55,7 @@ func reap(base string) {
 		}
 		pid, _ := strconv.Atoi(m[1])
 		started, _ := strconv.ParseInt(m[2], 10, 64)
-		if st := startTime(pid); st != 0 && st == started {
+		if processAlive(pid, started) {
 			continue // the owner lives
 		}
 		dir := filepath.Join(base, e.Name())

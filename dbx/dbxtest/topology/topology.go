@@ -1,14 +1,12 @@
-package dbxtest
+package topology
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -33,12 +31,12 @@ type Topology struct {
 
 func (t Topology) validate() error {
 	if t.Replicas < 0 || t.Shards < 0 {
-		return fmt.Errorf("dbxtest: Topology{Replicas: %d, Shards: %d}: counts must be >= 0", t.Replicas, t.Shards)
+		return fmt.Errorf("topology: Topology{Replicas: %d, Shards: %d}: counts must be >= 0", t.Replicas, t.Shards)
 	}
 	names := t.nodeNames()
 	for name := range t.NodeSettings {
 		if !slices.Contains(names, name) {
-			return fmt.Errorf("dbxtest: NodeSettings names node %q, which this topology does not have (nodes: %s)", name, strings.Join(names, ", "))
+			return fmt.Errorf("topology: NodeSettings names node %q, which this topology does not have (nodes: %s)", name, strings.Join(names, ", "))
 		}
 	}
 	return nil
@@ -46,15 +44,16 @@ func (t Topology) validate() error {
 
 func (t Topology) nodeNames() []string {
 	var names []string
-	for _, n := range t.cluster("").Nodes() {
+	for _, n := range t.NewCluster("").Nodes() {
 		names = append(names, n.Name)
 	}
 	return names
 }
 
-// cluster makes the topology's nodes, not yet started: "primary",
-// "replica0".., "shard0"...
-func (t Topology) cluster(backend string) *Cluster {
+// NewCluster makes the topology's nodes, not yet started: "primary",
+// "replica0".., "shard0"... A [Backend] starts them and [Node.Attach]es
+// a DSN and a [Control] to each.
+func (t Topology) NewCluster(backend string) *Cluster {
 	c := &Cluster{Backend: backend, Primary: &Node{Name: "primary", Role: RolePrimary}}
 	for i := range t.Replicas {
 		c.Replicas = append(c.Replicas, &Node{Name: fmt.Sprintf("replica%d", i), Role: RoleReplica})
@@ -65,8 +64,9 @@ func (t Topology) cluster(backend string) *Cluster {
 	return c
 }
 
-// settingsFor merges the test defaults, Settings and the node's overrides.
-func (t Topology) settingsFor(name string) map[string]string {
+// SettingsFor merges the test defaults, Settings and the node's overrides:
+// the postgresql.conf parameters a backend gives the named node.
+func (t Topology) SettingsFor(name string) map[string]string {
 	s := map[string]string{
 		"fsync":              "off",
 		"full_page_writes":   "off",
@@ -101,8 +101,12 @@ type Cluster struct {
 
 	closeOnce sync.Once
 	closeErr  error
-	release   func() error
+	release   []func() error
 }
+
+// OnClose registers fn to run in [Cluster.Close] after every node is
+// destroyed: a backend's own resources (a directory, a network, a database).
+func (c *Cluster) OnClose(fn func() error) { c.release = append(c.release, fn) }
 
 // Nodes returns every node: the primary, then replicas, then shards.
 func (c *Cluster) Nodes() []*Node {
@@ -120,49 +124,22 @@ func (c *Cluster) Close() error {
 				nodes = append(nodes, n)
 			}
 		}
-		errs := []error{parallel(nodes, func(n *Node) error { return n.ctl.destroy() })}
-		if c.release != nil {
-			errs = append(errs, c.release())
+		errs := []error{Parallel(nodes, func(n *Node) error { return n.ctl.Destroy() })}
+		for _, fn := range c.release {
+			errs = append(errs, fn())
 		}
 		c.closeErr = errors.Join(errs...)
 	})
 	return c.closeErr
 }
 
-// StartTimeout bounds how long [Start] waits for a whole topology.
+// StartTimeout bounds how long dbxtest.Start waits for a whole topology;
+// callers of [Launch] choose their own deadline.
 const StartTimeout = 2 * time.Minute
 
-// Start starts the topology and stops it in tb.Cleanup. When no backend can
-// be had it skips the test (fails it when PGFLEET_REQUIRE_DB is set). With
-// go test -short it skips: -short means no database.
-func Start(tb testing.TB, topo Topology) *Cluster {
-	tb.Helper()
-	if testing.Short() {
-		tb.Skip("dbxtest: -short runs no database")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
-	defer cancel()
-	c, err := Launch(ctx, topo)
-	if c != nil {
-		tb.Cleanup(func() {
-			if err := c.Close(); err != nil {
-				tb.Errorf("dbxtest: cleanup: %v", err)
-			}
-		})
-	}
-	var unavailable *UnavailableError
-	switch {
-	case errors.As(err, &unavailable) && os.Getenv("PGFLEET_REQUIRE_DB") == "":
-		tb.Skip(err.Error() + " (PGFLEET_REQUIRE_DB is unset, so this is a skip)")
-	case err != nil:
-		tb.Fatal(err)
-	}
-	return c
-}
-
-// Launch starts the topology without a testing.TB, for demos and
-// simulations: the caller must Close the cluster. On error, whatever was
-// started has been stopped.
+// Launch starts the topology: the caller must Close the cluster (tests use
+// dbxtest.Start, which does it in their cleanup). On error, whatever was
+// started has been stopped. The backend is chosen as the package doc says.
 func Launch(ctx context.Context, topo Topology) (*Cluster, error) {
 	if err := topo.validate(); err != nil {
 		return nil, err
@@ -171,7 +148,7 @@ func Launch(ctx context.Context, topo Topology) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := b.launch(ctx, topo)
+	c, err := b.Launch(ctx, topo)
 	if err != nil {
 		if c != nil {
 			err = errors.Join(err, c.Close())

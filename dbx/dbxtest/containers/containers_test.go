@@ -1,4 +1,4 @@
-package dbxtest_test
+package containers_test
 
 import (
 	"context"
@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+	"github.com/pgfleet/pgfleet/dbx/dbxtest/containers"
+	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
 )
 
 // TestContainers is the smoke suite of the testcontainers backend. It runs
 // only when that backend is asked for, as CI does in a second invocation:
 //
-//	PGFLEET_TEST_BACKEND=testcontainers PGFLEET_TEST_IMAGE=pgfleet/postgres:15-local go test -run Containers ./dbx/dbxtest/
+//	PGFLEET_TEST_BACKEND=testcontainers PGFLEET_TEST_IMAGE=pgfleet/postgres:15-local go test -run Containers ./dbx/dbxtest/containers/
 //
 // and then fails (never skips) when Docker or the image is missing.
 func TestContainers(t *testing.T) {
@@ -23,7 +24,7 @@ func TestContainers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	start := time.Now()
-	c, err := dbxtest.Launch(ctx, dbxtest.Topology{
+	c, err := topology.Launch(ctx, topology.Topology{
 		Replicas:     1,
 		Shards:       1,
 		Settings:     map[string]string{"max_connections": "30"},
@@ -39,7 +40,7 @@ func TestContainers(t *testing.T) {
 	if c.Backend != "testcontainers" {
 		t.Fatalf("Backend = %q, want testcontainers", c.Backend)
 	}
-	cluster, err := dbxtest.ContainerCluster(ctx, c.Primary)
+	cluster, err := containers.ContainerCluster(ctx, c.Primary)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func TestContainers(t *testing.T) {
 			if got := scalar[string](t, ctx, n, `SHOW fsync`); got != "off" {
 				t.Errorf("%s fsync = %s, want the test default off", n.Name, got)
 			}
-			if rec := scalar[bool](t, ctx, n, `SELECT pg_is_in_recovery()`); rec != (n.Role == dbxtest.RoleReplica) {
+			if rec := scalar[bool](t, ctx, n, `SELECT pg_is_in_recovery()`); rec != (n.Role == topology.RoleReplica) {
 				t.Errorf("%s (%s) pg_is_in_recovery() = %v", n.Name, n.Role, rec)
 			}
 		}
@@ -158,7 +159,7 @@ func TestContainers(t *testing.T) {
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
 		}
-		left, err := dbxtest.ContainersOf(ctx, cluster)
+		left, err := containers.ContainersOf(ctx, cluster)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,4 +173,24 @@ func TestContainers(t *testing.T) {
 			}
 		}
 	})
+}
+
+// scalar runs one query on its own connection to n.
+func scalar[T any](t *testing.T, ctx context.Context, n *topology.Node, sql string) T {
+	t.Helper()
+	conn, err := n.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var v T
+	if err := conn.QueryRow(ctx, sql).Scan(&v); err != nil {
+		t.Fatalf("%s on %s: %v", sql, n.Name, err)
+	}
+	return v
+}
+
+func pgconnTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
 }

@@ -1,8 +1,9 @@
-package dbxtest
+package containers
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -19,7 +21,19 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
+
+	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
 )
+
+// The backend registers under the name PGFLEET_TEST_BACKEND selects it by;
+// it is chosen automatically when no local server binaries exist but Docker
+// answers.
+func init() { topology.Register("testcontainers", driver{}) }
+
+type driver struct{}
+
+func (driver) Available() bool                 { return dockerAvailable() }
+func (driver) Open() (topology.Backend, error) { return findContainers() }
 
 // DefaultImage is the image of the testcontainers backend when
 // PGFLEET_TEST_IMAGE is unset.
@@ -64,7 +78,6 @@ type containers struct {
 	image string
 	host  string // where mapped ports are reachable, as testcontainers sees it
 	bind  netip.Addr
-	ports *local // only for its port reservations
 	owner string
 
 	// docker is the process's one Docker client, shared by every cluster
@@ -74,20 +87,6 @@ type containers struct {
 	// [containers.do]), so that no keep-alive connection, and none of its
 	// goroutines, outlives the operation.
 	docker client.APIClient
-}
-
-var (
-	containersOnce sync.Once
-	containersB    *containers
-	containersErr  error
-)
-
-func newContainers() (backend, error) {
-	containersOnce.Do(func() { containersB, containersErr = findContainers() })
-	if containersErr != nil {
-		return nil, containersErr
-	}
-	return containersB, nil
 }
 
 // dockerAvailable reports whether a Docker daemon answers. Without
@@ -132,7 +131,7 @@ func setDockerEnvDefaults() {
 		if h := os.Getenv("DOCKER_HOST"); h != "" && !strings.HasPrefix(h, "unix://") {
 			return
 		}
-		if isFile("/.dockerenv") && dockerdIsLocal() {
+		if fileExists("/.dockerenv") && dockerdIsLocal() {
 			os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
 		}
 	})
@@ -163,7 +162,7 @@ func findContainers() (*containers, error) {
 	defer cancel()
 	cli, err := dockerClient(ctx)
 	if err != nil {
-		return nil, &UnavailableError{Reason: fmt.Sprintf("testcontainers backend: Docker does not answer (%v): start Docker, or run scripts/docker-postgres-image.sh as root", err)}
+		return nil, &topology.UnavailableError{Reason: fmt.Sprintf("testcontainers backend: Docker does not answer (%v): start Docker, or run scripts/docker-postgres-image.sh as root", err)}
 	}
 	defer cli.Close()
 	b := &containers{image: os.Getenv("PGFLEET_TEST_IMAGE"), docker: cli}
@@ -172,12 +171,12 @@ func findContainers() (*containers, error) {
 	}
 	provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(tclog.NewNoopLogger()))
 	if err != nil {
-		return nil, fmt.Errorf("dbxtest: testcontainers: %w", err)
+		return nil, fmt.Errorf("containers: testcontainers: %w", err)
 	}
 	b.host, err = provider.DaemonHost(ctx)
 	provider.Close()
 	if err != nil {
-		return nil, fmt.Errorf("dbxtest: testcontainers: %w", err)
+		return nil, fmt.Errorf("containers: testcontainers: %w", err)
 	}
 	if b.host == "localhost" {
 		b.host = "127.0.0.1" // the ports are bound on IPv4 only
@@ -190,17 +189,11 @@ func findContainers() (*containers, error) {
 	}
 	if _, err := cli.ImageInspect(ctx, b.image); err != nil {
 		if err := pull(ctx, cli, b.image); err != nil {
-			return nil, &UnavailableError{Reason: fmt.Sprintf("testcontainers backend: image %s is not here and cannot be pulled (%v): build a local one with scripts/docker-postgres-image.sh and set PGFLEET_TEST_IMAGE=pgfleet/postgres:15-local", b.image, err)}
+			return nil, &topology.UnavailableError{Reason: fmt.Sprintf("testcontainers backend: image %s is not here and cannot be pulled (%v): build a local one with scripts/docker-postgres-image.sh and set PGFLEET_TEST_IMAGE=pgfleet/postgres:15-local", b.image, err)}
 		}
 	}
 	hostname, _ := os.Hostname()
-	b.owner = fmt.Sprintf("%s/%d-%d", hostname, os.Getpid(), selfStartTime())
-	// Port reservations are shared with the local backend, so that parallel
-	// test packages of either backend never pick the same host port.
-	b.ports = &local{base: filepath.Join(dataRoot(), "pgfleet-dbxtest")}
-	if err := os.MkdirAll(filepath.Join(b.ports.base, "ports"), 0o755); err != nil {
-		return nil, fmt.Errorf("dbxtest: %w", err)
-	}
+	b.owner = hostname + "/" + topology.OwnerID()
 	reapContainers(ctx, cli, hostname)
 	return b, nil
 }
@@ -219,15 +212,8 @@ func pull(ctx context.Context, cli client.APIClient, image string) error {
 // `go test -timeout`, which had no chance to Close.
 func reapContainers(ctx context.Context, cli client.APIClient, hostname string) {
 	dead := func(labels map[string]string) bool {
-		host, proc, ok := strings.Cut(labels[labelOwner], "/")
-		if !ok || host != hostname {
-			return false
-		}
-		pidS, startS, _ := strings.Cut(proc, "-")
-		pid, _ := strconv.Atoi(pidS)
-		started, _ := strconv.ParseInt(startS, 10, 64)
-		st := startTime(pid)
-		return st == 0 || st != started
+		host, owner, ok := strings.Cut(labels[labelOwner], "/")
+		return ok && host == hostname && !topology.OwnerAlive(owner)
 	}
 	filters := make(client.Filters).Add("label", labelOwner)
 	list, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filters})
@@ -250,10 +236,10 @@ func reapContainers(ctx context.Context, cli client.APIClient, hostname string) 
 	}
 }
 
-func (b *containers) launch(ctx context.Context, topo Topology) (*Cluster, error) {
-	name := fmt.Sprintf("dbxtest-%d-%d-%d", os.Getpid(), selfStartTime(), clusterID.Add(1))
+func (b *containers) Launch(ctx context.Context, topo topology.Topology) (*topology.Cluster, error) {
+	name := fmt.Sprintf("dbxtest-%s-%d", topology.OwnerID(), clusterID.Add(1))
 	labels := map[string]string{labelOwner: b.owner, labelCluster: name}
-	c := topo.cluster("testcontainers")
+	c := topo.NewCluster("testcontainers")
 	// Replicas reach the primary by its alias on a network of their own.
 	var netName string
 	if topo.Replicas > 0 {
@@ -262,24 +248,24 @@ func (b *containers) launch(ctx context.Context, topo Topology) (*Cluster, error
 			return err
 		})
 		if err != nil {
-			return c, fmt.Errorf("dbxtest: create network %s: %w", name, err)
+			return c, fmt.Errorf("containers: create network %s: %w", name, err)
 		}
 		netName = name
-		c.release = func() error { return b.removeNetwork(netName) }
+		c.OnClose(func() error { return b.removeNetwork(netName) })
 	}
-	start := func(n *Node) error { return b.startNew(ctx, n, topo.settingsFor(n.Name), labels, netName) }
-	err := parallel([]*Node{c.Primary, {Name: "shards"}}, func(n *Node) error {
+	start := func(n *topology.Node) error { return b.startNew(ctx, n, topo.SettingsFor(n.Name), labels, netName) }
+	err := topology.Parallel([]*topology.Node{c.Primary, {Name: "shards"}}, func(n *topology.Node) error {
 		if n != c.Primary {
-			return parallel(c.Shards, start)
+			return topology.Parallel(c.Shards, start)
 		}
 		if err := start(c.Primary); err != nil {
 			return err
 		}
-		return parallel(c.Replicas, func(r *Node) error {
+		return topology.Parallel(c.Replicas, func(r *topology.Node) error {
 			if err := start(r); err != nil {
 				return err
 			}
-			return waitStreaming(ctx, r)
+			return r.WaitStreaming(ctx)
 		})
 	})
 	return c, err
@@ -300,7 +286,7 @@ func (b *containers) removeNetwork(name string) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("dbxtest: remove network %s: %w", name, err)
+		return fmt.Errorf("containers: remove network %s: %w", name, err)
 	}
 	return nil
 }
@@ -309,16 +295,15 @@ func (b *containers) removeNetwork(name string) error {
 // trying another port when something outside our reservations holds it.
 // The port is fixed, not picked by Docker, so that the DSN that clients hold
 // stays valid across [Node.Stop] and [Node.Start].
-func (b *containers) startNew(ctx context.Context, n *Node, settings map[string]string, labels map[string]string, netName string) error {
+func (b *containers) startNew(ctx context.Context, n *topology.Node, settings map[string]string, labels map[string]string, netName string) error {
 	var lastErr error
 	for range 5 {
-		port, lock, err := b.ports.reservePort()
+		port, lock, err := topology.ReservePort()
 		if err != nil {
 			return err
 		}
 		cn := &containerNode{b: b, name: n.Name, port: port, portLock: lock}
-		n.ctl = cn
-		n.dsn = fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", netJoin(b.host, port))
+		n.Attach(fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", netJoin(b.host, port)), cn)
 		lastErr = b.create(ctx, cn, n.Role, settings, labels, netName)
 		if lastErr == nil {
 			lastErr = cn.waitReady(ctx)
@@ -326,7 +311,7 @@ func (b *containers) startNew(ctx context.Context, n *Node, settings map[string]
 		if lastErr == nil || !portTaken(lastErr) {
 			return lastErr
 		}
-		_ = cn.destroy()
+		_ = cn.Destroy()
 	}
 	return lastErr
 }
@@ -346,7 +331,7 @@ func portTaken(err error) bool {
 // create runs the container through testcontainers. The node's control
 // knows the container before any error is checked, so that Close removes
 // a container that was created but failed to start.
-func (b *containers) create(ctx context.Context, cn *containerNode, role Role, settings map[string]string, labels map[string]string, netName string) error {
+func (b *containers) create(ctx context.Context, cn *containerNode, role topology.Role, settings map[string]string, labels map[string]string, netName string) error {
 	args := []string{"-c", "listen_addresses=*", "-c", "hba_file=" + hbaPath}
 	keys := make([]string, 0, len(settings))
 	for k := range settings {
@@ -373,14 +358,14 @@ func (b *containers) create(ctx context.Context, cn *containerNode, role Role, s
 			}
 		},
 	}
-	if role == RoleReplica {
+	if role == topology.RoleReplica {
 		req.Entrypoint = []string{"sh", "-c", replicaScript, "dbxtest-replica"}
 		req.Cmd = append(args, "-c", fmt.Sprintf("primary_conninfo=host=primary port=5432 user=postgres application_name=%s", cn.name))
 		req.ConfigModifier = func(cfg *container.Config) { cfg.User = "postgres" }
 	}
 	if netName != "" {
 		req.Networks = []string{netName}
-		if role == RolePrimary {
+		if role == topology.RolePrimary {
 			req.NetworkAliases = map[string][]string{netName: {"primary"}}
 		}
 	}
@@ -393,7 +378,7 @@ func (b *containers) create(ctx context.Context, cn *containerNode, role Role, s
 		cn.setID(ctr.GetContainerID())
 	}
 	if err != nil {
-		return fmt.Errorf("dbxtest: start %s in a container of %s: %w", cn.name, b.image, err)
+		return fmt.Errorf("containers: start %s in a container of %s: %w", cn.name, b.image, err)
 	}
 	return nil
 }
@@ -404,7 +389,7 @@ type containerNode struct {
 	b        *containers
 	name     string
 	port     int
-	portLock *os.File
+	portLock io.Closer
 
 	mu     sync.Mutex
 	id     string
@@ -424,14 +409,14 @@ func (n *containerNode) do(ctx context.Context, what string, fn func(cli client.
 	id, gone := n.id, n.gone
 	n.mu.Unlock()
 	if gone {
-		return fmt.Errorf("dbxtest: %s was destroyed", n.name)
+		return fmt.Errorf("containers: %s was destroyed", n.name)
 	}
 	if id == "" {
-		return fmt.Errorf("dbxtest: %s has no container", n.name)
+		return fmt.Errorf("containers: %s has no container", n.name)
 	}
 	err := n.b.do(ctx, func(cli client.APIClient) error { return fn(cli, id) })
 	if err != nil {
-		return fmt.Errorf("dbxtest: %s %s: %w", what, n.name, err)
+		return fmt.Errorf("containers: %s %s: %w", what, n.name, err)
 	}
 	return nil
 }
@@ -455,12 +440,12 @@ func (n *containerNode) waitReady(ctx context.Context) error {
 		if time.Since(lastCheck) > 500*time.Millisecond {
 			lastCheck = time.Now()
 			if !n.running(ctx) {
-				return fmt.Errorf("dbxtest: %s exited during startup; its log says:\n%s", n.name, n.logs(ctx))
+				return fmt.Errorf("containers: %s exited during startup; its log says:\n%s", n.name, n.logs(ctx))
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("dbxtest: %s not ready on port %d: %w; its log says:\n%s", n.name, n.port, ctx.Err(), n.logs(context.WithoutCancel(ctx)))
+			return fmt.Errorf("containers: %s not ready on port %d: %w; its log says:\n%s", n.name, n.port, ctx.Err(), n.logs(context.WithoutCancel(ctx)))
 		case <-time.After(delay):
 		}
 	}
@@ -501,7 +486,7 @@ func (n *containerNode) logs(ctx context.Context) string {
 
 // stop is a fast shutdown (SIGINT, as the official image's STOPSIGNAL) that
 // keeps the container and its data.
-func (n *containerNode) stop(ctx context.Context) error {
+func (n *containerNode) Stop(ctx context.Context) error {
 	return n.do(ctx, "stop", func(cli client.APIClient, id string) error {
 		if err := n.unpause(ctx, cli, id); err != nil {
 			return err
@@ -512,7 +497,7 @@ func (n *containerNode) stop(ctx context.Context) error {
 	})
 }
 
-func (n *containerNode) start(ctx context.Context) error {
+func (n *containerNode) Start(ctx context.Context) error {
 	err := n.do(ctx, "start", func(cli client.APIClient, id string) error {
 		_, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
 		return err
@@ -526,7 +511,7 @@ func (n *containerNode) start(ctx context.Context) error {
 // kill is docker kill (SIGKILL to the postmaster, the container's init, so
 // the kernel kills every backend with it); it returns once the container is
 // down.
-func (n *containerNode) kill() error {
+func (n *containerNode) Kill() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return n.do(ctx, "kill", func(cli client.APIClient, id string) error {
@@ -548,9 +533,9 @@ func (n *containerNode) kill() error {
 
 // pause freezes every process of the container (docker pause, the cgroup
 // freezer): the port still accepts connections and nothing answers.
-func (n *containerNode) pause() error { return n.setPaused(true) }
+func (n *containerNode) Pause() error { return n.setPaused(true) }
 
-func (n *containerNode) resume() error { return n.setPaused(false) }
+func (n *containerNode) Resume() error { return n.setPaused(false) }
 
 // setPaused pauses or resumes the container and records which, so that stop
 // and destroy know to resume it first.
@@ -594,7 +579,7 @@ func (n *containerNode) unpause(ctx context.Context, cli client.APIClient, id st
 
 // destroy removes the container (forced: running, paused or stopped) with
 // its anonymous volumes, and frees the port. It is idempotent.
-func (n *containerNode) destroy() error {
+func (n *containerNode) Destroy() error {
 	n.mu.Lock()
 	id, gone := n.id, n.gone
 	n.mu.Unlock()
@@ -621,4 +606,12 @@ func (n *containerNode) destroy() error {
 		n.portLock.Close()
 	}
 	return err
+}
+
+// clusterID numbers the clusters this process starts.
+var clusterID atomic.Int64
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
 }

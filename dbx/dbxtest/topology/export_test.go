@@ -1,16 +1,7 @@
-package dbxtest
-
-// Reap exposes the reaper to tests.
-var Reap = reap
+package topology
 
 // BaseDir is where the local backend keeps its clusters.
-func BaseDir() (string, error) {
-	l, err := newLocal()
-	if err != nil {
-		return "", err
-	}
-	return l.base, nil
-}
+var BaseDir = baseDir
 
 // SelfStartTime is this process's start time as cluster directories name it.
 var SelfStartTime = selfStartTime

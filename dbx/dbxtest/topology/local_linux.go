@@ -1,4 +1,4 @@
-package dbxtest
+package topology
 
 import (
 	"context"
@@ -8,15 +8,11 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // local runs the host's Postgres binaries.
@@ -36,14 +32,17 @@ var (
 
 // newLocal finds the binaries and the user to run them as, once per process,
 // and reaps clusters left behind by dead test processes.
-func newLocal() (*local, error) {
+func newLocal() (Backend, error) {
 	localOnce.Do(func() {
 		localB, localErr = findLocal()
 		if localErr == nil {
 			reap(localB.base)
 		}
 	})
-	return localB, localErr
+	if localErr != nil {
+		return nil, localErr
+	}
+	return localB, nil
 }
 
 func findLocal() (*local, error) {
@@ -66,75 +65,11 @@ func findLocal() (*local, error) {
 		gid, _ := strconv.Atoi(u.Gid)
 		l.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
-	l.base = filepath.Join(dataRoot(), "pgfleet-dbxtest")
-	if err := os.MkdirAll(filepath.Join(l.base, "ports"), 0o755); err != nil {
-		return nil, fmt.Errorf("dbxtest: %w", err)
-	}
-	// MkdirAll honours the umask; the server user must be able to traverse.
-	if err := os.Chmod(l.base, 0o755); err != nil && !errors.Is(err, os.ErrPermission) {
-		return nil, fmt.Errorf("dbxtest: %w", err)
+	l.base, err = baseDir()
+	if err != nil {
+		return nil, err
 	}
 	return l, nil
-}
-
-// dataRoot is PGFLEET_TEST_DATADIR, else tmpfs (/dev/shm) when writable:
-// Postgres on the ext4 disks of these machines is 5-10x slower.
-func dataRoot() string {
-	if d := os.Getenv("PGFLEET_TEST_DATADIR"); d != "" {
-		return d
-	}
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() && syscall.Access("/dev/shm", 2) == nil {
-		return "/dev/shm"
-	}
-	return os.TempDir()
-}
-
-func findBindir() (string, error) {
-	if d := os.Getenv("PG_BINDIR"); d != "" {
-		if !isFile(filepath.Join(d, "postgres")) {
-			return "", &UnavailableError{Reason: "PG_BINDIR=" + d + " holds no postgres binary"}
-		}
-		return d, nil
-	}
-	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
-		d := strings.TrimSpace(string(out))
-		if isFile(filepath.Join(d, "postgres")) && isFile(filepath.Join(d, "initdb")) {
-			return d, nil
-		}
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
-	for _, d := range dirs {
-		if isFile(filepath.Join(d, "postgres")) && isFile(filepath.Join(d, "initdb")) {
-			return d, nil
-		}
-	}
-	return "", &UnavailableError{Reason: "no Postgres server binaries (looked at PG_BINDIR, pg_config --bindir, /usr/lib/postgresql/*/bin)"}
-}
-
-// Binary returns the path of a program of the Postgres installation the
-// local backend runs (found as documented in the package doc), such as
-// "pgbench" or "psql", so that tools match the server's version.
-func Binary(name string) (string, error) {
-	dir, err := findBindir()
-	if err != nil {
-		return "", err
-	}
-	p := filepath.Join(dir, name)
-	if !isFile(p) {
-		return "", &UnavailableError{Reason: p + " does not exist: install the package that ships " + name}
-	}
-	return p, nil
-}
-
-func versionOf(bindir string) float64 {
-	v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(bindir)), 64)
-	return v
-}
-
-func isFile(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
 }
 
 // command builds a command for one of the server binaries, run as the server
@@ -154,7 +89,7 @@ func (l *local) chown(path string) error {
 	return os.Chown(path, int(l.cred.Uid), int(l.cred.Gid))
 }
 
-func (l *local) launch(ctx context.Context, topo Topology) (*Cluster, error) {
+func (l *local) Launch(ctx context.Context, topo Topology) (*Cluster, error) {
 	tmpl, err := l.template(ctx)
 	if err != nil {
 		return nil, err
@@ -174,53 +109,42 @@ func (l *local) launch(ctx context.Context, topo Topology) (*Cluster, error) {
 func (l *local) launchOnce(ctx context.Context, tmpl string, topo Topology) (*Cluster, error) {
 	dir := filepath.Join(l.base, fmt.Sprintf("%d-%d-%d", os.Getpid(), selfStartTime(), clusterID.Add(1)))
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("dbxtest: %w", err)
+		return nil, fmt.Errorf("topology: %w", err)
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("dbxtest: %w", err)
+		return nil, fmt.Errorf("topology: %w", err)
 	}
-	c := topo.cluster("local")
-	c.release = func() error { return os.RemoveAll(dir) }
+	c := topo.NewCluster("local")
+	c.OnClose(func() error { return os.RemoveAll(dir) })
 	for _, n := range c.Nodes() {
-		port, lock, err := l.reservePort()
+		port, lock, err := ReservePort()
 		if err != nil {
 			return c, err
 		}
-		n.ctl = &localNode{l: l, name: n.Name, data: filepath.Join(dir, n.Name), log: filepath.Join(dir, n.Name+".log"),
-			port: port, portLock: lock, settings: topo.settingsFor(n.Name)}
-		n.dsn = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+		n.Attach(fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
+			&localNode{l: l, name: n.Name, data: filepath.Join(dir, n.Name), log: filepath.Join(dir, n.Name+".log"),
+				port: port, portLock: lock, settings: topo.SettingsFor(n.Name)})
 	}
 	primaryPort := c.Primary.ctl.(*localNode).port
 	// Every node is a copy of the template and all start at once: a standby
 	// is consistent from its own copy and streams as soon as the primary
 	// answers.
-	err := parallel(c.Nodes(), func(n *Node) error {
+	err := Parallel(c.Nodes(), func(n *Node) error {
 		ln := n.ctl.(*localNode)
 		if err := l.copyTemplate(ctx, tmpl, ln.data); err != nil {
-			return fmt.Errorf("dbxtest: copy template for %s: %w", n.Name, err)
+			return fmt.Errorf("topology: copy template for %s: %w", n.Name, err)
 		}
 		if n.Role == RoleReplica {
 			if err := l.makeStandby(ln.data, n.Name, primaryPort); err != nil {
 				return err
 			}
 		}
-		return ln.start(ctx)
+		return ln.Start(ctx)
 	})
 	if err != nil {
 		return c, err
 	}
-	return c, parallel(c.Replicas, func(n *Node) error { return waitStreaming(ctx, n) })
-}
-
-// parallel runs fn for every node at once and joins the errors.
-func parallel(nodes []*Node, fn func(*Node) error) error {
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Go(func() { errs[i] = fn(n) })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return c, Parallel(c.Replicas, func(n *Node) error { return n.WaitStreaming(ctx) })
 }
 
 // copyTemplate makes a node's data directory from the template.
@@ -241,42 +165,23 @@ func (l *local) makeStandby(data, name string, primaryPort int) error {
 	conninfo := fmt.Sprintf("host=127.0.0.1 port=%d user=postgres application_name=%s", primaryPort, name)
 	auto, err := os.OpenFile(filepath.Join(data, "postgresql.auto.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
-		return fmt.Errorf("dbxtest: %w", err)
+		return fmt.Errorf("topology: %w", err)
 	}
 	_, err = fmt.Fprintf(auto, "primary_conninfo = '%s'\n", conninfo)
 	if cerr := auto.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("dbxtest: %w", err)
+		return fmt.Errorf("topology: %w", err)
 	}
 	signal := filepath.Join(data, "standby.signal")
 	if err := os.WriteFile(signal, nil, 0o600); err != nil {
-		return fmt.Errorf("dbxtest: %w", err)
+		return fmt.Errorf("topology: %w", err)
 	}
 	if err := l.chown(signal); err != nil {
-		return fmt.Errorf("dbxtest: %w", err)
+		return fmt.Errorf("topology: %w", err)
 	}
 	return nil
-}
-
-// waitStreaming waits until a standby's WAL receiver streams from its
-// primary, so that a test's first write reaches it without a reconnect delay.
-func waitStreaming(ctx context.Context, n *Node) error {
-	return n.withConn(ctx, func(conn *pgx.Conn) error {
-		for {
-			var streaming bool
-			err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')`).Scan(&streaming)
-			if err != nil || streaming {
-				return err
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("dbxtest: %s is not streaming from the primary: %w", n.Name, ctx.Err())
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	})
 }
 
 // runContext runs a short command and kills it when ctx ends.

@@ -1,16 +1,18 @@
-package dbxtest
+package containers
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/moby/moby/client"
+
+	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
 )
 
 // ContainerCluster returns the cluster label of a testcontainers node's
 // container, for [ContainersOf] after the cluster is closed.
-func ContainerCluster(ctx context.Context, n *Node) (string, error) {
-	cn, ok := n.ctl.(*containerNode)
+func ContainerCluster(ctx context.Context, n *topology.Node) (string, error) {
+	cn, ok := n.Control().(*containerNode)
 	if !ok {
 		return "", fmt.Errorf("%s is not a testcontainers node", n.Name)
 	}
@@ -28,11 +30,11 @@ func ContainerCluster(ctx context.Context, n *Node) (string, error) {
 // ContainersOf lists the containers (in any state) and networks that Docker
 // still has for a cluster, as "container <name> <state>" and "network <name>".
 func ContainersOf(ctx context.Context, cluster string) ([]string, error) {
-	b, err := newContainers()
+	b, err := findContainers()
 	if err != nil {
 		return nil, err
 	}
-	cli := b.(*containers).docker
+	cli := b.docker
 	defer cli.Close() // its idle connections; the client stays usable
 	filters := make(client.Filters).Add("label", labelCluster+"="+cluster)
 	list, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filters})

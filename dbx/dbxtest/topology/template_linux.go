@@ -1,4 +1,4 @@
-package dbxtest
+package topology
 
 import (
 	"context"
@@ -26,11 +26,11 @@ func (l *local) template(ctx context.Context) (string, error) {
 	}
 	lock, err := os.OpenFile(filepath.Join(l.base, "template.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return "", fmt.Errorf("dbxtest: %w", err)
+		return "", fmt.Errorf("topology: %w", err)
 	}
 	defer lock.Close()
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", fmt.Errorf("dbxtest: lock template: %w", err)
+		return "", fmt.Errorf("topology: lock template: %w", err)
 	}
 	if isFile(filepath.Join(dir, "PG_VERSION")) {
 		return dir, nil
@@ -38,14 +38,14 @@ func (l *local) template(ctx context.Context) (string, error) {
 	tmp := dir + ".building"
 	_ = os.RemoveAll(tmp)
 	if err := os.Mkdir(tmp, 0o700); err != nil {
-		return "", fmt.Errorf("dbxtest: %w", err)
+		return "", fmt.Errorf("topology: %w", err)
 	}
 	if err := l.chown(tmp); err != nil {
-		return "", fmt.Errorf("dbxtest: %w", err)
+		return "", fmt.Errorf("topology: %w", err)
 	}
 	cmd := l.command("initdb", append([]string{"-D", filepath.Join(tmp, "data")}, initdbArgs...)...)
 	if out, err := runContext(ctx, cmd); err != nil {
-		return "", fmt.Errorf("dbxtest: initdb: %v: %s", err, out)
+		return "", fmt.Errorf("topology: initdb: %v: %s", err, out)
 	}
 	// Replicas start from the template's shutdown checkpoint, and a standby
 	// refuses to run with max_connections (and a few others) below the values
@@ -58,12 +58,12 @@ func (l *local) template(ctx context.Context) (string, error) {
 		"postgres")
 	low.Stdin = strings.NewReader("")
 	if out, err := runContext(ctx, low); err != nil {
-		return "", fmt.Errorf("dbxtest: record low limits in the template: %v: %s", err, out)
+		return "", fmt.Errorf("topology: record low limits in the template: %v: %s", err, out)
 	}
 	// The template is the data directory itself; its parent only made the
 	// rename atomic.
 	if err := os.Rename(filepath.Join(tmp, "data"), dir); err != nil {
-		return "", fmt.Errorf("dbxtest: %w", err)
+		return "", fmt.Errorf("topology: %w", err)
 	}
 	_ = os.RemoveAll(tmp)
 	return dir, nil

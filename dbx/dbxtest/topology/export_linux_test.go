@@ -1,0 +1,4 @@
+package topology
+
+// Reap exposes the reaper to tests.
+var Reap = reap
