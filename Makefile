@@ -12,7 +12,7 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_\/-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## compile every package and the commands into bin/
+build: ## compile every package; the product commands (cmd/...) into bin/
 	$(GO) build $(PKGS)
 	$(GO) build -o bin/ ./cmd/...
 
@@ -34,7 +34,11 @@ bench: ## Go benchmarks of every package (see BENCHMARKS.md for the side-by-side
 
 .PHONY: bench/dbx
 bench/dbx: ## point selects: dbx Cluster vs raw pgxpool vs pgbench, one server, one run
-	$(GO) run ./cmd/dbxbench
+	$(GO) run ./internal/cmd/dbxbench
+
+.PHONY: bench/loader
+bench/loader: ## N+1 vs loaders vs JOIN vs dataloadgen, one server, one run
+	$(GO) run ./internal/cmd/loaderbench
 
 .PHONY: fuzz
 fuzz: ## fuzz budgetcheck's input path and DSN redaction (FUZZTIME each, default 1m)

@@ -13,7 +13,7 @@ import (
 )
 
 // BenchmarkPointSelect compares a dbx.Cluster with a raw pgxpool of the same
-// size on one server: the gate's cost per query. cmd/dbxbench prints the
+// size on one server: the gate's cost per query. internal/cmd/dbxbench prints the
 // same comparison with percentiles and pgbench alongside.
 func BenchmarkPointSelect(b *testing.B) {
 	ctx := context.Background()

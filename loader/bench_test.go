@@ -10,13 +10,13 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/vikstrous/dataloadgen"
 
+	demo "github.com/pgfleet/pgfleet/internal/demo/loaderdemo"
 	"github.com/pgfleet/pgfleet/loader"
-	demo "github.com/pgfleet/pgfleet/loader/loaderdemo"
 )
 
 // BenchmarkPage builds the page of 100 orders (naive, loaders, LoadMany,
 // JOIN) against the shared server with loaderdemo.Measure, which
-// cmd/loaderbench runs too and prints side by side with ratios.
+// internal/cmd/loaderbench runs too and prints side by side with ratios.
 func BenchmarkPage(b *testing.B) {
 	counter := &demo.QueryCounter{}
 	p := tracedPool(b, counter)

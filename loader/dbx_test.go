@@ -8,8 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgfleet/pgfleet/dbx"
+	demo "github.com/pgfleet/pgfleet/internal/demo/loaderdemo"
 	"github.com/pgfleet/pgfleet/loader"
-	demo "github.com/pgfleet/pgfleet/loader/loaderdemo"
 )
 
 var _ loader.Querier = (*dbx.Cluster)(nil)

@@ -14,8 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	demo "github.com/pgfleet/pgfleet/internal/demo/loaderdemo"
 	"github.com/pgfleet/pgfleet/loader"
-	demo "github.com/pgfleet/pgfleet/loader/loaderdemo"
 	"github.com/pgfleet/pgfleet/loader/loadertest"
 )
 

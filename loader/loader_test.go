@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgfleet/pgfleet/internal/seed"
+	"github.com/pgfleet/pgfleet/internal/demo/seed"
 	"github.com/pgfleet/pgfleet/loader"
 )
 

@@ -15,8 +15,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+	demo "github.com/pgfleet/pgfleet/internal/demo/loaderdemo"
 	"github.com/pgfleet/pgfleet/loader"
-	demo "github.com/pgfleet/pgfleet/loader/loaderdemo"
 )
 
 // One server, migrated and seeded once, serves every test of the package:

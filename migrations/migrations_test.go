@@ -2,61 +2,51 @@ package migrations
 
 import (
 	"context"
+	"database/sql"
 	"errors"
-	"fmt"
 	"io/fs"
-	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/pressly/goose/v3"
 )
 
-// TestEmbedded checks the shipped files without a server: goose's naming,
-// versions 1..N without gaps (a gap is a migration lost in a merge), and an
-// Up and a Down section in each, so `pgfleet migrate down` always works.
-func TestEmbedded(t *testing.T) {
-	t.Parallel()
-	entries, err := fs.ReadDir(FS(), ".")
+// shop is a small migration set, in memory: two versions, each with an Up
+// and a Down section.
+var shop = fstest.MapFS{
+	"00001_customers.sql": sqlFile(`CREATE TABLE customers (id bigint PRIMARY KEY, email text NOT NULL UNIQUE);`, `DROP TABLE customers;`),
+	"00002_orders.sql":    sqlFile(`CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL);`, `DROP TABLE orders;`),
+}
+
+// newMigrator returns a migrator for fsys with default options.
+func newMigrator(t *testing.T, fsys fs.FS) *Migrator {
+	t.Helper()
+	m, err := New(fsys, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) == 0 {
-		t.Fatal("no embedded migrations")
+	return m
+}
+
+// newProvider is a goose provider for fsys on db, default options.
+func newProvider(db *sql.DB, fsys fs.FS) (*goose.Provider, error) {
+	m, err := New(fsys, Options{})
+	if err != nil {
+		return nil, err
 	}
-	name := regexp.MustCompile(`^(\d{5})_[a-z0-9_]+\.sql$`)
-	for i, e := range entries {
-		m := name.FindStringSubmatch(e.Name())
-		if m == nil {
-			t.Errorf("%s: want NNNNN_snake_case.sql", e.Name())
-			continue
-		}
-		if want := fmt.Sprintf("%05d", i+1); m[1] != want {
-			t.Errorf("%s: version %s, want %s (no gaps)", e.Name(), m[1], want)
-		}
-		b, err := fs.ReadFile(FS(), e.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ann := range []string{"-- +goose Up", "-- +goose Down"} {
-			if !strings.Contains(string(b), ann) {
-				t.Errorf("%s: missing %q", e.Name(), ann)
-			}
-		}
-	}
+	return m.Provider(db)
 }
 
 func TestUpStatusDown(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url := newDatabase(t, server(t))
-	total := len(must(fs.ReadDir(FS(), ".")))
+	m := newMigrator(t, shop)
+	total := len(shop)
 
-	st, err := Status(ctx, url)
+	st, err := m.Status(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,18 +54,18 @@ func TestUpStatusDown(t *testing.T) {
 		t.Fatalf("fresh database: status %v, want %d pending", st, total)
 	}
 
-	res, err := Up(ctx, url)
+	res, err := m.Up(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res) != total {
 		t.Fatalf("Up applied %d, want %d", len(res), total)
 	}
-	res, err = Up(ctx, url)
+	res, err = m.Up(ctx, url)
 	if err != nil || len(res) != 0 {
 		t.Fatalf("second Up = %v, %v; want nothing applied", res, err)
 	}
-	st = must(Status(ctx, url))
+	st = must(m.Status(ctx, url))
 	for _, s := range st {
 		if s.State != goose.StateApplied || s.AppliedAt.IsZero() {
 			t.Errorf("after Up: %s is %s", s.Source.Path, s.State)
@@ -84,35 +74,35 @@ func TestUpStatusDown(t *testing.T) {
 
 	db := openDB(t, url)
 	var goose, ours bool
-	if err := db.QueryRowContext(ctx, `SELECT to_regclass('goose_db_version') IS NOT NULL, to_regclass($1) IS NOT NULL`, TableName).Scan(&goose, &ours); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT to_regclass('goose_db_version') IS NOT NULL, to_regclass($1) IS NOT NULL`, DefaultTableName).Scan(&goose, &ours); err != nil {
 		t.Fatal(err)
 	}
 	if goose || !ours {
-		t.Errorf("version table: goose_db_version exists=%v, %s exists=%v; want only ours", goose, TableName, ours)
+		t.Errorf("version table: goose_db_version exists=%v, %s exists=%v; want only ours", goose, DefaultTableName, ours)
 	}
 
-	down, err := Down(ctx, url)
+	down, err := m.Down(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if down.Source.Version != int64(total) || down.Direction != "down" {
 		t.Errorf("Down rolled back %+v, want version %d", down.Source, total)
 	}
-	if _, err := DownTo(ctx, url, 0); err != nil {
+	if _, err := m.DownTo(ctx, url, 0); err != nil {
 		t.Fatal(err)
 	}
 	var tables int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> $1`, TableName).Scan(&tables); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> $1`, DefaultTableName).Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
 	if tables != 0 {
 		t.Errorf("after DownTo(0): %d tables left, want 0", tables)
 	}
-	_, err = Down(ctx, url)
+	_, err = m.Down(ctx, url)
 	if !IsNothingToDo(err) {
 		t.Errorf("Down on an empty schema = %v, want a nothing-to-do error", err)
 	}
-	if _, err := UpTo(ctx, url, 1); err != nil {
+	if _, err := m.UpTo(ctx, url, 1); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -156,12 +146,13 @@ func TestConcurrentMigrators(t *testing.T) {
 		assertNoAdvisoryLock(t, url)
 	})
 
-	t.Run("embedded schema from several migrators", func(t *testing.T) {
+	t.Run("a whole set from several migrators", func(t *testing.T) {
 		t.Parallel()
 		url := newDatabase(t, c)
-		applied := runConcurrently(t, 4, func() ([]*goose.MigrationResult, error) { return Up(ctx, url) })
+		m := newMigrator(t, shop)
+		applied := runConcurrently(t, 4, func() ([]*goose.MigrationResult, error) { return m.Up(ctx, url) })
 		// Without this, migrators that all applied nothing would pass.
-		if total := len(must(fs.ReadDir(FS(), "."))); len(applied) != total {
+		if total := len(shop); len(applied) != total {
 			t.Errorf("%d versions applied, want all %d", len(applied), total)
 		}
 		for v, n := range applied {
@@ -170,11 +161,11 @@ func TestConcurrentMigrators(t *testing.T) {
 			}
 		}
 		var rows int
-		if err := openDB(t, url).QueryRowContext(ctx, `SELECT count(*) FROM `+TableName+` WHERE version_id > 0`).Scan(&rows); err != nil {
+		if err := openDB(t, url).QueryRowContext(ctx, `SELECT count(*) FROM `+DefaultTableName+` WHERE version_id > 0`).Scan(&rows); err != nil {
 			t.Fatal(err)
 		}
 		if rows != len(applied) {
-			t.Errorf("%s has %d rows, want %d", TableName, rows, len(applied))
+			t.Errorf("%s has %d rows, want %d", DefaultTableName, rows, len(applied))
 		}
 	})
 }
@@ -213,12 +204,12 @@ func assertNoAdvisoryLock(t *testing.T, url string) {
 	t.Helper()
 	var held int
 	err := openDB(t, url).QueryRowContext(context.Background(),
-		`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND ((classid::bigint << 32) | objid::bigint) = $1`, LockID).Scan(&held)
+		`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND ((classid::bigint << 32) | objid::bigint) = $1`, DefaultLockID).Scan(&held)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if held != 0 {
-		t.Errorf("advisory lock %d still held by %d sessions after all migrators returned", LockID, held)
+		t.Errorf("advisory lock %d still held by %d sessions after all migrators returned", DefaultLockID, held)
 	}
 }
 
@@ -316,7 +307,7 @@ func TestErrorsHidePasswords(t *testing.T) {
 		"postgres://postgres:" + secret + "@127.0.0.1:1/x?sslmode=bogus",
 		"host=127.0.0.1 password='" + secret + " port=5",
 	} {
-		_, err := Up(ctx, url)
+		_, err := newMigrator(t, shop).Up(ctx, url)
 		if err == nil {
 			t.Fatalf("Up(%q) succeeded", url)
 		}
@@ -330,98 +321,8 @@ func TestErrorsHidePasswords(t *testing.T) {
 	}
 }
 
-func TestSchema(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	url := newDatabase(t, server(t))
-	if _, err := Up(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-
-	t.Run("indexes match the access paths", func(t *testing.T) {
-		want := map[string]string{
-			"customers":   "(id)|(email)",
-			"products":    "(id)|(sku)",
-			"orders":      "(id)|(customer_id, created_at DESC)",
-			"order_items": "(order_id, line)|(product_id)",
-		}
-		for table, cols := range want {
-			rows, err := conn.Query(ctx, `SELECT substring(indexdef from '\(.*\)$') FROM pg_indexes WHERE tablename = $1 ORDER BY indexdef LIKE '%UNIQUE%' DESC, indexname`, table)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, c := range strings.Split(cols, "|") {
-				if !slices.Contains(got, c) {
-					t.Errorf("%s: no index on %s (have %v)", table, c, got)
-				}
-			}
-		}
-	})
-
-	t.Run("explicit ids and defaults", func(t *testing.T) {
-		tx := must(conn.Begin(ctx))
-		defer func() { _ = tx.Rollback(ctx) }()
-		exec(t, tx, `INSERT INTO customers (id, email, name, region) VALUES (42, 'a@example.com', 'A', 'eu')`)
-		exec(t, tx, `INSERT INTO products (id, sku, name, price_cents) VALUES (7, 'SKU-7', 'P', 1999)`)
-		exec(t, tx, `INSERT INTO orders (id, customer_id) VALUES (1000, 42)`)
-		exec(t, tx, `INSERT INTO order_items VALUES (1000, 1, 7, 2, 1999)`)
-		var status string
-		var total int64
-		if err := tx.QueryRow(ctx, `SELECT status, total_cents FROM orders WHERE id = 1000`).Scan(&status, &total); err != nil {
-			t.Fatal(err)
-		}
-		if status != "pending" || total != 0 {
-			t.Errorf("order defaults: %q %d", status, total)
-		}
-		// Deleting an order takes its items with it.
-		exec(t, tx, `DELETE FROM orders WHERE id = 1000`)
-		var items int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM order_items`).Scan(&items); err != nil || items != 0 {
-			t.Errorf("items after deleting their order: %d, %v", items, err)
-		}
-	})
-
-	for _, bad := range []struct{ name, sql string }{
-		{"duplicate email", `INSERT INTO customers (email, name, region) VALUES ('d@x.io', 'a', 'r'), ('d@x.io', 'b', 'r')`},
-		{"email without at", `INSERT INTO customers (email, name, region) VALUES ('nobody', 'a', 'r')`},
-		{"empty name", `INSERT INTO customers (email, name, region) VALUES ('e@x.io', '', 'r')`},
-		{"null region", `INSERT INTO customers (email, name) VALUES ('e@x.io', 'a')`},
-		{"negative price", `INSERT INTO products (sku, name, price_cents) VALUES ('S', 'n', -1)`},
-		{"duplicate sku", `INSERT INTO products (sku, name, price_cents) VALUES ('S', 'n', 1), ('S', 'm', 1)`},
-		{"unknown status", `INSERT INTO orders (customer_id, status) VALUES (1, 'lost')`},
-		{"negative total", `INSERT INTO orders (customer_id, total_cents) VALUES (1, -5)`},
-		{"zero quantity", `INSERT INTO orders (id, customer_id) VALUES (5, 1); INSERT INTO order_items VALUES (5, 1, 1, 0, 100)`},
-		{"item of no order", `INSERT INTO order_items VALUES (999, 1, 1, 1, 100)`},
-		{"line zero", `INSERT INTO orders (id, customer_id) VALUES (6, 1); INSERT INTO order_items VALUES (6, 0, 1, 1, 100)`},
-	} {
-		t.Run("rejects "+bad.name, func(t *testing.T) {
-			tx := must(conn.Begin(ctx))
-			defer func() { _ = tx.Rollback(ctx) }()
-			if _, err := tx.Exec(ctx, bad.sql); err == nil {
-				t.Errorf("accepted: %s", bad.sql)
-			}
-		})
-	}
-}
-
 func sqlFile(up, down string) *fstest.MapFile {
 	return &fstest.MapFile{Data: []byte("-- +goose Up\n" + up + "\n-- +goose Down\n" + down + "\n")}
-}
-
-func exec(t *testing.T, tx pgx.Tx, sql string) {
-	t.Helper()
-	if _, err := tx.Exec(context.Background(), sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
 }
 
 func must[T any](v T, err error) T {

@@ -19,10 +19,9 @@ import (
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/budget"
 	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
-	"github.com/pgfleet/pgfleet/internal/seed"
+	demo "github.com/pgfleet/pgfleet/internal/demo/loaderdemo"
+	"github.com/pgfleet/pgfleet/internal/demo/seed"
 	"github.com/pgfleet/pgfleet/loader"
-	demo "github.com/pgfleet/pgfleet/loader/loaderdemo"
-	"github.com/pgfleet/pgfleet/migrations"
 )
 
 var demoCommand = &command{
@@ -35,8 +34,8 @@ var demoCommand = &command{
 const demoUsage = `usage: pgfleet demo [--replicas N] [--shards N] [--max-connections N]
 
 Starts a throwaway Postgres topology on this machine (a primary, streaming
-replicas and shard servers, from the local server binaries or Docker),
-applies the migrations to the primary and every shard, seeds demo data, then
+replicas and shard servers, from the local server binaries), applies the
+demo shop's schema to the primary and every shard, seeds demo data, then
 shows what runs where, how the pool is sized from the server's budget, and
 what the gate does under a burst. Everything is removed at the end.
 
@@ -76,7 +75,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	for _, s := range topo.Shards {
 		dsns = append(dsns, s.DSN())
 	}
-	if err := migrations.UpAll(ctx, dsns...); err != nil {
+	if err := seed.Migrate(ctx, dsns...); err != nil {
 		return err
 	}
 

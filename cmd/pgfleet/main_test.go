@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
 
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+	"github.com/pgfleet/pgfleet/internal/demo/seed"
 )
 
 // database/sql starts goroutines per handle; the CLI must close them all.
@@ -30,6 +33,17 @@ func pgfleet(t *testing.T, environ map[string]string, args ...string) result {
 		Getenv: func(k string) string { return environ[k] },
 	})
 	return result{code, out.String(), errOut.String()}
+}
+
+// migrationsDir writes the demo shop's migrations into a directory, as a
+// user's repository holds theirs.
+func migrationsDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, seed.Schema()); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func TestUsage(t *testing.T) {
@@ -59,6 +73,10 @@ func TestUsage(t *testing.T) {
 		{[]string{"migrate", "status", "--dsn", "x", "--to", "1"}, nil, 2, "--to only applies"},
 		{[]string{"migrate", "up", "--dsn", "x", "--to", "0"}, nil, 2, "versions start at 1"},
 		{[]string{"migrate", "down", "--dsn", "x", "--to", "-3"}, nil, 2, "not a version"},
+		// pgfleet ships no schema: the user's migrations are required.
+		{[]string{"migrate", "up", "--dsn", "x"}, nil, 2, "no migrations given: pass --dir DIR"},
+		{[]string{"migrate", "up", "--dsn", "x", "--dir", filepath.Join(t.TempDir(), "nope")}, nil, 2, "is not a directory"},
+		{[]string{"migrate", "up", "--dsn", "x", "--dir", t.TempDir()}, nil, 2, "no .sql files"},
 	} {
 		r := pgfleet(t, tc.env, tc.args...)
 		got := r.stderr
@@ -78,7 +96,7 @@ func TestMigrateFleet(t *testing.T) {
 	t.Parallel()
 	c := dbxtest.Start(t, dbxtest.Topology{Shards: 2})
 	const secret = "Tr0ub4dor"
-	var flags []string
+	flags := []string{"--dir", migrationsDir(t)}
 	for _, n := range c.Nodes() {
 		flags = append(flags, "--dsn", strings.Replace(n.DSN(), "postgres@", "postgres:"+secret+"@", 1))
 	}
@@ -106,7 +124,7 @@ func TestMigrateFleet(t *testing.T) {
 	check(pgfleet(t, nil, append([]string{"migrate", "down"}, flags...)...), 0, "nothing to roll back")
 
 	// DATABASE_URL alone migrates one server.
-	r := pgfleet(t, map[string]string{"DATABASE_URL": c.Primary.DSN()}, "migrate", "up")
+	r := pgfleet(t, map[string]string{"DATABASE_URL": c.Primary.DSN()}, "migrate", "up", "--dir", flags[1])
 	if r.code != 0 || !strings.Contains(r.stdout, "OK    up") {
 		t.Fatalf("migrate up with DATABASE_URL: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -122,7 +140,8 @@ func TestMigrateStopsAtFirstFailure(t *testing.T) {
 	t.Parallel()
 	c := dbxtest.Start(t, dbxtest.Topology{})
 	down := "postgres://postgres:hidden@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=2"
-	r := pgfleet(t, nil, "migrate", "up", "--dsn", down, "--dsn", c.Primary.DSN())
+	dir := migrationsDir(t)
+	r := pgfleet(t, nil, "migrate", "up", "--dir", dir, "--dsn", down, "--dsn", c.Primary.DSN())
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1:\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -134,7 +153,7 @@ func TestMigrateStopsAtFirstFailure(t *testing.T) {
 	if strings.Contains(r.stderr, "hidden") {
 		t.Errorf("stderr shows the password:\n%s", r.stderr)
 	}
-	r = pgfleet(t, nil, "migrate", "status", "--dsn", c.Primary.DSN())
+	r = pgfleet(t, nil, "migrate", "status", "--dir", dir, "--dsn", c.Primary.DSN())
 	if !strings.Contains(r.stdout, "pending") {
 		t.Errorf("the second server was migrated after the first failed:\n%s", r.stdout)
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -24,10 +25,11 @@ var migrateCommand = &command{
 	Run:     runMigrate,
 }
 
-const migrateUsage = `usage: pgfleet migrate up|down|status [--dsn DSN]... [--to VERSION]
+const migrateUsage = `usage: pgfleet migrate up|down|status --dir DIR [--dsn DSN]... [--to VERSION] [--table NAME]
 
-Runs pgfleet's embedded schema migrations against each server given, in turn.
-Every server carries the same schema: pass the primary and every shard.
+Runs your goose SQL migrations (the NNNNN_name.sql files in DIR) against each
+server given, in turn. Every server carries the same schema: pass the primary
+and every shard.
 
   up      apply pending migrations, primary first; stops at the first failure,
           so shards never run ahead of the primary
@@ -35,6 +37,8 @@ Every server carries the same schema: pass the primary and every shard.
   status  list each migration and whether each server has applied it
 
 flags:
+  --dir DIR     the directory of your migrations (required)
+  --table NAME  the version table (default pgfleet_migrations)
   --dsn DSN     a server, as a URL or key=value string; repeat it for each
                 shard. Default: $DATABASE_URL
   --to VERSION  up: apply only up to VERSION; down: roll back every migration
@@ -71,6 +75,8 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	var dsns dsnList
 	fs.Var(&dsns, "dsn", "")
 	to := fs.Int64("to", -1, "")
+	dir := fs.String("dir", "", "")
+	table := fs.String("table", migrations.DefaultTableName, "")
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(e.Stdout, migrateUsage)
@@ -96,29 +102,39 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	case toSet && *to < 0, toSet && action == "up" && *to == 0:
 		return usagef(cmd, "migrate %s: --to %d is not a version: versions start at 1 (down --to 0 removes everything)", action, *to)
 	}
+	if *dir == "" {
+		return usagef(cmd, "migrate %s: no migrations given: pass --dir DIR, the directory of your goose migrations (NNNNN_name.sql)", action)
+	}
+	if st, err := os.Stat(*dir); err != nil || !st.IsDir() {
+		return usagef(cmd, "migrate %s: --dir %s is not a directory: pass the directory of your goose migrations (NNNNN_name.sql)", action, *dir)
+	}
+	m, err := migrations.New(os.DirFS(*dir), migrations.Options{TableName: *table})
+	if err != nil {
+		return usagef(cmd, "migrate %s: --dir %s: %v", action, *dir, err)
+	}
 
 	switch action {
 	case "up":
-		return migrateUp(ctx, e, dsns, *to)
+		return migrateUp(ctx, e, m, dsns, *to)
 	case "down":
-		return migrateDown(ctx, e, dsns, *to)
+		return migrateDown(ctx, e, m, dsns, *to)
 	default:
-		return migrateStatus(ctx, e, dsns)
+		return migrateStatus(ctx, e, m, dsns)
 	}
 }
 
-func migrateUp(ctx context.Context, e *env, dsns []string, to int64) error {
+func migrateUp(ctx context.Context, e *env, m *migrations.Migrator, dsns []string, to int64) error {
 	for i, url := range dsns {
 		var res []*goose.MigrationResult
 		var err error
 		if to > 0 {
-			res, err = migrations.UpTo(ctx, url, to)
+			res, err = m.UpTo(ctx, url, to)
 		} else {
-			res, err = migrations.Up(ctx, url)
+			res, err = m.Up(ctx, url)
 		}
 		printResults(e.Stdout, url, res)
 		if err != nil {
-			return withHint(err, dsns[i+1:], "not migrated")
+			return withHint(err, m, dsns[i+1:], "not migrated")
 		}
 		if len(res) == 0 {
 			fmt.Fprintf(e.Stdout, "%s: up to date\n", dsn.Redact(url))
@@ -127,17 +143,17 @@ func migrateUp(ctx context.Context, e *env, dsns []string, to int64) error {
 	return nil
 }
 
-func migrateDown(ctx context.Context, e *env, dsns []string, to int64) error {
+func migrateDown(ctx context.Context, e *env, m *migrations.Migrator, dsns []string, to int64) error {
 	order := slices.Clone(dsns)
 	slices.Reverse(order)
 	for i, url := range order {
 		var res []*goose.MigrationResult
 		var err error
 		if to >= 0 {
-			res, err = migrations.DownTo(ctx, url, to)
+			res, err = m.DownTo(ctx, url, to)
 		} else {
 			var r *goose.MigrationResult
-			r, err = migrations.Down(ctx, url)
+			r, err = m.Down(ctx, url)
 			if r != nil {
 				res = append(res, r)
 			}
@@ -147,18 +163,18 @@ func migrateDown(ctx context.Context, e *env, dsns []string, to int64) error {
 		case migrations.IsNothingToDo(err) || err == nil && len(res) == 0:
 			fmt.Fprintf(e.Stdout, "%s: nothing to roll back\n", dsn.Redact(url))
 		case err != nil:
-			return withHint(err, order[i+1:], "not rolled back")
+			return withHint(err, m, order[i+1:], "not rolled back")
 		}
 	}
 	return nil
 }
 
-func migrateStatus(ctx context.Context, e *env, dsns []string) error {
+func migrateStatus(ctx context.Context, e *env, m *migrations.Migrator, dsns []string) error {
 	var errs []error
 	for _, url := range dsns {
-		st, err := migrations.Status(ctx, url)
+		st, err := m.Status(ctx, url)
 		if err != nil {
-			errs = append(errs, withHint(err, nil, ""))
+			errs = append(errs, withHint(err, m, nil, ""))
 			continue
 		}
 		fmt.Fprintf(e.Stdout, "%s\n", dsn.Redact(url))
@@ -181,7 +197,7 @@ func printResults(w io.Writer, url string, res []*goose.MigrationResult) {
 
 // withHint adds to err what to do about it, and which servers the failure
 // left untouched, so the operator knows where the fleet stands.
-func withHint(err error, untouched []string, what string) error {
+func withHint(err error, m *migrations.Migrator, untouched []string, what string) error {
 	var (
 		partial *goose.PartialError
 		conn    *pgconn.ConnectError
@@ -195,7 +211,7 @@ func withHint(err error, untouched []string, what string) error {
 	case errors.As(err, &conn):
 		hint = "cannot reach the server: check that it is running and that the DSN's host, port, user and password are right"
 	case strings.Contains(err.Error(), "failed to acquire lock"):
-		hint = fmt.Sprintf("another migrator held the advisory lock for 5 minutes: find it with SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND (classid::bigint << 32 | objid::bigint) = %d, wait for it or end it, then rerun", migrations.LockID)
+		hint = fmt.Sprintf("another migrator held the advisory lock for 5 minutes: find it with SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND (classid::bigint << 32 | objid::bigint) = %d, wait for it or end it, then rerun", m.Options().LockID)
 	case strings.Contains(err.Error(), "missing (out-of-order)"):
 		hint = "the server has a newer migration applied than one in this binary: an older migration was added after a newer one shipped. Renumber it above the newest applied version"
 	case errors.As(err, &parse):

@@ -1,5 +1,6 @@
-// Package seed fills the demo schema (see package migrations) with the same
-// data every time, fast, for the demo, the benchmarks and the loader tests.
+// Package seed holds the demo shop's schema ([Schema], goose migrations) and
+// fills it with the same data every time, fast, for the demo, the benchmarks
+// and the loader tests.
 //
 //	pool, _ := pgxpool.New(ctx, url)
 //	res, err := seed.Run(ctx, pool, seed.Options{}) // the defaults below

@@ -10,8 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
-	"github.com/pgfleet/pgfleet/internal/seed"
-	"github.com/pgfleet/pgfleet/migrations"
+	"github.com/pgfleet/pgfleet/internal/demo/seed"
 )
 
 // pgxpool runs a health-check goroutine per pool: tests must close them.
@@ -19,29 +18,20 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// migrated starts a server with the demo schema and returns its DSN.
-func migrated(t testing.TB) string {
+// migrated starts a server with the demo schema and returns its node.
+func migrated(t testing.TB) *dbxtest.Node {
 	t.Helper()
-	url := dbxtest.Start(t, dbxtest.Topology{}).Primary.DSN()
-	if _, err := migrations.Up(context.Background(), url); err != nil {
+	n := dbxtest.Start(t, dbxtest.Topology{}).Primary
+	if err := seed.Migrate(context.Background(), n.DSN()); err != nil {
 		t.Fatal(err)
 	}
-	return url
+	return n
 }
 
-func pool(t testing.TB, url string) *pgxpool.Pool {
+// pool is a test pool of 2 connections on n.
+func pool(t testing.TB, n *dbxtest.Node) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 2
-	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	return p
+	return dbxtest.Pool(t, n, func(c *pgxpool.Config) { c.MaxConns = 2 })
 }
 
 func query[T any](t *testing.T, db interface {
@@ -120,7 +110,7 @@ func TestDeterministic(t *testing.T) {
 	if _, err := seed.Run(ctx, p, opts); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(ctx, migrated(t))
+	conn, err := pgx.Connect(ctx, migrated(t).DSN())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,8 +144,7 @@ func TestDeterministic(t *testing.T) {
 func TestRefusals(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := migrated(t)
-	p := pool(t, url)
+	p := pool(t, migrated(t))
 	small := seed.Options{Customers: 5, Products: 2, Orders: 4, ItemsPerOrder: 2}
 
 	if _, err := seed.Run(ctx, p, small); err != nil {
@@ -175,9 +164,9 @@ func TestRefusals(t *testing.T) {
 		}
 	}
 
-	bare := dbxtest.Start(t, dbxtest.Topology{}).Primary.DSN()
+	bare := dbxtest.Start(t, dbxtest.Topology{}).Primary
 	_, err = seed.Run(ctx, pool(t, bare), small)
-	if err == nil || !strings.Contains(err.Error(), "migrate up") {
+	if err == nil || !strings.Contains(err.Error(), "seed.Migrate") {
 		t.Errorf("seeding without the schema: %v; want a hint to migrate", err)
 	}
 }

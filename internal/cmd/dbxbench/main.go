@@ -4,7 +4,7 @@
 // server started by topology. Rounds alternate between dbx and pgxpool so
 // that drift on a shared machine hits both alike.
 //
-//	go run ./cmd/dbxbench -clients 8 -duration 5s -rounds 3
+//	go run ./internal/cmd/dbxbench -clients 8 -duration 5s -rounds 3
 package main
 
 import (

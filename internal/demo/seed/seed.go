@@ -147,7 +147,7 @@ func requireEmpty(ctx context.Context, tx pgx.Tx) error {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil
 	case isUndefinedTable(err):
-		return fmt.Errorf("seed: the demo schema is missing (%w): run `pgfleet migrate up` or migrations.Up first", err)
+		return fmt.Errorf("seed: the demo schema is missing (%w): apply seed.Schema first (seed.Migrate)", err)
 	case err != nil:
 		return fmt.Errorf("seed: check tables are empty: %w", err)
 	default:

@@ -1,7 +1,7 @@
 // Package loaderdemo holds the demo schema's rows, the loader queries over them
 // and one list page (100 orders with their customers and items) written
 // three ways: naive N+1, with pgfleet loaders, and as one JOIN. The loader
-// tests, BenchmarkPage and cmd/loaderbench share it, so that they measure
+// tests, BenchmarkPage and internal/cmd/loaderbench share it, so that they measure
 // the same code.
 package loaderdemo
 

@@ -7,8 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
-	"github.com/pgfleet/pgfleet/internal/seed"
-	"github.com/pgfleet/pgfleet/migrations"
+	"github.com/pgfleet/pgfleet/internal/demo/seed"
 )
 
 // Launch starts a throwaway single-node server ([topology.Launch]) with the
@@ -27,7 +26,7 @@ func Launch(ctx context.Context) (*topology.Cluster, error) {
 }
 
 func migrateAndSeed(ctx context.Context, dsn string) error {
-	if _, err := migrations.Up(ctx, dsn); err != nil {
+	if err := seed.Migrate(ctx, dsn); err != nil {
 		return err
 	}
 	conn, err := pgx.Connect(ctx, dsn)

@@ -4,8 +4,8 @@
 // (queries per page, p50 and p99 latency, ratios), and what one lone Load
 // costs.
 //
-//	go run ./cmd/loaderbench                 # starts a throwaway server (dbxtest)
-//	go run ./cmd/loaderbench -dsn postgres://... -pages 1000
+//	go run ./internal/cmd/loaderbench                 # starts a throwaway server (dbxtest)
+//	go run ./internal/cmd/loaderbench -dsn postgres://... -pages 1000
 //
 // With -dsn the database must have the demo schema and the seed's data
 // (pgfleet migrate up; the seed with defaults).
@@ -21,8 +21,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	demo "github.com/pgfleet/pgfleet/internal/demo/loaderdemo"
 	"github.com/pgfleet/pgfleet/loader"
-	demo "github.com/pgfleet/pgfleet/loader/loaderdemo"
 )
 
 func main() {
