@@ -19,16 +19,7 @@ func BenchmarkPointSelect(b *testing.B) {
 	ctx := context.Background()
 	topo := dbxtest.Start(b, dbxtest.Topology{})
 	const conns = 4
-	pc, err := pgxpool.ParseConfig(topo.Primary.DSN())
-	if err != nil {
-		b.Fatal(err)
-	}
-	pc.MaxConns = conns
-	raw, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer raw.Close()
+	raw := dbxtest.Pool(b, topo.Primary, func(c *pgxpool.Config) { c.MaxConns = conns })
 	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
 	if err != nil {
 		b.Fatal(err)

@@ -20,7 +20,7 @@ func TestOverDBXCluster(t *testing.T) {
 	t.Parallel()
 	var got detections
 	det := must(loader.NewDetector(loader.DetectorConfig{Logger: slog.New(slog.DiscardHandler), OnDetect: got.add}))(t)
-	cfg, err := dbx.ParseConfig(server(t))
+	cfg, err := dbx.ParseConfig(server(t).DSN())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,6 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if shared.cluster != nil {
-		shared.pool.Close()
 		if err := shared.cluster.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = 1
@@ -42,61 +41,33 @@ func TestMain(m *testing.M) {
 var shared struct {
 	once    sync.Once
 	cluster *dbxtest.Cluster
-	pool    *pgxpool.Pool
 	err     error
 }
 
-// server returns the DSN of the shared seeded server, starting it on first
-// use.
-func server(tb testing.TB) string {
+// server returns the shared seeded server, starting it on first use; it
+// skips or fails as dbxtest.Require says when there is none.
+func server(tb testing.TB) *dbxtest.Node {
 	tb.Helper()
-	if testing.Short() {
-		tb.Skip("-short runs no database")
-	}
+	dbxtest.SkipShort(tb)
 	shared.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), dbxtest.StartTimeout)
 		defer cancel()
-		if shared.cluster, shared.err = demo.Launch(ctx); shared.err != nil {
-			return
-		}
-		shared.pool, shared.err = openPool(ctx, shared.cluster.Primary.DSN(), 8, nil)
+		shared.cluster, shared.err = demo.Launch(ctx)
 	})
-	var unavailable *dbxtest.UnavailableError
-	switch {
-	case errors.As(shared.err, &unavailable) && os.Getenv("PGFLEET_REQUIRE_DB") == "":
-		tb.Skip(shared.err)
-	case shared.err != nil:
-		tb.Fatal(shared.err)
-	}
-	return shared.cluster.Primary.DSN()
+	dbxtest.Require(tb, shared.err)
+	return shared.cluster.Primary
 }
 
-func openPool(ctx context.Context, dsn string, maxConns int32, tracer pgx.QueryTracer) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		return nil, err
-	}
-	cfg.MaxConns = maxConns
-	cfg.ConnConfig.Tracer = tracer
-	return pgxpool.NewWithConfig(ctx, cfg)
-}
-
-// db returns the shared pool.
+// db returns a pool of 8 on the shared server, closed with tb.
 func db(tb testing.TB) *pgxpool.Pool {
 	tb.Helper()
-	server(tb)
-	return shared.pool
+	return dbxtest.Pool(tb, server(tb), func(c *pgxpool.Config) { c.MaxConns = 8 })
 }
 
 // tracedPool opens a pool of its own with tracer installed, closed with tb.
 func tracedPool(tb testing.TB, tracer pgx.QueryTracer) *pgxpool.Pool {
 	tb.Helper()
-	p, err := openPool(context.Background(), server(tb), 4, tracer)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(p.Close)
-	return p
+	return dbxtest.Pool(tb, server(tb), func(c *pgxpool.Config) { c.ConnConfig.Tracer = tracer })
 }
 
 // scoped returns a context with a loader scope that ends with the test.
