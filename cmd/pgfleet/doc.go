@@ -1,7 +1,7 @@
 // Command pgfleet is the operator CLI for a pgfleet deployment.
 //
-//	pgfleet migrate up --dsn "$PRIMARY_URL" --dsn "$SHARD0_URL" --dsn "$SHARD1_URL"
-//	pgfleet migrate status            # DATABASE_URL when no --dsn is given
+//	pgfleet migrate up --dir db/migrations --dsn "$PRIMARY_URL" --dsn "$SHARD0_URL" --dsn "$SHARD1_URL"
+//	pgfleet migrate status --dir db/migrations   # DATABASE_URL when no --dsn is given
 //	pgfleet help migrate
 //
 // Each subcommand lives in its own file and is listed once in [commands];
