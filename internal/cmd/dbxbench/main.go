@@ -77,7 +77,7 @@ func run(clients int, duration time.Duration, rounds int, sessionTimeouts bool) 
 		return err
 	}
 	defer topo.Close()
-	// The server's own pgbench: the same installation dbxtest runs.
+	// The server's own pgbench: the same installation topology runs.
 	pgbench, err := topology.Binary("pgbench")
 	if err != nil {
 		return err

@@ -4,7 +4,7 @@
 // (queries per page, p50 and p99 latency, ratios), and what one lone Load
 // costs.
 //
-//	go run ./internal/cmd/loaderbench                 # starts a throwaway server (dbxtest)
+//	go run ./internal/cmd/loaderbench                 # starts a throwaway server (topology)
 //	go run ./internal/cmd/loaderbench -dsn postgres://... -pages 1000
 //
 // With -dsn the database must have the demo schema and the seed's data
