@@ -228,6 +228,7 @@ func TestQueryOnPausedServerIsBounded(t *testing.T) {
 	if !pgconn.Timeout(err) || !errors.As(err, &silence) || !strings.Contains(err.Error(), "Config.OperationTimeout") {
 		t.Fatalf("paused server: %v, want a timeout naming Config.OperationTimeout", err)
 	}
+	t.Logf("paused server: %v", err)
 	resume()
 	if st := c.Primary().Stat(); st.Gate.InUse != 0 {
 		t.Fatalf("slot kept: %+v", st)
@@ -235,5 +236,29 @@ func TestQueryOnPausedServerIsBounded(t *testing.T) {
 	// The broken connection was dropped; the next query gets a fresh one.
 	if _, err := c.Exec(b.ctx, `SELECT 1`); err != nil {
 		t.Fatalf("after resume: %v", err)
+	}
+}
+
+// The bound applies only when the ctx has none: a caller's deadline rules,
+// and the same silent statement passes under it.
+func TestOperationTimeoutOnlyWithoutDeadline(t *testing.T) {
+	b := setup(t, nil)
+	c := b.open(t, func(cfg *dbx.Config) { cfg.OperationTimeout = 100 * time.Millisecond })
+	// pg_sleep sends nothing for 300 ms, always longer than the bound.
+	_, err := c.Exec(context.Background(), `SELECT pg_sleep(0.3)`)
+	var silence *dbx.SilenceError
+	if !errors.As(err, &silence) || silence.Bound != 100*time.Millisecond {
+		t.Fatalf("no deadline: %v, want a *dbx.SilenceError", err)
+	}
+	if _, err := c.Exec(b.ctx, `SELECT pg_sleep(0.3)`); err != nil { // b.ctx has a deadline
+		t.Fatalf("with a deadline: %v", err)
+	}
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT pg_sleep(0.3)`)
+	if err := c.SendBatch(context.Background(), batch).Close(); !errors.As(err, &silence) {
+		t.Fatalf("batch without deadline: %v, want a *dbx.SilenceError", err)
+	}
+	if st := c.Primary().Stat(); st.Gate.InUse != 0 {
+		t.Fatalf("slots kept: %+v", st)
 	}
 }

@@ -24,7 +24,7 @@ import (
 //
 // dbx wraps each connection's socket (boundedConn). While a query, batch or
 // copy whose ctx has no deadline is in flight (dbx's tracer arms it), every
-// read gets a deadline of Config.OperationTimeout from now. The bound is per
+// read and write gets a deadline of Config.OperationTimeout from now. The bound is per
 // message, so results that keep streaming are never cut, and it costs no
 // allocation and no goroutine per query, where a context.WithTimeout per
 // call would cost both. A ctx with a deadline is left to pgx.
@@ -77,9 +77,10 @@ func boundDial(dial pgconn.DialFunc, bound time.Duration) pgconn.DialFunc {
 	}
 }
 
-// boundedConn sets a read deadline while armed. pgx's context watcher sets
-// deadlines of its own to interrupt a cancelled call; those win, and mu keeps
-// the two from overwriting each other.
+// boundedConn sets a deadline on each read and write while armed (a write
+// blocks too once a stopped server's receive buffer is full). pgx's context
+// watcher sets deadlines of its own to interrupt a cancelled call; those
+// win, and mu keeps the two from overwriting each other.
 type boundedConn struct {
 	net.Conn
 	bound time.Duration
@@ -87,31 +88,50 @@ type boundedConn struct {
 
 	mu       sync.Mutex
 	external bool // pgx set a deadline: leave the socket alone
-	ours     bool // a read deadline of ours is in force
+	ours     bool // a deadline of ours is in force
 }
 
 func (c *boundedConn) Read(p []byte) (int, error) {
+	c.arm()
+	n, err := c.Conn.Read(p)
+	return n, c.explain(err)
+}
+
+func (c *boundedConn) Write(p []byte) (int, error) {
+	c.arm()
+	n, err := c.Conn.Write(p)
+	return n, c.explain(err)
+}
+
+// arm sets the socket's deadline for one read or write: the bound from now
+// when armed, none when not (clearing one of ours left from the last call).
+func (c *boundedConn) arm() {
 	c.mu.Lock()
 	if !c.external {
 		if c.armed.Load() {
-			_ = c.Conn.SetReadDeadline(time.Now().Add(c.bound))
+			_ = c.Conn.SetDeadline(time.Now().Add(c.bound))
 			c.ours = true
 		} else if c.ours {
-			_ = c.Conn.SetReadDeadline(time.Time{})
+			_ = c.Conn.SetDeadline(time.Time{})
 			c.ours = false
 		}
 	}
 	c.mu.Unlock()
-	n, err := c.Conn.Read(p)
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		c.mu.Lock()
-		ours := c.ours && !c.external
-		c.mu.Unlock()
-		if ours {
-			err = &SilenceError{Bound: c.bound, err: err}
-		}
+}
+
+// explain turns a deadline of ours into a *SilenceError; pgx's own stay as
+// they are.
+func (c *boundedConn) explain(err error) error {
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
 	}
-	return n, err
+	c.mu.Lock()
+	ours := c.ours && !c.external
+	c.mu.Unlock()
+	if ours {
+		return &SilenceError{Bound: c.bound, err: err}
+	}
+	return err
 }
 
 func (c *boundedConn) SetDeadline(t time.Time) error {
@@ -128,6 +148,13 @@ func (c *boundedConn) SetReadDeadline(t time.Time) error {
 	return c.Conn.SetReadDeadline(t)
 }
 
+func (c *boundedConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.external, c.ours = !t.IsZero(), false
+	return c.Conn.SetWriteDeadline(t)
+}
+
 // SilenceError is the cause of a call that waited Config.OperationTimeout for
 // the server's next message. pgconn.Timeout reports true for the error the
 // call returns, and errors.As finds this one in it.
@@ -137,7 +164,7 @@ type SilenceError struct {
 }
 
 func (e *SilenceError) Error() string {
-	return "dbx: no reply from the server for " + e.Bound.String() +
+	return "dbx: no progress with the server for " + e.Bound.String() +
 		" (Config.OperationTimeout): it is stopped, hung or unreachable, and the connection was closed; give the call a ctx deadline, or raise OperationTimeout if statements legitimately run longer"
 }
 
