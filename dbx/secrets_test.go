@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -116,3 +119,59 @@ func TestHandBuiltPoolIsAnErrorNotAPanic(t *testing.T) {
 		t.Fatal("unexpected")
 	}
 }
+
+// A real server that asks for a password (scram for every role but the
+// test's superuser) refuses s3cret; neither its FATAL nor dbx's error may
+// carry it, whatever the DSN's form.
+func TestNoSecretWhenAuthFails(t *testing.T) {
+	dir, err := os.MkdirTemp("", "dbx-hba-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	hba := filepath.Join(dir, "pg_hba.conf")
+	conf := "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+	if err := os.WriteFile(hba, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil { // the server runs as another user
+		t.Fatal(err)
+	}
+	b := setup(t, map[string]string{"hba_file": hba})
+	admin := b.open(t, nil)
+	if _, err := admin.Exec(b.ctx, `CREATE ROLE app LOGIN PASSWORD 'right-one'`); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(b.cluster.Primary.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, db := u.Hostname(), u.Port(), strings.TrimPrefix(u.Path, "/")
+	for _, dsn := range []string{
+		"postgres://app:s3cret@" + host + ":" + port + "/" + db + "?sslmode=disable",
+		"POSTGRES://app:s3cret@" + host + ":" + port + "/" + db + "?sslmode=disable",
+		"postgresql://app@" + host + ":" + port + "/" + db + "?sslmode=disable&pass%77ord=s3cret",
+		"host=" + host + " port=" + port + " dbname=" + db + " user=app sslmode=disable password = 's3cret x'",
+	} {
+		for _, verify := range []dbx.VerifyPolicy{dbx.VerifyWarn, dbx.VerifyOff} {
+			cfg, err := dbx.ParseConfig(dsn)
+			if err != nil {
+				t.Fatalf("%s: %v", dbxRedact(dsn), err)
+			}
+			cfg.Verify, cfg.Logger = verify, slog.New(slog.DiscardHandler)
+			c, err := dbx.OpenConfig(b.ctx, cfg)
+			if err == nil { // VerifyOff connects lazily: the first query fails
+				_, err = c.Exec(b.ctx, `SELECT 1`)
+				c.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), "password authentication failed") {
+				t.Fatalf("%s: %v, want the server's refusal", dbxRedact(dsn), err)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error carries the password: %v", err)
+			}
+		}
+	}
+}
+
+func dbxRedact(s string) string { return strings.ReplaceAll(s, "s3cret", "xxxxx") }
