@@ -111,6 +111,9 @@ func (cl *Cluster) connConfig(base *pgx.ConnConfig) *pgx.ConnConfig {
 	if cl.cfg.OperationTimeout > 0 && cc.DialFunc != nil {
 		cc.DialFunc = boundDial(cc.DialFunc, cl.cfg.OperationTimeout)
 	}
+	if cc.RuntimeParams == nil {
+		cc.RuntimeParams = map[string]string{}
+	}
 	rp := cc.RuntimeParams
 	rp["application_name"] = cl.cfg.appName()
 	setIfAbsent := func(key string, d interface{ Milliseconds() int64 }) {

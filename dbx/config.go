@@ -135,7 +135,7 @@ type Config struct {
 	// cut off by the network never answers, and without a deadline pgx would
 	// wait for as long as that lasts. When the bound passes, the connection
 	// is closed and the call fails with an error for which pgconn.Timeout is
-	// true. It limits the silence between two messages, not the whole call,
+	// true and errors.As finds a *[SilenceError]. It limits the silence between two messages, not the whole call,
 	// so a long result that keeps streaming is not cut. A ctx with a
 	// deadline is never bounded here: its deadline rules.
 	//
@@ -143,9 +143,10 @@ type Config struct {
 	// DSN's statement_timeout) plus DefaultOperationMargin: 35s with the
 	// defaults. When the session has no statement timeout (StatementTimeout
 	// negative, or statement_timeout=0 in the DSN) there is no default
-	// bound. Negative: never bound. A LISTEN loop on [Conn.Conn] waits
-	// without a statement: give WaitForNotification a ctx (any ctx with a
-	// deadline, or none is bounded: see above).
+	// bound. Negative: never bound. Only what pgx traces is bounded
+	// (queries, Exec, batches, copies, and the transactions made of them):
+	// WaitForNotification (LISTEN) and Ping on [Conn.Conn] wait as long as
+	// their ctx allows, as in pgx.
 	OperationTimeout time.Duration
 
 	// Verify checks the declared fleet against the live server at Open
