@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgfleet/pgfleet/dbx"
 )
@@ -54,6 +55,24 @@ func TestPoolHooksAndTracerReachPgx(t *testing.T) {
 	}
 	if _, err := c.Exec(b.ctx, `SELECT 1`); err != nil {
 		t.Fatal(err)
+	}
+	// dbx's own timer still runs beside the user's tracer.
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c.Collector())
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var timed uint64
+	for _, f := range families {
+		if f.GetName() == "pgfleet_query_duration_seconds" {
+			for _, m := range f.GetMetric() {
+				timed += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	if timed < 2 {
+		t.Fatalf("dbx's query histogram counted %d queries, want >= 2", timed)
 	}
 	c.Close()
 	if afterConnect.Load() < 1 || prepare.Load() < 2 || afterRelease.Load() < 2 || beforeClose.Load() < 1 {
