@@ -108,6 +108,13 @@ type Config struct {
 	// detector), called after dbx's own.
 	Tracers []pgx.QueryTracer
 
+	// Name tells this Cluster apart from the others of the process (a shard,
+	// a second database) in metrics: it is the cluster label of every series,
+	// next to service and node. Default: "<database>@<host>:<port>" of the
+	// DSN. Two Clusters with the same Service and Name cannot register in one
+	// Prometheus registry: give them distinct Names.
+	Name string
+
 	pool *pgxpool.Config // parsed DSN
 }
 
@@ -221,6 +228,7 @@ func (c Config) withDefaults() (Config, error) {
 	orDefault(&c.StatementTimeout, DefaultStatementTimeout)
 	orDefault(&c.IdleInTxTimeout, DefaultIdleInTxTimeout)
 	orDefault(&c.Logger, slog.Default())
+	orDefault(&c.Name, defaultName(&c.pool.ConnConfig.Config))
 	return c, c.validate()
 }
 
