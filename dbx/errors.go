@@ -19,7 +19,7 @@ var ErrPoolExhausted = errors.New("dbx: pool exhausted")
 // the gate refuses one. It carries the wait and the pool state at the moment
 // of refusal.
 type SaturationError struct {
-	Node           string        // "primary", "replica0", ...
+	Node           string        // the node's name ([Node.Name]): "primary"
 	Waited         time.Duration // time spent queued (0 when shed)
 	AcquireTimeout time.Duration // the acquire timeout in force
 	Shed           bool          // true: the queue was full and the call failed at once

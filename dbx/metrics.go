@@ -10,8 +10,8 @@ import (
 )
 
 // Label names of every dbx series. service and cluster are constant per
-// Cluster, so that any number of Clusters (a database per shard, a second
-// database of the same service) register side by side in one registry and a
+// Cluster, so that any number of Clusters (one per database or server)
+// register side by side in one registry and a
 // dashboard tells them apart; node tells the servers of one Cluster apart.
 const (
 	labelService = "service" // Config.Service
