@@ -30,8 +30,8 @@ type copyFromBatchDBTX interface {
 // What the README's sqlc section promises, checked by the compiler.
 var (
 	_ copyFromBatchDBTX = (*dbx.Cluster)(nil)
-	_ copyFromBatchDBTX = (*dbx.Conn)(nil)
 	_ copyFromBatchDBTX = pgx.Tx(nil)
+	_ DBTX              = (*dbx.Conn)(nil)
 )
 
 // queries is the shape of sqlc's generated Queries: New, WithTx and a method
