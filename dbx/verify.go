@@ -3,6 +3,7 @@ package dbx
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -115,10 +116,13 @@ func (r *Report) assess(cfg Config) error {
 		slots = d.Connections / max(r.PerProcess, 1)
 	}
 	demand := r.PerProcess * slots
-	reserved := r.Server.MaxConnections - r.Server.Usable()
 	if demand > r.Budget {
+		need := demand + r.Server.MaxConnections - r.Server.Usable() // usable >= demand
+		if need < demand {
+			need = math.MaxInt // a saturated demand: no server is that big
+		}
 		r.problem("fleet worst case %d exceeds its budget %d (%s): %s, raise max_connections to at least %d, or put a pooler (PgBouncer) in front",
-			demand, r.Budget, r.Server.Explain(), r.lowerPool(cfg, r.Budget, slots), demand+reserved)
+			demand, r.Budget, r.Server.Explain(), r.lowerPool(cfg, r.Budget, slots), need)
 	}
 	if r.RoleConnLimit >= 0 && demand > r.RoleConnLimit {
 		r.problem("fleet worst case %d exceeds role %q's CONNECTION LIMIT %d: %s, or raise the limit (ALTER ROLE ... CONNECTION LIMIT %d)",
