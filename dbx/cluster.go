@@ -48,7 +48,7 @@ func OpenConfig(ctx context.Context, cfg *Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl := &Cluster{cfg: c, metrics: newMetrics(c.Service), secrets: secretsOf(c)}
+	cl := &Cluster{cfg: c, metrics: newMetrics(c.Service, c.Name), secrets: secretsOf(c)}
 	if c.Verify != VerifyOff {
 		if err := cl.verify(ctx); err != nil {
 			return nil, scrub(err, cl.secrets)
@@ -202,6 +202,9 @@ func (cl *Cluster) Config() Config { return cl.cfg }
 func (cl *Cluster) AppName() string { return cl.cfg.appName() }
 
 // Collector exports the cluster's metrics; register it on your registry.
+// Every series carries the labels service (Config.Service), cluster
+// (Config.Name) and node, so the Collectors of several Clusters register
+// side by side.
 func (cl *Cluster) Collector() prometheus.Collector { return collector{cl} }
 
 // Exec runs sql on the primary.

@@ -159,6 +159,13 @@ type Config struct {
 	// Tracers are extra pgx query tracers (for example loader's N+1
 	// detector), called after dbx's own and after Pool.ConnConfig.Tracer.
 	Tracers []pgx.QueryTracer
+
+	// Name tells this Cluster apart from the others of the process (a shard,
+	// a second database) in metrics: it is the cluster label of every series,
+	// next to service and node. Default: "<database>@<host>:<port>" of the
+	// DSN. Two Clusters with the same Service and Name cannot register in one
+	// Prometheus registry: give them distinct Names.
+	Name string
 }
 
 // VerifyPolicy says what Open does when the declared fleet does not fit the
@@ -266,6 +273,7 @@ func (c Config) withDefaults() (Config, error) {
 	orDefault(&c.IdleInTxTimeout, DefaultIdleInTxTimeout)
 	orDefault(&c.OperationTimeout, c.defaultOperationTimeout())
 	orDefault(&c.Logger, slog.Default())
+	orDefault(&c.Name, defaultName(&c.Pool.ConnConfig.Config))
 	return c, c.validate()
 }
 

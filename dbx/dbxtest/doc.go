@@ -6,7 +6,7 @@
 //		c := dbxtest.Start(t, dbxtest.Topology{Replicas: 1, Shards: 2})
 //		pool, err := pgxpool.New(ctx, c.Primary.DSN())
 //		...
-//		c.Replicas[0].Pause(ctx)  // a hung replica: SIGSTOP on all its processes
+//		c.Replicas[0].Pause()     // a hung replica: SIGSTOP on all its processes
 //	}
 //
 // # Backends
