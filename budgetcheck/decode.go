@@ -79,6 +79,9 @@ func decodeDocument(d document, objs []object, errs []decodeError) (o []object, 
 			o, e = objs, append(errs, decodeError{loc: loc, err: fmt.Sprintf("cannot decode: %v", r)})
 		}
 	}()
+	if err := checkAliases(d.data); err != nil {
+		return objs, append(errs, decodeError{loc: loc, err: err.Error()})
+	}
 	j, err := yaml.YAMLToJSON(d.data)
 	if err != nil {
 		msg := err.Error()
