@@ -29,7 +29,7 @@ type Report struct {
 // The error is an *[InputError] when an input cannot be read; bad documents
 // are findings, not errors.
 func Run(ctx context.Context, opts Options, stdin io.Reader, paths ...string) (*Report, error) {
-	srcs, err := ReadSources(ctx, stdin, paths...)
+	srcs, err := readSources(ctx, opts, stdin, paths...)
 	if err != nil {
 		return nil, err
 	}
