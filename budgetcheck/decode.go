@@ -22,6 +22,7 @@ import (
 type object struct {
 	loc  Location
 	kind string // Kind as written
+	api  string // API group ("" for core), part of the object's identity
 	obj  any    // a typed k8s.io/api struct or one of the CRD structs in crd.go
 }
 
@@ -128,7 +129,7 @@ func decodeJSON(loc Location, j []byte, objs []object, errs []decodeError, depth
 	if err := json.Unmarshal(j, v); err != nil {
 		return objs, append(errs, decodeError{loc: loc, err: fmt.Sprintf("%s %s: %v", tm.APIVersion, tm.Kind, err)})
 	}
-	return append(objs, object{loc: loc, kind: tm.Kind, obj: v}), errs
+	return append(objs, object{loc: loc, kind: tm.Kind, api: group(tm.APIVersion), obj: v}), errs
 }
 
 type kindKey struct{ group, kind string }

@@ -3,6 +3,7 @@ package budgetcheck
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -217,16 +218,21 @@ type document struct {
 	data []byte
 }
 
-// splitDocuments cuts a YAML stream at "---" separator lines, remembering
-// where each document starts so that errors can name file:line. Documents
-// are slices of src.Data, not copies.
+// splitDocuments cuts a YAML stream into documents, remembering where each
+// starts so that errors can name file:line: at "---" lines, at "..."
+// document ends, and before a "---" followed by content on the same line
+// ("--- {...}" starts a document there, the marker included). Directives
+// ("%YAML 1.1") and comments before a "---" are not a document. A
+// document of concatenated JSON values ("{...}{...}", one per line) is cut
+// into one document per value (see [splitJSON]). Documents are slices of
+// src.Data, not copies.
 func splitDocuments(src Source) []document {
 	var docs []document
 	data := src.Data
 	start, startLine := 0, 1 // the current document's first byte and line
 	flush := func(end, next, nextLine int) {
 		if doc := data[start:end:end]; hasContent(doc) {
-			docs = append(docs, document{file: src.Name, line: startLine, data: doc})
+			docs = append(docs, splitJSON(document{file: src.Name, line: startLine, data: doc})...)
 		}
 		start, startLine = next, nextLine
 	}
@@ -236,8 +242,11 @@ func splitDocuments(src Source) []document {
 		if i := bytes.IndexByte(data[off:], '\n'); i >= 0 {
 			end = off + i + 1
 		}
-		if isSeparator(data[off:end]) {
+		switch l := data[off:end]; {
+		case isMarker(l, "---"), isMarker(l, "..."):
 			flush(off, end, line+1)
+		case isMarkerWithContent(l):
+			flush(off, off, line)
 		}
 		off = end
 	}
@@ -245,26 +254,73 @@ func splitDocuments(src Source) []document {
 	return docs
 }
 
-func isSeparator(l []byte) bool {
-	if !bytes.HasPrefix(l, []byte("---")) {
+// isMarker reports whether a line is the marker alone, or with a comment.
+func isMarker(l []byte, marker string) bool {
+	if !bytes.HasPrefix(l, []byte(marker)) {
 		return false
 	}
-	rest := bytes.TrimSpace(l[3:])
+	rest := bytes.TrimSpace(l[len(marker):])
 	return len(rest) == 0 || rest[0] == '#'
 }
 
-// hasContent reports whether a document holds more than blank lines and
-// full-line comments, so that one holding only comments (as helm template
-// emits) is not decoded.
+// isMarkerWithContent reports whether a line is "---", a blank and content:
+// a document that starts on the separator line.
+func isMarkerWithContent(l []byte) bool {
+	return bytes.HasPrefix(l, []byte("--- ")) || bytes.HasPrefix(l, []byte("---\t"))
+}
+
+// hasContent reports whether a document holds more than blank lines,
+// full-line comments and directives, so that one holding only comments (as
+// helm template emits) is not decoded.
 func hasContent(doc []byte) bool {
 	for len(doc) > 0 {
 		var l []byte
 		l, doc, _ = bytes.Cut(doc, []byte("\n"))
-		if t := bytes.TrimSpace(l); len(t) > 0 && t[0] != '#' {
+		if t := bytes.TrimSpace(l); len(t) > 0 && t[0] != '#' && l[0] != '%' {
 			return true
 		}
 	}
 	return false
+}
+
+// splitJSON cuts a document holding several concatenated JSON values
+// ("{...}{...}" or one object per line, as some tools stream them) into one
+// document per value, each with its own line. A document that is one value,
+// or not JSON at all (a YAML flow mapping), is returned as it is; if a later
+// value is not JSON, the rest becomes one document, which the decoder then
+// reports.
+func splitJSON(d document) []document {
+	trimmed := bytes.TrimLeft(d.data, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return []document{d}
+	}
+	dec := json.NewDecoder(bytes.NewReader(d.data))
+	var out []document
+	prev := 0
+	for {
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			if len(out) == 0 {
+				return []document{d}
+			}
+			if err != io.EOF {
+				rest := d.data[prev:]
+				out = append(out, document{file: d.file, line: d.line + bytes.Count(d.data[:prev], []byte("\n")), data: rest})
+			}
+			break
+		}
+		next := int(dec.InputOffset())
+		at := prev + (len(d.data[prev:next]) - len(bytes.TrimLeft(d.data[prev:next], " \t\r\n")))
+		out = append(out, document{file: d.file, line: d.line + bytes.Count(d.data[:at], []byte("\n")), data: d.data[at:next:next]})
+		prev = next
+		if !hasContent(d.data[prev:]) {
+			break
+		}
+	}
+	if len(out) == 1 {
+		return []document{d}
+	}
+	return out
 }
 
 // Location is where an object was read: file and 1-based line.
