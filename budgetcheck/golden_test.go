@@ -91,12 +91,13 @@ func TestGolden(t *testing.T) {
 // that leaked: a libpq DSN whose password holds ";" (cut there, the rest
 // became the database ID), pool_max_conns from a Secret DSN, $(VAR) from a
 // Secret, PGBOUNCER_* from secretKeyRef, a pgbouncer.ini mounted from a
-// Secret, an ADO.NET "SSL Password=".
+// Secret, an ADO.NET "SSL Password=", Secrets whose YAML error quoted a
+// value.
 func TestSecretsNeverPrinted(t *testing.T) {
 	t.Parallel()
 	secrets := []string{"S3cr3t-Hunter2-pw", "billing:S3cr3t", "pg-billing:5432/billing?pool_max_conns=6", "OQ==",
 		"Semi;colonPW1", "colonPW1", "db.example.com", "NotANumberSecret7", "Exp4ndedSecret", "BouncerSecret9",
-		"Bouncer;Url2", "Url2", "IniSemi", "Secret3", "IniSecretVal5", "SslPw6Secret"}
+		"Bouncer;Url2", "Url2", "IniSemi", "Secret3", "IniSecretVal5", "SslPw6Secret", "BrokenSecret10", "MapKeySecret11"}
 	for _, dir := range cases(t) {
 		r := budgetcheck.Analyze(readCase(t, dir), goldenOptions)
 		for _, f := range budgetcheck.Formats {
