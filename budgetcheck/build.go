@@ -46,6 +46,7 @@ type index struct {
 	crds       []object
 
 	databases map[string]*Database // by ID
+	externals map[string]*Database // by host, see external
 	byService map[string]*Database // ns/service name -> database it reaches
 	serving   map[*workload]bool   // workloads that are servers or poolers
 	clients   []*Client
@@ -60,6 +61,7 @@ func newIndex(objs []object, opts Options) *index {
 		services:   map[string]*corev1.Service{},
 		scalers:    map[string]scaler{},
 		databases:  map[string]*Database{},
+		externals:  map[string]*Database{},
 		byService:  map[string]*Database{},
 		serving:    map[*workload]bool{},
 	}
@@ -165,8 +167,9 @@ func (ix *index) scaledPods(w *workload) (pods Number, sc *scaler) {
 
 // resolveHost finds the database a host name reaches: a Service of the
 // manifests (name, name.ns, name.ns.svc[.cluster.local]), else an external
-// database named after the host.
-func (ix *index) resolveHost(host, ns string) (*Database, string) {
+// database named after the host. secret names the Secret key the host was
+// read from ("" if none); see [index.external].
+func (ix *index) resolveHost(host, secret, ns string) (*Database, string) {
 	h := strings.ToLower(strings.TrimSuffix(host, "."))
 	parts := strings.Split(h, ".")
 	svcNS := ns
@@ -181,26 +184,34 @@ func (ix *index) resolveHost(host, ns string) (*Database, string) {
 		}
 		if s := ix.services[key]; s != nil {
 			if s.Spec.ExternalName != "" {
-				d, via := ix.external(s.Spec.ExternalName)
+				d, via := ix.external(s.Spec.ExternalName, "")
 				return d, fmt.Sprintf("Service %s (ExternalName) -> %s", key, via)
 			}
-			d, _ := ix.external(key)
+			d, _ := ix.external(key, "")
 			return d, fmt.Sprintf("Service %s selects no Postgres or pooler in the manifests", key)
 		}
 	}
-	return ix.external(h)
+	return ix.external(h, secret)
 }
 
-// external returns the database for a host the manifests do not define.
-func (ix *index) external(host string) (*Database, string) {
-	id := "external:" + host
-	d := ix.databases[id]
+// external returns the database for a host the manifests do not define,
+// one per host. Its ID names the host, unless the first client to reach it
+// read the host from a Secret: then the ID names that Secret key instead,
+// since a Secret's value (and a host cut from a malformed DSN may hold part
+// of a password) is never printed.
+func (ix *index) external(host, secret string) (*Database, string) {
+	d := ix.externals[host]
 	if d == nil {
+		id := "external:" + host
+		if secret != "" {
+			id = "external:<host from " + secret + ">"
+		}
 		d = &Database{ID: id, Kind: External}
 		ix.assumeServer(d, nil)
 		ix.databases[id] = d
+		ix.externals[host] = d
 	}
-	return d, "not in the manifests: " + id
+	return d, "not in the manifests: " + d.ID
 }
 
 // resolveDatabase resolves the pgfleet.dev/database annotation: a database
@@ -209,7 +220,7 @@ func (ix *index) resolveDatabase(v, ns string) (*Database, string) {
 	if d := ix.databases[v]; d != nil {
 		return d, "annotation " + AnnotationDatabase
 	}
-	d, via := ix.resolveHost(v, ns)
+	d, via := ix.resolveHost(v, "", ns)
 	return d, "annotation " + AnnotationDatabase + ": " + via
 }
 

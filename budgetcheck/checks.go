@@ -22,6 +22,7 @@ type pass struct {
 	report   *Report
 	problems []problem
 	decode   []decodeError
+	dupes    []problem // objects read more than once, see dedupe
 }
 
 func (p *pass) emit(c *Check, f Finding) {
@@ -61,6 +62,13 @@ var Checks = []*Check{
 		run: func(p *pass, c *Check) {
 			for _, e := range p.decode {
 				p.emit(c, Finding{Location: e.loc, Message: e.err})
+			}
+		}},
+	{ID: "PGF009", Name: "duplicate-object", Severity: Warning,
+		Doc: "The same object (API group, kind, namespace, name) is in the input more than once, e.g. two overlays or a file passed twice; it is counted once, as first read, instead of twice.",
+		run: func(p *pass, c *Check) {
+			for _, pr := range p.dupes {
+				p.emit(c, Finding{Location: pr.loc, Message: pr.message, Suggestion: "pass each object once: one rendering of the chart or overlay"})
 			}
 		}},
 }

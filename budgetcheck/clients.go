@@ -57,9 +57,9 @@ func (ix *index) addClients(w *workload) {
 		case hasDBAnn:
 			db, cl.Via = ix.resolveDatabase(dbAnn, w.ns)
 		case host != "":
-			db, cl.Via = ix.resolveHost(host, w.ns)
+			db, cl.Via = ix.resolveHost(host, hostVal.secret, w.ns)
 			from := hostVal.origin
-			if hasDSN && !hostVal.secret {
+			if hasDSN && hostVal.secret == "" {
 				from += " " + d.redacted()
 			}
 			cl.Via = "host from " + from + " -> " + cl.Via
@@ -89,6 +89,7 @@ func findDSN(vars map[string]envValue) (envValue, dsn, bool) {
 	})
 	for _, n := range names {
 		if d, ok := parseDSN(vars[n].value); ok {
+			d.secret = vars[n].secret
 			return vars[n], d, true
 		}
 	}
@@ -146,7 +147,7 @@ func (ix *index) poolSize(w *workload, container string, cl *Client, vars map[st
 			if n, err := strconv.Atoi(v); err == nil && n > 0 {
 				return known(n, "%s: DSN parameter %s", conv.Name, p)
 			}
-			ix.invalid(w, cl, fmt.Sprintf("DSN parameter %s=%q is not a positive integer", p, v))
+			ix.invalid(w, cl, fmt.Sprintf("DSN parameter %s=%s is not a positive integer", p, quote(v, d.secret)))
 		}
 	}
 	switch conv.DefaultState {
@@ -178,7 +179,7 @@ func (ix *index) envInt(w *workload, cl *Client, vars map[string]envValue, names
 			return Number{}, false
 		}
 		src := v.origin
-		if !v.secret {
+		if v.secret == "" {
 			src = fmt.Sprintf("%s=%d", v.origin, n)
 		}
 		return known(n, "%s", src), true
@@ -199,7 +200,7 @@ func (ix *index) processes(w *workload, c *corev1.Container, cl *Client, vars ma
 		return n
 	}
 	args := append(append([]string{}, c.Command...), c.Args...)
-	if v, ok := vars["GUNICORN_CMD_ARGS"]; ok && !v.secret {
+	if v, ok := vars["GUNICORN_CMD_ARGS"]; ok && v.secret == "" {
 		args = append(args, strings.Fields(v.value)...)
 	}
 	for i, a := range args {

@@ -22,6 +22,7 @@ import (
 type object struct {
 	loc  Location
 	kind string // Kind as written
+	api  string // API group ("" for core), part of the object's identity
 	obj  any    // a typed k8s.io/api struct or one of the CRD structs in crd.go
 }
 
@@ -68,7 +69,21 @@ func decodeAll(srcs []Source) ([]object, []decodeError) {
 	return objs, errs
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+)`)
+var (
+	yamlLine   = regexp.MustCompile(`line (\d+)`)
+	yamlQuoted = regexp.MustCompile("`[^`]*`")
+)
+
+// withoutValues removes what go-yaml quotes of the document from its error
+// message ("cannot decode !!str `...` as a !!int", "invalid map key: map[...]
+// {...}"), for a document that may be a Secret: its values are never
+// printed, not even in a PGF008 finding. The line number stays.
+func withoutValues(msg string) string {
+	if i := strings.Index(msg, "invalid map key:"); i >= 0 {
+		msg = msg[:i] + "invalid map key (a mapping or a list used as a key)"
+	}
+	return yamlQuoted.ReplaceAllString(msg, "(value not shown)")
+}
 
 func decodeDocument(d document, objs []object, errs []decodeError) (o []object, e []decodeError) {
 	loc := Location{File: d.file, Line: d.line}
@@ -79,6 +94,9 @@ func decodeDocument(d document, objs []object, errs []decodeError) (o []object, 
 			o, e = objs, append(errs, decodeError{loc: loc, err: fmt.Sprintf("cannot decode: %v", r)})
 		}
 	}()
+	if err := checkAliases(d.data); err != nil {
+		return objs, append(errs, decodeError{loc: loc, err: err.Error()})
+	}
 	j, err := yaml.YAMLToJSON(d.data)
 	if err != nil {
 		msg := err.Error()
@@ -89,7 +107,11 @@ func decodeDocument(d document, objs []object, errs []decodeError) (o []object, 
 				msg = msg[:m[2]] + strconv.Itoa(loc.Line) + msg[m[3]:]
 			}
 		}
-		return objs, append(errs, decodeError{loc: loc, err: "invalid YAML: " + strings.TrimPrefix(msg, "error converting YAML to JSON: ")})
+		msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
+		if bytes.Contains(d.data, []byte("Secret")) {
+			msg = withoutValues(msg)
+		}
+		return objs, append(errs, decodeError{loc: loc, err: "invalid YAML: " + msg})
 	}
 	return decodeJSON(loc, j, objs, errs, 0)
 }
@@ -125,7 +147,7 @@ func decodeJSON(loc Location, j []byte, objs []object, errs []decodeError, depth
 	if err := json.Unmarshal(j, v); err != nil {
 		return objs, append(errs, decodeError{loc: loc, err: fmt.Sprintf("%s %s: %v", tm.APIVersion, tm.Kind, err)})
 	}
-	return append(objs, object{loc: loc, kind: tm.Kind, obj: v}), errs
+	return append(objs, object{loc: loc, kind: tm.Kind, api: group(tm.APIVersion), obj: v}), errs
 }
 
 type kindKey struct{ group, kind string }

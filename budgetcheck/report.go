@@ -26,12 +26,17 @@ type Report struct {
 }
 
 // Run reads the inputs (files, directories, "-" for stdin) and checks them.
-// The error is an *[InputError] when an input cannot be read; bad documents
-// are findings, not errors.
+// The error is an *[InputError] when an input cannot be read, or when the
+// inputs hold no document at all (empty files, empty standard input):
+// nothing checked is not a pass. Bad documents are findings, not errors.
 func Run(ctx context.Context, opts Options, stdin io.Reader, paths ...string) (*Report, error) {
-	srcs, err := ReadSources(ctx, stdin, paths...)
+	srcs, err := readSources(ctx, opts, stdin, paths...)
 	if err != nil {
 		return nil, err
+	}
+	if !slices.ContainsFunc(srcs, func(s Source) bool { return len(splitDocuments(s)) > 0 }) {
+		return nil, &InputError{Path: strings.Join(paths, " "), Reason: "no manifests in the input (only empty files, blank lines or comments): nothing was checked",
+			Fix: "check that the files or the command piping into budgetcheck produce manifests"}
 	}
 	return Analyze(srcs, opts), nil
 }
@@ -40,6 +45,7 @@ func Run(ctx context.Context, opts Options, stdin io.Reader, paths ...string) (*
 // findings.
 func Analyze(srcs []Source, opts Options) *Report {
 	objs, decodeErrs := decodeAll(srcs)
+	objs, dupes := dedupe(objs)
 	ix := newIndex(objs, opts)
 	r := &Report{Schema: SchemaVersion, Databases: ix.build(), Findings: []Finding{}}
 	for _, d := range r.Databases {
@@ -47,7 +53,7 @@ func Analyze(srcs []Source, opts Options) *Report {
 			ix.problems = append(ix.problems, problem{check: "PGF007", loc: d.Location, database: d.ID, message: d.ID + ": " + err.Error()})
 		}
 	}
-	p := &pass{report: r, problems: ix.problems, decode: decodeErrs}
+	p := &pass{report: r, problems: ix.problems, decode: decodeErrs, dupes: dupes}
 	for _, c := range Checks {
 		c.run(p, c)
 	}
