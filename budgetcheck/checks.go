@@ -106,8 +106,10 @@ func clientCheck(match func(*Client) bool, what string) func(*pass, *Check) {
 				switch {
 				case cl.SuggestedPool > 0:
 					f.Suggestion = fmt.Sprintf("set a pool limit of %d per process (annotation %s states it)", cl.SuggestedPool, AnnotationPoolMax)
-				case cl.Pods.State != Known:
+				case cl.Pods.State != Known && strings.Contains(cl.Pods.Source, "--nodes"):
 					f.Suggestion = "state the node count with --nodes"
+				case cl.Pods.State != Known:
+					f.Suggestion = "fix the pod count (" + cl.Pods.Source + "); see the PGF007 finding"
 				default:
 					f.Suggestion = fmt.Sprintf("set a pool limit, or state it with annotation %s", AnnotationPoolMax)
 				}
