@@ -7,6 +7,8 @@ import (
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/pgfleet/pgfleet/dbx/budget"
 )
 
 // Annotations that state or override what the manifests do not say. Each
@@ -24,6 +26,7 @@ const (
 type scaler struct {
 	min, max int
 	source   string
+	bad      string // why the bounds cannot be used; "" when they can
 }
 
 // problem is a finding noticed while building the model (PGF007, PGF008).
@@ -79,8 +82,8 @@ func newIndex(objs []object, opts Options) *index {
 			if v.Spec.MinReplicas != nil {
 				lo = int(*v.Spec.MinReplicas)
 			}
-			ix.scalers[namespace(v.Namespace)+"/"+ref.Kind+"/"+ref.Name] = scaler{min: lo, max: int(v.Spec.MaxReplicas),
-				source: fmt.Sprintf("HorizontalPodAutoscaler %s maxReplicas", v.Name)}
+			ix.addScaler(o.loc, namespace(v.Namespace)+"/"+ref.Kind+"/"+ref.Name, scaler{min: lo, max: int(v.Spec.MaxReplicas),
+				source: fmt.Sprintf("HorizontalPodAutoscaler %s maxReplicas", v.Name)})
 		case *scaledObject:
 			ref := v.Spec.ScaleTargetRef
 			kind, lo, hi := ref.Kind, 0, 100
@@ -96,16 +99,38 @@ func newIndex(objs []object, opts Options) *index {
 			} else {
 				src += " (KEDA default 100)"
 			}
-			ix.scalers[namespace(v.Namespace)+"/"+kind+"/"+ref.Name] = scaler{min: lo, max: hi, source: src}
+			ix.addScaler(o.loc, namespace(v.Namespace)+"/"+kind+"/"+ref.Name, scaler{min: lo, max: hi, source: src})
 		case *cnpgCluster, *cnpgPooler, *zalandoPostgresql, *crunchyCluster:
 			ix.crds = append(ix.crds, o)
 		default:
 			if w := newWorkload(o, opts); w != nil {
+				if w.pods.State == Known && budget.CheckCount("", w.pods.Value) != nil {
+					ix.problems = append(ix.problems, problem{check: "PGF007", loc: w.loc,
+						message: fmt.Sprintf("%s: %s is %d: want %s", w.key(), w.pods.Source, w.pods.Value, wantCount(0))})
+					w.pods = unknown("%s %d is invalid", w.pods.Source, w.pods.Value)
+				}
 				ix.workloads = append(ix.workloads, w)
 			}
 		}
 	}
 	return ix
+}
+
+// addScaler registers an autoscaler for the workload key target. Bounds
+// the API server would refuse (maxReplicas below 1, a negative or larger
+// minimum) are a PGF007 problem and leave the workload's pod count unknown:
+// falling back to its replicas could make a fleet fit that does not.
+func (ix *index) addScaler(loc Location, target string, s scaler) {
+	switch {
+	case s.max < 1 || s.max > budget.MaxCount:
+		s.bad = fmt.Sprintf("%s %d: want %s", s.source, s.max, wantCount(1))
+	case s.min < 0 || s.min > s.max:
+		s.bad = fmt.Sprintf("%s %d with minimum %d: want a minimum between 0 and the maximum", s.source, s.max, s.min)
+	}
+	if s.bad != "" {
+		ix.problems = append(ix.problems, problem{check: "PGF007", loc: loc, message: target + ": " + s.bad})
+	}
+	ix.scalers[target] = s
 }
 
 // build turns the index into databases with their clients.
@@ -161,6 +186,9 @@ func (ix *index) scaledPods(w *workload) (pods Number, sc *scaler) {
 	s, ok := ix.scalers[w.key()]
 	if !ok {
 		return w.pods, nil
+	}
+	if s.bad != "" {
+		return unknown("%s", s.bad), &s
 	}
 	return known(s.max, "%s %d (replicas %s)", s.source, s.max, w.pods), &s
 }

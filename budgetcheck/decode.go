@@ -28,8 +28,9 @@ type object struct {
 
 // decodeError is a document that could not be decoded.
 type decodeError struct {
-	loc Location
-	err string
+	loc   Location
+	err   string
+	cause error // a type error of a top-level object, located by fieldLine
 }
 
 // decodeAll decodes the documents of all sources, in parallel, keeping
@@ -113,7 +114,14 @@ func decodeDocument(d document, objs []object, errs []decodeError) (o []object, 
 		}
 		return objs, append(errs, decodeError{loc: loc, err: "invalid YAML: " + msg})
 	}
-	return decodeJSON(loc, j, objs, errs, 0)
+	n := len(errs)
+	objs, errs = decodeJSON(loc, j, objs, errs, 0)
+	for i := n; i < len(errs); i++ {
+		if line, ok := fieldLine(d.data, errs[i].cause); ok {
+			errs[i].loc.Line = d.line + line - 1
+		}
+	}
+	return objs, errs
 }
 
 func decodeJSON(loc Location, j []byte, objs []object, errs []decodeError, depth int) ([]object, []decodeError) {
@@ -145,7 +153,11 @@ func decodeJSON(loc Location, j []byte, objs []object, errs []decodeError, depth
 	}
 	v := newObj()
 	if err := json.Unmarshal(j, v); err != nil {
-		return objs, append(errs, decodeError{loc: loc, err: fmt.Sprintf("%s %s: %v", tm.APIVersion, tm.Kind, err)})
+		e := decodeError{loc: loc, err: fmt.Sprintf("%s %s: %v", tm.APIVersion, tm.Kind, err)}
+		if depth == 0 { // a List item's field paths do not start at the document's root
+			e.cause = err
+		}
+		return objs, append(errs, e)
 	}
 	return append(objs, object{loc: loc, kind: tm.Kind, api: group(tm.APIVersion), obj: v}), errs
 }

@@ -58,6 +58,12 @@
 // pooler pods) and clients of their server ((default_pool_size +
 // reserve_pool_size) x (db,user) pairs x pooler pods, autoscaler aware).
 //
+// Every count is read as an integer of at most 2147483647 (budget.MaxCount).
+// A value that cannot be used (not an integer, negative, too large, an
+// autoscaler's maxReplicas below 1) is a PGF007 finding and an unknown
+// number, never replaced by a default; a database with such a setting is
+// never ok. Nothing that was not read fits.
+//
 // # JSON schema (pgfleet.dev/budgetcheck/v1)
 //
 // The JSON output is [Report]: "schema"; "databases", each with "id", "kind"

@@ -3,7 +3,9 @@ package budgetcheck
 import "time"
 
 // Options are the facts the manifests cannot tell. The zero value is
-// usable: it assumes a stock Postgres and no node count.
+// usable: it assumes a stock Postgres and no node count. Counts above
+// 2147483647 (budget.MaxCount) are not computed with: they make the numbers
+// they feed unknown and are reported as PGF007.
 type Options struct {
 	// Nodes is the number of nodes a DaemonSet runs on. Zero means unknown:
 	// a DaemonSet's demand is then reported as unknown.

@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/pgfleet/pgfleet/dbx/budget"
 )
 
 // PgBouncer defaults (pgbouncer.ini).
@@ -86,11 +87,14 @@ func (ix *index) addPooler(w *workload, cfg bouncerConfig, up *Database, via str
 	// Clients can count only on the pods that surely run: the autoscaler's
 	// minimum, else the replicas.
 	minPods := w.pods
-	if sc != nil {
+	switch {
+	case sc != nil && sc.bad != "":
+		minPods = unknown("%s", sc.bad)
+	case sc != nil:
 		minPods = known(sc.min, "autoscaler minimum %d", sc.min)
 	}
 	if minPods.State == Known && maxClient.State == Known {
-		d.MaxConnections = known(maxClient.Value*minPods.Value, "max_client_conn %d (%s) x pooler pods %d (%s)", maxClient.Value, maxClient.Source, minPods.Value, minPods.Source)
+		d.MaxConnections = known(budget.Mul(maxClient.Value, minPods.Value), "max_client_conn %d (%s) x pooler pods %d (%s)", maxClient.Value, maxClient.Source, minPods.Value, minPods.Source)
 	} else {
 		d.MaxConnections = unknown("max_client_conn %s x pooler pods %s", maxClient, minPods)
 	}
@@ -100,7 +104,7 @@ func (ix *index) addPooler(w *workload, cfg bouncerConfig, up *Database, via str
 	reserve := cfg.int(ix, d, "reserve_pool_size", 0)
 	cl := &Client{ID: w.key() + "/server-side", Workload: w.key(), Location: w.loc, Database: up.ID, Via: via, Pods: pods}
 	if pool.State == Known && reserve.State == Known {
-		cl.Pool = known(pool.Value+reserve.Value, "default_pool_size %d (%s) + reserve_pool_size %d (%s)", pool.Value, pool.Source, reserve.Value, reserve.Source)
+		cl.Pool = known(budget.Add(pool.Value, reserve.Value), "default_pool_size %d (%s) + reserve_pool_size %d (%s)", pool.Value, pool.Source, reserve.Value, reserve.Source)
 	} else {
 		cl.Pool = unknown("default_pool_size %s + reserve_pool_size %s", pool, reserve)
 	}
@@ -113,10 +117,11 @@ func (ix *index) addPooler(w *workload, cfg bouncerConfig, up *Database, via str
 // pairs is the number of (database, user) pools one pooler process keeps.
 func (ix *index) pairs(w *workload, cfg bouncerConfig, d *Database) Number {
 	if v, ok := w.annotations[AnnotationPoolPairs]; ok {
-		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+		if n, ok := readCount(v, 1); ok {
 			return known(n, "(db,user) pairs: annotation %s", AnnotationPoolPairs)
 		}
-		ix.problems = append(ix.problems, problem{check: "PGF007", loc: w.loc, database: d.ID, message: fmt.Sprintf("%s: annotation %s %q: want a positive integer", d.ID, AnnotationPoolPairs, v)})
+		ix.problems = append(ix.problems, problem{check: "PGF007", loc: w.loc, database: d.ID, message: fmt.Sprintf("%s: annotation %s %q: want %s", d.ID, AnnotationPoolPairs, v, wantCount(1))})
+		return unknown("(db,user) pairs: annotation %s is invalid", AnnotationPoolPairs)
 	}
 	if cfg.wildcard || len(cfg.databases) == 0 {
 		d.Assumptions = append(d.Assumptions, fmt.Sprintf("(db,user) pairs not stated: assumed 1 (annotation %s)", AnnotationPoolPairs))
@@ -132,9 +137,9 @@ func (cfg bouncerConfig) int(ix *index, d *Database, name string, def int) Numbe
 	if !ok {
 		return known(def, "PgBouncer default")
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(s.value))
-	if err != nil || n < 0 {
-		ix.problems = append(ix.problems, problem{check: "PGF007", loc: d.Location, database: d.ID, message: fmt.Sprintf("%s: %s = %s in %s is not a non-negative integer", d.ID, name, quote(s.value, s.secret), s.source)})
+	n, ok := readCount(s.value, 0)
+	if !ok {
+		ix.problems = append(ix.problems, problem{check: "PGF007", loc: d.Location, database: d.ID, message: fmt.Sprintf("%s: %s = %s in %s is not %s", d.ID, name, quote(s.value, s.secret), s.source, wantCount(0))})
 		return unknown("%s in %s is not a number", name, s.source)
 	}
 	return known(n, "%s", s.source)

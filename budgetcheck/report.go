@@ -48,7 +48,12 @@ func Analyze(srcs []Source, opts Options) *Report {
 	objs, dupes := dedupe(objs)
 	ix := newIndex(objs, opts)
 	r := &Report{Schema: SchemaVersion, Databases: ix.build(), Findings: []Finding{}}
+	invalid := map[string]bool{}
+	for _, pr := range ix.problems {
+		invalid[pr.database] = true
+	}
 	for _, d := range r.Databases {
+		d.invalid = invalid[d.ID]
 		if err := d.evaluate(); err != nil {
 			ix.problems = append(ix.problems, problem{check: "PGF007", loc: d.Location, database: d.ID, message: d.ID + ": " + err.Error()})
 		}
@@ -103,16 +108,24 @@ func (d *Database) evaluate() error {
 	fit := budget.Check(srv, demands...)
 	d.Usable, d.WorstCase, d.UsableExplanation = fit.Usable, fit.Demand, srv.Explain()
 	d.Explanation = fit.Explanation
+	limitKnown := d.MaxConnections.State == Known && d.SuperuserReserved.State == Known && d.Reserved.State == Known
 	switch {
 	case verdict == VerdictUnbounded:
 		d.Explanation = fmt.Sprintf("a client's pool is unbounded; the known clients' demand alone is %d", fit.Demand)
-	case d.MaxConnections.State != Known || d.Kind == Unresolved:
+	case !limitKnown || d.Kind == Unresolved:
 		verdict, d.Explanation = VerdictUnknown, fmt.Sprintf("the database's limit is unknown; known demand %d", fit.Demand)
+	case srv.CheckCounts() != nil:
+		verdict, d.Explanation = VerdictUnknown, fmt.Sprintf("the database's limit cannot be computed (%v); known demand %d", srv.CheckCounts(), fit.Demand)
 	case fit.Verdict == budget.Over:
 		verdict = VerdictOver
 	case d.anyUnknown():
 		verdict = VerdictUnknown
 		d.Explanation = fmt.Sprintf("a client's demand is unknown; the known clients' %s", fit.Explanation)
+	case d.invalid:
+		// Nothing unread may fit: a setting of this database could not be
+		// used (PGF007), so the verdict cannot be ok.
+		verdict = VerdictUnknown
+		d.Explanation = fmt.Sprintf("a setting of this database is invalid (see PGF007); the known clients' %s", fit.Explanation)
 	default:
 		verdict = Verdict(fit.Verdict)
 	}
@@ -147,8 +160,8 @@ func (d *Database) suggest(target int) {
 	knownPools, knownSlots := 0, 0
 	for _, c := range d.Clients {
 		if c.Demand.State == Known {
-			knownPools += c.Demand.Value
-			knownSlots += c.slots()
+			knownPools = budget.Add(knownPools, c.Demand.Value)
+			knownSlots = budget.Add(knownSlots, c.slots())
 		}
 	}
 	avg := 1.0
@@ -171,9 +184,10 @@ func (d *Database) suggest(target int) {
 	}
 }
 
-// slots is the number of pools the client opens at worst.
+// slots is the number of pools the client opens at worst, by dbx/budget's
+// formula.
 func (c *Client) slots() int {
-	return (c.Pods.Value + c.Surge.Value) * c.Processes.Value
+	return budget.Demand{Pods: c.Pods.Value, Surge: c.Surge.Value, Processes: c.Processes.Value}.Slots()
 }
 
 // arithmetic spells out the verdict: the server's usable connections and

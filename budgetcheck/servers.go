@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,20 +16,20 @@ type setting struct{ value, source, secret string }
 
 // assumeServer sets a database's connection slots from the parameters
 // found, and from the Options (reported as assumptions) for the rest. A
-// parameter with a value it cannot use is a PGF007 problem and counts as
-// not set.
+// parameter with a value it cannot use is a PGF007 problem and is unknown,
+// never replaced by an assumption: the server's verdict is then unknown.
 func (ix *index) assumeServer(d *Database, params map[string]setting) {
 	slot := func(name string) (Number, bool) {
 		v, ok := params[name]
 		if !ok {
 			return Number{}, false
 		}
-		if n, err := strconv.Atoi(strings.TrimSpace(v.value)); err == nil && n >= 0 {
+		if n, ok := readCount(v.value, 0); ok {
 			return known(n, "%s in %s", name, v.source), true
 		}
 		ix.problems = append(ix.problems, problem{check: "PGF007", loc: d.Location, database: d.ID,
-			message: fmt.Sprintf("%s: %s = %s in %s is not a non-negative integer", d.ID, name, quote(v.value, v.secret), v.source)})
-		return Number{}, false
+			message: fmt.Sprintf("%s: %s = %s in %s is not %s", d.ID, name, quote(v.value, v.secret), v.source, wantCount(0))})
+		return unknown("%s in %s is invalid", name, v.source), true
 	}
 	assumed := func(name, flag string, value int) Number {
 		if n, ok := slot(name); ok {

@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/pgfleet/pgfleet/budgetcheck"
+	"github.com/pgfleet/pgfleet/dbx/budget"
 )
 
 func main() {
@@ -83,10 +84,18 @@ func validate(opts *budgetcheck.Options, reserved int, format, failOn string, na
 	switch {
 	case nargs == 0:
 		return errors.New(`budgetcheck: no input: name files or directories, or "-" for standard input`)
-	case opts.Nodes < 0, opts.MaxConnections < 1, reserved < 0, opts.Headroom < 0:
-		return errors.New("budgetcheck: --nodes, --superuser-reserved and --headroom must be >= 0, --max-connections >= 1")
 	case opts.MaxFileBytes < 1, opts.ReadTimeout <= 0:
 		return errors.New("budgetcheck: --max-file-bytes and --read-timeout must be > 0")
+	}
+	// Counts above budget.MaxCount would overflow the formulas; no server or
+	// fleet has that many connections or nodes.
+	for _, f := range []struct {
+		name   string
+		v, min int
+	}{{"--nodes", opts.Nodes, 0}, {"--max-connections", opts.MaxConnections, 1}, {"--superuser-reserved", reserved, 0}, {"--headroom", opts.Headroom, 0}} {
+		if f.v < f.min || f.v > budget.MaxCount {
+			return fmt.Errorf("budgetcheck: %s %d: want an integer between %d and %d", f.name, f.v, f.min, budget.MaxCount)
+		}
 	}
 	okFormat := false
 	var names []string

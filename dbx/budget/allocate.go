@@ -38,16 +38,16 @@ func PoolFor(srv Server, svc Service, share float64) (Allocation, error) {
 		return Allocation{}, &Error{Reason: fmt.Sprintf("%s: no pods (replicas %d, maxReplicas %d)", svc.Name, svc.Replicas, svc.MaxReplicas), Fix: "declare replicas or the autoscaler's maxReplicas"}
 	}
 	a := Allocation{Service: svc.Name, Usable: srv.Usable(), Share: share, WorstCasePods: worst, Processes: svc.processes()}
-	a.Budget = int(math.Floor(float64(a.Usable) * share))
-	slots := a.WorstCasePods * a.Processes
+	a.Budget = fromFloat(math.Floor(float64(a.Usable) * share))
+	slots := Mul(a.WorstCasePods, a.Processes)
 	a.PerProcess = a.Budget / slots
 	a.Explanation = fmt.Sprintf("%s: pool %d per process = floor(budget %d / (worst-case pods %d x processes %d)); budget %d = floor(%s x share %g)",
 		svc.Name, a.PerProcess, a.Budget, a.WorstCasePods, a.Processes, a.Budget, srv.Explain(), share)
 	if a.PerProcess < 1 {
 		// Offer only fixes that are possible from here: no share above 1, no
 		// pod count below 1.
-		fixes := []string{fmt.Sprintf("raise max_connections to at least %d", int(math.Ceil(float64(slots)/share))+srv.MaxConnections-a.Usable)}
-		if pods := a.Budget/a.Processes - (worst - svc.Pods()); pods >= 1 {
+		fixes := []string{fmt.Sprintf("raise max_connections to at least %d", Add(fromFloat(math.Ceil(float64(slots)/share)), Sub(srv.MaxConnections, a.Usable)))}
+		if pods := Sub(a.Budget/a.Processes, Sub(worst, svc.Pods())); pods >= 1 {
 			field := "maxReplicas"
 			if svc.MaxReplicas == 0 {
 				field = "replicas"
@@ -100,7 +100,7 @@ func Split(usable int, claims []Claim) []int {
 	for _, c := range claims {
 		if c.Slots > 0 && c.Weight > 0 {
 			total += c.Weight
-			slots += c.Slots
+			slots = Add(slots, c.Slots)
 		}
 	}
 	if total == 0 || usable <= 0 {
@@ -114,7 +114,7 @@ func Split(usable int, claims []Claim) []int {
 		if c.Slots <= 0 || c.Weight <= 0 {
 			continue
 		}
-		out[i] = base + int(math.Floor(float64(rest)*c.Weight/total))/c.Slots
+		out[i] = base + fromFloat(math.Floor(float64(rest)*c.Weight/total))/c.Slots
 	}
 	return out
 }
