@@ -7,6 +7,8 @@ import (
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/pgfleet/pgfleet/dbx/budget"
 )
 
 // Annotations that state or override what the manifests do not say. Each
@@ -24,6 +26,7 @@ const (
 type scaler struct {
 	min, max int
 	source   string
+	bad      string // why the bounds cannot be used; "" when they can
 }
 
 // problem is a finding noticed while building the model (PGF007, PGF008).
@@ -46,6 +49,7 @@ type index struct {
 	crds       []object
 
 	databases map[string]*Database // by ID
+	externals map[string]*Database // by host, see external
 	byService map[string]*Database // ns/service name -> database it reaches
 	serving   map[*workload]bool   // workloads that are servers or poolers
 	clients   []*Client
@@ -60,6 +64,7 @@ func newIndex(objs []object, opts Options) *index {
 		services:   map[string]*corev1.Service{},
 		scalers:    map[string]scaler{},
 		databases:  map[string]*Database{},
+		externals:  map[string]*Database{},
 		byService:  map[string]*Database{},
 		serving:    map[*workload]bool{},
 	}
@@ -77,8 +82,8 @@ func newIndex(objs []object, opts Options) *index {
 			if v.Spec.MinReplicas != nil {
 				lo = int(*v.Spec.MinReplicas)
 			}
-			ix.scalers[namespace(v.Namespace)+"/"+ref.Kind+"/"+ref.Name] = scaler{min: lo, max: int(v.Spec.MaxReplicas),
-				source: fmt.Sprintf("HorizontalPodAutoscaler %s maxReplicas", v.Name)}
+			ix.addScaler(o.loc, namespace(v.Namespace)+"/"+ref.Kind+"/"+ref.Name, scaler{min: lo, max: int(v.Spec.MaxReplicas),
+				source: fmt.Sprintf("HorizontalPodAutoscaler %s maxReplicas", v.Name)})
 		case *scaledObject:
 			ref := v.Spec.ScaleTargetRef
 			kind, lo, hi := ref.Kind, 0, 100
@@ -94,16 +99,38 @@ func newIndex(objs []object, opts Options) *index {
 			} else {
 				src += " (KEDA default 100)"
 			}
-			ix.scalers[namespace(v.Namespace)+"/"+kind+"/"+ref.Name] = scaler{min: lo, max: hi, source: src}
+			ix.addScaler(o.loc, namespace(v.Namespace)+"/"+kind+"/"+ref.Name, scaler{min: lo, max: hi, source: src})
 		case *cnpgCluster, *cnpgPooler, *zalandoPostgresql, *crunchyCluster:
 			ix.crds = append(ix.crds, o)
 		default:
 			if w := newWorkload(o, opts); w != nil {
+				if w.pods.State == Known && budget.CheckCount("", w.pods.Value) != nil {
+					ix.problems = append(ix.problems, problem{check: "PGF007", loc: w.loc,
+						message: fmt.Sprintf("%s: %s is %d: want %s", w.key(), w.pods.Source, w.pods.Value, wantCount(0))})
+					w.pods = unknown("%s %d is invalid", w.pods.Source, w.pods.Value)
+				}
 				ix.workloads = append(ix.workloads, w)
 			}
 		}
 	}
 	return ix
+}
+
+// addScaler registers an autoscaler for the workload key target. Bounds
+// the API server would refuse (maxReplicas below 1, a negative or larger
+// minimum) are a PGF007 problem and leave the workload's pod count unknown:
+// falling back to its replicas could make a fleet fit that does not.
+func (ix *index) addScaler(loc Location, target string, s scaler) {
+	switch {
+	case s.max < 1 || s.max > budget.MaxCount:
+		s.bad = fmt.Sprintf("%s %d: want %s", s.source, s.max, wantCount(1))
+	case s.min < 0 || s.min > s.max:
+		s.bad = fmt.Sprintf("%s %d with minimum %d: want a minimum between 0 and the maximum", s.source, s.max, s.min)
+	}
+	if s.bad != "" {
+		ix.problems = append(ix.problems, problem{check: "PGF007", loc: loc, message: target + ": " + s.bad})
+	}
+	ix.scalers[target] = s
 }
 
 // build turns the index into databases with their clients.
@@ -160,13 +187,17 @@ func (ix *index) scaledPods(w *workload) (pods Number, sc *scaler) {
 	if !ok {
 		return w.pods, nil
 	}
+	if s.bad != "" {
+		return unknown("%s", s.bad), &s
+	}
 	return known(s.max, "%s %d (replicas %s)", s.source, s.max, w.pods), &s
 }
 
 // resolveHost finds the database a host name reaches: a Service of the
 // manifests (name, name.ns, name.ns.svc[.cluster.local]), else an external
-// database named after the host.
-func (ix *index) resolveHost(host, ns string) (*Database, string) {
+// database named after the host. secret names the Secret key the host was
+// read from ("" if none); see [index.external].
+func (ix *index) resolveHost(host, secret, ns string) (*Database, string) {
 	h := strings.ToLower(strings.TrimSuffix(host, "."))
 	parts := strings.Split(h, ".")
 	svcNS := ns
@@ -181,26 +212,34 @@ func (ix *index) resolveHost(host, ns string) (*Database, string) {
 		}
 		if s := ix.services[key]; s != nil {
 			if s.Spec.ExternalName != "" {
-				d, via := ix.external(s.Spec.ExternalName)
+				d, via := ix.external(s.Spec.ExternalName, "")
 				return d, fmt.Sprintf("Service %s (ExternalName) -> %s", key, via)
 			}
-			d, _ := ix.external(key)
+			d, _ := ix.external(key, "")
 			return d, fmt.Sprintf("Service %s selects no Postgres or pooler in the manifests", key)
 		}
 	}
-	return ix.external(h)
+	return ix.external(h, secret)
 }
 
-// external returns the database for a host the manifests do not define.
-func (ix *index) external(host string) (*Database, string) {
-	id := "external:" + host
-	d := ix.databases[id]
+// external returns the database for a host the manifests do not define,
+// one per host. Its ID names the host, unless the first client to reach it
+// read the host from a Secret: then the ID names that Secret key instead,
+// since a Secret's value (and a host cut from a malformed DSN may hold part
+// of a password) is never printed.
+func (ix *index) external(host, secret string) (*Database, string) {
+	d := ix.externals[host]
 	if d == nil {
+		id := "external:" + host
+		if secret != "" {
+			id = "external:<host from " + secret + ">"
+		}
 		d = &Database{ID: id, Kind: External}
 		ix.assumeServer(d, nil)
 		ix.databases[id] = d
+		ix.externals[host] = d
 	}
-	return d, "not in the manifests: " + id
+	return d, "not in the manifests: " + d.ID
 }
 
 // resolveDatabase resolves the pgfleet.dev/database annotation: a database
@@ -209,7 +248,7 @@ func (ix *index) resolveDatabase(v, ns string) (*Database, string) {
 	if d := ix.databases[v]; d != nil {
 		return d, "annotation " + AnnotationDatabase
 	}
-	d, via := ix.resolveHost(v, ns)
+	d, via := ix.resolveHost(v, "", ns)
 	return d, "annotation " + AnnotationDatabase + ": " + via
 }
 

@@ -22,6 +22,7 @@ type pass struct {
 	report   *Report
 	problems []problem
 	decode   []decodeError
+	dupes    []problem // objects read more than once, see dedupe
 }
 
 func (p *pass) emit(c *Check, f Finding) {
@@ -49,8 +50,8 @@ var Checks = []*Check{
 	{ID: "PGF006", Name: "assumed-setting", Severity: Info,
 		Doc: "A server or pooler setting is not in the manifests and was assumed (from a flag or a default); the verdict holds only if the assumption does.",
 		run: runAssumptions},
-	{ID: "PGF007", Name: "invalid-setting", Severity: Warning,
-		Doc: "A setting the checker reads (an annotation, a pool variable, maxSurge, a server parameter) has a value it cannot use; the number is treated as unknown.",
+	{ID: "PGF007", Name: "invalid-setting", Severity: Error,
+		Doc: "A setting the checker reads (an annotation, a pool variable, replicas, an autoscaler's bounds, maxSurge, a server parameter, a flag) has a value it cannot use: not an integer, negative, above 2147483647, or too large to compute with. The number is treated as unknown and the database's verdict cannot be ok: a setting that was not read never fits.",
 		run: func(p *pass, c *Check) {
 			for _, pr := range p.problems {
 				p.emit(c, Finding{Database: pr.database, Client: pr.client, Location: pr.loc, Message: pr.message})
@@ -61,6 +62,13 @@ var Checks = []*Check{
 		run: func(p *pass, c *Check) {
 			for _, e := range p.decode {
 				p.emit(c, Finding{Location: e.loc, Message: e.err})
+			}
+		}},
+	{ID: "PGF009", Name: "duplicate-object", Severity: Warning,
+		Doc: "The same object (API group, kind, namespace, name) is in the input more than once, e.g. two overlays or a file passed twice; it is counted once, as first read, instead of twice.",
+		run: func(p *pass, c *Check) {
+			for _, pr := range p.dupes {
+				p.emit(c, Finding{Location: pr.loc, Message: pr.message, Suggestion: "pass each object once: one rendering of the chart or overlay"})
 			}
 		}},
 }
@@ -106,8 +114,10 @@ func clientCheck(match func(*Client) bool, what string) func(*pass, *Check) {
 				switch {
 				case cl.SuggestedPool > 0:
 					f.Suggestion = fmt.Sprintf("set a pool limit of %d per process (annotation %s states it)", cl.SuggestedPool, AnnotationPoolMax)
-				case cl.Pods.State != Known:
+				case cl.Pods.State != Known && strings.Contains(cl.Pods.Source, "--nodes"):
 					f.Suggestion = "state the node count with --nodes"
+				case cl.Pods.State != Known:
+					f.Suggestion = "fix the pod count (" + cl.Pods.Source + "); see the PGF007 finding"
 				default:
 					f.Suggestion = fmt.Sprintf("set a pool limit, or state it with annotation %s", AnnotationPoolMax)
 				}

@@ -1,6 +1,7 @@
 package budgetcheck
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -57,9 +58,9 @@ func (ix *index) addClients(w *workload) {
 		case hasDBAnn:
 			db, cl.Via = ix.resolveDatabase(dbAnn, w.ns)
 		case host != "":
-			db, cl.Via = ix.resolveHost(host, w.ns)
+			db, cl.Via = ix.resolveHost(host, hostVal.secret, w.ns)
 			from := hostVal.origin
-			if hasDSN && !hostVal.secret {
+			if hasDSN && hostVal.secret == "" {
 				from += " " + d.redacted()
 			}
 			cl.Via = "host from " + from + " -> " + cl.Via
@@ -89,6 +90,7 @@ func findDSN(vars map[string]envValue) (envValue, dsn, bool) {
 	})
 	for _, n := range names {
 		if d, ok := parseDSN(vars[n].value); ok {
+			d.secret = vars[n].secret
 			return vars[n], d, true
 		}
 	}
@@ -120,39 +122,33 @@ func (ix *index) poolSize(w *workload, container string, cl *Client, vars map[st
 		if strings.TrimSpace(v) == "unbounded" {
 			return unbounded("annotation %s", key)
 		}
-		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+		if n, ok := readCount(v, 1); ok {
 			return known(n, "annotation %s", key)
 		}
-		ix.invalid(w, cl, fmt.Sprintf("annotation %s %q: want a positive integer or \"unbounded\"", key, v))
+		ix.invalid(w, cl, fmt.Sprintf("annotation %s %q: want %s or \"unbounded\"", key, v, wantCount(1)))
 		return unknown("annotation %s is invalid", key)
 	}
 	if conv == nil {
 		return unknown("no pool setting found; state it with annotation %s", AnnotationPoolMax)
 	}
-	if n, ok := ix.envInt(w, cl, vars, conv.PoolEnv); ok {
-		if n.Value <= 0 && conv.ZeroUnbounded {
-			return unbounded("%s: %s is %d, no limit", conv.Name, n.Source, n.Value)
-		}
-		if o, ok := ix.envInt(w, cl, vars, conv.OverflowEnv); ok {
-			return known(n.Value+o.Value, "%s: %s + overflow %s", conv.Name, n.Source, o.Source)
-		}
-		if conv.DefaultOverflow > 0 {
-			return known(n.Value+conv.DefaultOverflow, "%s: %s + default overflow %d", conv.Name, n.Source, conv.DefaultOverflow)
-		}
-		return known(n.Value, "%s: %s", conv.Name, n.Source)
+	n, hasPool := ix.envInt(w, cl, vars, conv.PoolEnv)
+	o, hasOverflow := ix.envInt(w, cl, vars, conv.OverflowEnv)
+	if hasPool || hasOverflow {
+		return ix.envPool(w, cl, conv, n, hasPool, o, hasOverflow)
 	}
 	for _, p := range conv.DSNParams {
 		if v, ok := d.params[p]; ok {
-			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			if n, ok := readCount(v, 1); ok {
 				return known(n, "%s: DSN parameter %s", conv.Name, p)
 			}
-			ix.invalid(w, cl, fmt.Sprintf("DSN parameter %s=%q is not a positive integer", p, v))
+			ix.invalid(w, cl, fmt.Sprintf("DSN parameter %s=%s is not %s", p, quote(v, d.secret), wantCount(1)))
+			return unknown("%s: DSN parameter %s is invalid", conv.Name, p)
 		}
 	}
 	switch conv.DefaultState {
 	case Known:
 		if conv.DefaultOverflow > 0 {
-			return known(conv.Default+conv.DefaultOverflow, "%s default %d + overflow %d (%s)", conv.Name, conv.Default, conv.DefaultOverflow, conv.Doc)
+			return known(budget.Add(conv.Default, conv.DefaultOverflow), "%s default %d + overflow %d (%s)", conv.Name, conv.Default, conv.DefaultOverflow, conv.Doc)
 		}
 		return known(conv.Default, "%s default (%s)", conv.Name, conv.Doc)
 	case Unbounded:
@@ -161,8 +157,44 @@ func (ix *index) poolSize(w *workload, container string, cl *Client, vars map[st
 	return unknown("%s without a pool size (%s); state it with annotation %s", conv.Name, conv.Doc, AnnotationPoolMax)
 }
 
+// envPool is the pool max from a convention's pool and overflow variables,
+// either of which may be unset (the convention's default counts then). A
+// value that removes the limit (SQLAlchemy pool_size=0, max_overflow=-1)
+// makes it unbounded; one that cannot be read makes it unknown, never a
+// default.
+func (ix *index) envPool(w *workload, cl *Client, conv *Convention, n Number, hasPool bool, o Number, hasOverflow bool) Number {
+	if !hasPool {
+		n = Number{Value: conv.Default, State: conv.DefaultState, Source: fmt.Sprintf("default pool %d", conv.Default)}
+	}
+	overflow := "overflow " + o.Source
+	if !hasOverflow {
+		o, overflow = known(conv.DefaultOverflow, "default"), fmt.Sprintf("default overflow %d", conv.DefaultOverflow)
+	}
+	switch {
+	case n.State == Known && n.Value <= 0 && conv.ZeroUnbounded:
+		return unbounded("%s: %s is %d, no limit", conv.Name, n.Source, n.Value)
+	case o.State == Known && o.Value < 0 && conv.NegativeOverflowUnbounded:
+		return unbounded("%s: %s is %d, no limit", conv.Name, o.Source, o.Value)
+	case n.State != Known || o.State != Known:
+		return unknown("%s: %s + %s", conv.Name, n.Source, overflow)
+	case n.Value <= 0:
+		ix.invalid(w, cl, fmt.Sprintf("%s: %s is not %s", conv.Name, n.Source, wantCount(1)))
+		return unknown("%s: %s is invalid", conv.Name, n.Source)
+	case o.Value < 0:
+		ix.invalid(w, cl, fmt.Sprintf("%s: %s is not %s", conv.Name, o.Source, wantCount(0)))
+		return unknown("%s: %s is invalid", conv.Name, o.Source)
+	case o.Value == 0 && !hasOverflow:
+		return known(n.Value, "%s: %s", conv.Name, n.Source)
+	}
+	return known(budget.Add(n.Value, o.Value), "%s: %s + %s", conv.Name, n.Source, overflow)
+}
+
 // envInt reads the first of the named variables that is set, as an
-// integer; the Number's source never holds a Secret's value.
+// integer ([readInt]); the Number's source never holds a Secret's value. It
+// reports false only when none is set: a variable that is set but whose
+// value is not in the manifests, or is not an integer (a PGF007 problem),
+// gives an unknown Number, so that the caller never falls back to a
+// default for a setting it could not read.
 func (ix *index) envInt(w *workload, cl *Client, vars map[string]envValue, names []string) (Number, bool) {
 	for _, name := range names {
 		v, ok := vars[name]
@@ -170,15 +202,15 @@ func (ix *index) envInt(w *workload, cl *Client, vars map[string]envValue, names
 			continue
 		}
 		if v.missing {
-			return unknown("%s", v.origin), false
+			return unknown("%s", v.origin), true
 		}
-		n, err := strconv.Atoi(strings.TrimSpace(v.value))
-		if err != nil {
-			ix.invalid(w, cl, fmt.Sprintf("%s is not an integer", v.shown()))
-			return Number{}, false
+		n, ok := readInt(v.value)
+		if !ok {
+			ix.invalid(w, cl, fmt.Sprintf("%s is not %s", v.shown(), wantInt))
+			return unknown("%s is invalid", v.origin), true
 		}
 		src := v.origin
-		if !v.secret {
+		if v.secret == "" {
 			src = fmt.Sprintf("%s=%d", v.origin, n)
 		}
 		return known(n, "%s", src), true
@@ -190,16 +222,21 @@ func (ix *index) envInt(w *workload, cl *Client, vars map[string]envValue, names
 // variables (gunicorn, puma, uvicorn), --workers arguments, else 1.
 func (ix *index) processes(w *workload, c *corev1.Container, cl *Client, vars map[string]envValue) Number {
 	if v, key, ok := w.annotation(AnnotationProcesses, c.Name); ok {
-		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+		if n, ok := readCount(v, 1); ok {
 			return known(n, "annotation %s", key)
 		}
-		ix.invalid(w, cl, fmt.Sprintf("annotation %s %q: want a positive integer", key, v))
+		ix.invalid(w, cl, fmt.Sprintf("annotation %s %q: want %s", key, v, wantCount(1)))
+		return unknown("annotation %s is invalid", key)
 	}
-	if n, ok := ix.envInt(w, cl, vars, []string{"WEB_CONCURRENCY", "UVICORN_WORKERS", "PUMA_WORKERS"}); ok && n.Value > 0 {
+	if n, ok := ix.envInt(w, cl, vars, []string{"WEB_CONCURRENCY", "UVICORN_WORKERS", "PUMA_WORKERS"}); ok {
+		if n.State == Known && n.Value < 1 {
+			ix.invalid(w, cl, fmt.Sprintf("%s is not %s", n.Source, wantCount(1)))
+			return unknown("%s is invalid", n.Source)
+		}
 		return n
 	}
 	args := append(append([]string{}, c.Command...), c.Args...)
-	if v, ok := vars["GUNICORN_CMD_ARGS"]; ok && !v.secret {
+	if v, ok := vars["GUNICORN_CMD_ARGS"]; ok && v.secret == "" {
 		args = append(args, strings.Fields(v.value)...)
 	}
 	for i, a := range args {
@@ -210,8 +247,14 @@ func (ix *index) processes(w *workload, c *corev1.Container, cl *Client, vars ma
 			val = args[i+1]
 		}
 		if flag == "--workers" || flag == "-w" {
-			if n, err := strconv.Atoi(val); err == nil && n > 0 {
+			if n, ok := readCount(val, 1); ok {
 				return known(n, "container %s args %s %d", c.Name, flag, n)
+			}
+			// A number out of range is a worker count misread; anything
+			// else is another program's -w (curl -w '%{http_code}').
+			if _, err := strconv.Atoi(strings.TrimSpace(val)); err == nil || errors.Is(err, strconv.ErrRange) {
+				ix.invalid(w, cl, fmt.Sprintf("container %s args %s %q: want %s", c.Name, flag, val, wantCount(1)))
+				return unknown("container %s args %s is invalid", c.Name, flag)
 			}
 		}
 	}
@@ -239,8 +282,12 @@ func (ix *index) finish(cl *Client, w *workload, sc *scaler) {
 	dem, err := svc.Demand()
 	switch {
 	case err != nil:
+		// A count out of range or a product that overflows: the demand
+		// cannot be computed, so it is unknown, never a wrapped number.
 		cl.Surge = unknown("%v", err)
+		cl.Demand = unknown("%v", err)
 		ix.problems = append(ix.problems, problem{check: "PGF007", loc: cl.Location, client: cl.ID, database: cl.Database, message: cl.ID + ": " + err.Error()})
+		return
 	case svc.NoSurge:
 		cl.Surge = known(0, "%s", w.noSurge)
 	case svc.MaxSurge == "":

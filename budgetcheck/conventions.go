@@ -25,9 +25,14 @@ type Convention struct {
 	// DefaultState is Known, Unknown (depends on the node, e.g. its CPUs)
 	// or Unbounded (no limit unless configured).
 	DefaultState State
-	// ZeroUnbounded means a configured 0 or negative value removes the
-	// limit (database/sql SetMaxOpenConns(0)).
+	// ZeroUnbounded means a configured 0 or negative pool removes the limit
+	// (database/sql SetMaxOpenConns(0), SQLAlchemy pool_size=0). Default
+	// false: such a value is invalid (PGF007).
 	ZeroUnbounded bool
+	// NegativeOverflowUnbounded means a negative OverflowEnv value removes
+	// the limit on overflow connections (SQLAlchemy max_overflow=-1).
+	// Default false: a negative overflow is invalid (PGF007).
+	NegativeOverflowUnbounded bool
 }
 
 // Conventions is the registry of pool conventions, most specific first.
@@ -43,10 +48,11 @@ var Conventions = []*Convention{
 		Default: 10, DefaultState: Known,
 	},
 	{
-		Name: "sqlalchemy", Doc: "SQLAlchemy QueuePool: pool_size 5 + max_overflow 10 per engine",
+		Name: "sqlalchemy", Doc: "SQLAlchemy QueuePool: pool_size 5 + max_overflow 10 per engine; pool_size 0 or max_overflow -1 means no limit",
 		Markers: []string{"SQLALCHEMY_DATABASE_URI", "SQLALCHEMY_POOL_SIZE"},
 		PoolEnv: []string{"SQLALCHEMY_POOL_SIZE"}, OverflowEnv: []string{"SQLALCHEMY_MAX_OVERFLOW"},
 		Default: 5, DefaultOverflow: 10, DefaultState: Known,
+		ZeroUnbounded: true, NegativeOverflowUnbounded: true,
 	},
 	{
 		Name: "django", Doc: "Django 5.1+ OPTIONS pool (psycopg_pool max_size default 4); without a pool, one connection per thread",
@@ -99,7 +105,7 @@ func LookupConvention(name string) *Convention {
 // matches reports whether the convention applies to a container with these
 // variables and DSN parameters.
 func (c *Convention) matches(vars map[string]envValue, params map[string]string) bool {
-	for _, lists := range [][]string{c.Markers, c.PoolEnv} {
+	for _, lists := range [][]string{c.Markers, c.PoolEnv, c.OverflowEnv} {
 		for _, m := range lists {
 			if _, ok := vars[m]; ok {
 				return true

@@ -22,13 +22,15 @@ import (
 type object struct {
 	loc  Location
 	kind string // Kind as written
+	api  string // API group ("" for core), part of the object's identity
 	obj  any    // a typed k8s.io/api struct or one of the CRD structs in crd.go
 }
 
 // decodeError is a document that could not be decoded.
 type decodeError struct {
-	loc Location
-	err string
+	loc   Location
+	err   string
+	cause error // a type error of a top-level object, located by fieldLine
 }
 
 // decodeAll decodes the documents of all sources, in parallel, keeping
@@ -68,7 +70,21 @@ func decodeAll(srcs []Source) ([]object, []decodeError) {
 	return objs, errs
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+)`)
+var (
+	yamlLine   = regexp.MustCompile(`line (\d+)`)
+	yamlQuoted = regexp.MustCompile("`[^`]*`")
+)
+
+// withoutValues removes what go-yaml quotes of the document from its error
+// message ("cannot decode !!str `...` as a !!int", "invalid map key: map[...]
+// {...}"), for a document that may be a Secret: its values are never
+// printed, not even in a PGF008 finding. The line number stays.
+func withoutValues(msg string) string {
+	if i := strings.Index(msg, "invalid map key:"); i >= 0 {
+		msg = msg[:i] + "invalid map key (a mapping or a list used as a key)"
+	}
+	return yamlQuoted.ReplaceAllString(msg, "(value not shown)")
+}
 
 func decodeDocument(d document, objs []object, errs []decodeError) (o []object, e []decodeError) {
 	loc := Location{File: d.file, Line: d.line}
@@ -79,6 +95,9 @@ func decodeDocument(d document, objs []object, errs []decodeError) (o []object, 
 			o, e = objs, append(errs, decodeError{loc: loc, err: fmt.Sprintf("cannot decode: %v", r)})
 		}
 	}()
+	if err := checkAliases(d.data); err != nil {
+		return objs, append(errs, decodeError{loc: loc, err: err.Error()})
+	}
 	j, err := yaml.YAMLToJSON(d.data)
 	if err != nil {
 		msg := err.Error()
@@ -89,9 +108,20 @@ func decodeDocument(d document, objs []object, errs []decodeError) (o []object, 
 				msg = msg[:m[2]] + strconv.Itoa(loc.Line) + msg[m[3]:]
 			}
 		}
-		return objs, append(errs, decodeError{loc: loc, err: "invalid YAML: " + strings.TrimPrefix(msg, "error converting YAML to JSON: ")})
+		msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
+		if bytes.Contains(d.data, []byte("Secret")) {
+			msg = withoutValues(msg)
+		}
+		return objs, append(errs, decodeError{loc: loc, err: "invalid YAML: " + msg})
 	}
-	return decodeJSON(loc, j, objs, errs, 0)
+	n := len(errs)
+	objs, errs = decodeJSON(loc, j, objs, errs, 0)
+	for i := n; i < len(errs); i++ {
+		if line, ok := fieldLine(d.data, errs[i].cause); ok {
+			errs[i].loc.Line = d.line + line - 1
+		}
+	}
+	return objs, errs
 }
 
 func decodeJSON(loc Location, j []byte, objs []object, errs []decodeError, depth int) ([]object, []decodeError) {
@@ -123,9 +153,13 @@ func decodeJSON(loc Location, j []byte, objs []object, errs []decodeError, depth
 	}
 	v := newObj()
 	if err := json.Unmarshal(j, v); err != nil {
-		return objs, append(errs, decodeError{loc: loc, err: fmt.Sprintf("%s %s: %v", tm.APIVersion, tm.Kind, err)})
+		e := decodeError{loc: loc, err: fmt.Sprintf("%s %s: %v", tm.APIVersion, tm.Kind, err)}
+		if depth == 0 { // a List item's field paths do not start at the document's root
+			e.cause = err
+		}
+		return objs, append(errs, e)
 	}
-	return append(objs, object{loc: loc, kind: tm.Kind, obj: v}), errs
+	return append(objs, object{loc: loc, kind: tm.Kind, api: group(tm.APIVersion), obj: v}), errs
 }
 
 type kindKey struct{ group, kind string }

@@ -31,7 +31,23 @@
 // default). Every container counts, sidecars too. Environment values follow
 // Kubernetes precedence (env over envFrom, later envFrom over earlier) and
 // may come from ConfigMaps or Secrets; a Secret's value is used but never
-// printed, and DSNs are printed without user or password.
+// printed (in any format: a message names "<value from Secret ns/name key
+// k>" instead, and a host read from a Secret gives the database ID
+// "external:<host from Secret ns/name key k>"), and DSNs are printed
+// without user, password or key material.
+//
+// # Input
+//
+// Each input is bounded: [Options.MaxFileBytes] per file, stdin or pipe,
+// and [Options.ReadTimeout] for inputs that are not regular files (a FIFO,
+// a device, a process substitution); directories are walked for regular
+// files only. A document whose aliases would expand past
+// [MaxExpandedDocument] is a PGF008 finding, and the other documents are
+// still checked. Documents are cut at "---" (also "--- {...}" with content
+// on the line), at "..." and between concatenated JSON objects; directives
+// are skipped. An object (group, kind, namespace, name) read twice is
+// counted once (PGF009). [Run] fails with an *[InputError] when the input
+// holds no document at all: nothing checked is not a pass.
 //
 // Servers: Postgres StatefulSets/Deployments (-c max_connections=, a mounted
 // postgresql.conf, Bitnami's POSTGRESQL_MAX_CONNECTIONS), CloudNativePG
@@ -41,6 +57,12 @@
 // CloudNativePG Pooler) are databases for their clients (max_client_conn x
 // pooler pods) and clients of their server ((default_pool_size +
 // reserve_pool_size) x (db,user) pairs x pooler pods, autoscaler aware).
+//
+// Every count is read as an integer of at most 2147483647 (budget.MaxCount).
+// A value that cannot be used (not an integer, negative, too large, an
+// autoscaler's maxReplicas below 1) is a PGF007 finding and an unknown
+// number, never replaced by a default; a database with such a setting is
+// never ok. Nothing that was not read fits.
 //
 // # JSON schema (pgfleet.dev/budgetcheck/v1)
 //

@@ -14,6 +14,9 @@ type dsn struct {
 	port   string
 	dbname string
 	params map[string]string // lower-cased keys
+	// secret names the Secret key the string came from ("" if none): then
+	// neither its host nor any parameter may be printed.
+	secret string
 }
 
 // parseDSN recognises a Postgres connection string; ok is false for any
@@ -48,18 +51,13 @@ func parseDSN(s string) (d dsn, ok bool) {
 		}
 		return d, true
 	}
-	sep := " "
-	if strings.Contains(s, ";") {
-		sep = ";"
-	}
-	d.params = map[string]string{}
-	for _, f := range strings.Split(s, sep) {
-		k, v, found := strings.Cut(f, "=")
-		if !found {
-			continue
+	params, ok := parseLibpq(s)
+	if !ok {
+		if params, ok = parseADO(s); !ok {
+			return d, false
 		}
-		d.params[strings.ToLower(strings.TrimSpace(k))] = strings.Trim(strings.TrimSpace(v), `'`)
 	}
+	d.params = params
 	d.host = firstOf(d.params, "host", "server")
 	d.port = firstOf(d.params, "port")
 	d.dbname = firstOf(d.params, "dbname", "database")
@@ -67,7 +65,141 @@ func parseDSN(s string) (d dsn, ok bool) {
 		return d, false
 	}
 	d.host = strings.Split(d.host, ",")[0]
+	// A host with blanks, quotes, "=" or ";" is a string read the wrong way
+	// (and may hold a password): not a DSN, rather than a database ID
+	// that prints it.
+	if strings.ContainsAny(d.host, " \t\r\n='\";") {
+		return d, false
+	}
 	return d, true
+}
+
+// parseLibpq reads libpq's keyword/value form as libpq does: pairs
+// separated by whitespace, spaces allowed around "=", values in single
+// quotes or with backslash escapes. A ";" is part of a value here (a
+// password may hold one), so the string is libpq's only when every keyword
+// is lower-case, as libpq requires, and the host holds no ";": otherwise
+// "host=db;port=5432" is ADO.NET's form, which [parseADO] reads.
+func parseLibpq(s string) (map[string]string, bool) {
+	params := map[string]string{}
+	i := 0
+	skipSpace := func() {
+		for i < len(s) && isSpace(s[i]) {
+			i++
+		}
+	}
+	for {
+		skipSpace()
+		if i == len(s) {
+			break
+		}
+		start := i
+		for i < len(s) && s[i] != '=' && !isSpace(s[i]) {
+			i++
+		}
+		key := s[start:i]
+		skipSpace()
+		if i == len(s) || s[i] != '=' || !isLibpqKeyword(key) {
+			return nil, false
+		}
+		i++
+		skipSpace()
+		var v strings.Builder
+		if i < len(s) && s[i] == '\'' {
+			for i++; ; i++ {
+				if i == len(s) {
+					return nil, false // unterminated quote
+				}
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+				} else if s[i] == '\'' {
+					i++
+					break
+				}
+				v.WriteByte(s[i])
+			}
+		} else {
+			for ; i < len(s) && !isSpace(s[i]); i++ {
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+				}
+				v.WriteByte(s[i])
+			}
+		}
+		params[key] = v.String()
+	}
+	if len(params) == 0 || strings.Contains(params["host"], ";") {
+		return nil, false
+	}
+	return params, true
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+func isLibpqKeyword(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseADO reads ADO.NET's form (Npgsql): "Key=Value" pairs separated by
+// ";", keys case-insensitive and possibly with spaces, values optionally in
+// double or single quotes (a doubled quote escapes one), so that a quoted
+// password with ";" in it stays one value.
+func parseADO(s string) (map[string]string, bool) {
+	if !strings.Contains(s, ";") && !strings.Contains(s, "=") {
+		return nil, false
+	}
+	params := map[string]string{}
+	for s != "" {
+		k, rest, found := strings.Cut(s, "=")
+		if !found {
+			break
+		}
+		if j := strings.IndexByte(k, ';'); j >= 0 { // a segment without "=": skip it
+			s = k[j+1:] + "=" + rest
+			continue
+		}
+		rest = strings.TrimLeft(rest, " \t")
+		var v string
+		if rest != "" && (rest[0] == '"' || rest[0] == '\'') {
+			q := rest[0]
+			var b strings.Builder
+			i := 1
+			for ; i < len(rest); i++ {
+				if rest[i] == q {
+					if i+1 < len(rest) && rest[i+1] == q {
+						b.WriteByte(q)
+						i++
+						continue
+					}
+					break
+				}
+				b.WriteByte(rest[i])
+			}
+			v = b.String()
+			rest = rest[min(i+1, len(rest)):]
+			if j := strings.IndexByte(rest, ';'); j >= 0 {
+				rest = rest[j+1:]
+			} else {
+				rest = ""
+			}
+		} else {
+			v, rest, _ = strings.Cut(rest, ";")
+			v = strings.TrimSpace(v)
+		}
+		params[strings.ToLower(strings.TrimSpace(k))] = v
+		s = rest
+	}
+	return params, len(params) > 0
 }
 
 func firstOf(m map[string]string, keys ...string) string {
@@ -93,9 +225,11 @@ func (d dsn) redacted() string {
 	}
 	keys := make([]string, 0, len(d.params))
 	for k := range d.params {
+		if isCredential(k) {
+			continue
+		}
 		switch k {
-		case "password", "pwd", "psw", "user", "username", "user name", "user id", "userid", "uid",
-			"host", "server", "port", "dbname", "database", "sslkey", "sslpassword", "passfile":
+		case "host", "server", "port", "dbname", "database":
 			continue
 		}
 		keys = append(keys, k)
@@ -110,4 +244,22 @@ func (d dsn) redacted() string {
 		b.WriteString(url.QueryEscape(k) + "=" + url.QueryEscape(d.params[k]))
 	}
 	return b.String()
+}
+
+// isCredential reports whether a connection-string parameter names a user,
+// a password or key material, in any of the spellings of libpq, JDBC and
+// Npgsql ("SSL Password", "sslpassword", "Pwd", "User ID"): such values are
+// never printed.
+func isCredential(key string) bool {
+	k := strings.NewReplacer(" ", "", "_", "", "-", "").Replace(strings.ToLower(key))
+	switch k {
+	case "user", "username", "userid", "uid", "pwd", "psw", "passfile", "sslkey", "sslcert", "clientcertificate", "clientkey", "rootcertificate":
+		return true
+	}
+	for _, w := range []string{"password", "passwd", "secret", "token", "credential"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
 }

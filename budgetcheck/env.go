@@ -1,7 +1,9 @@
 package budgetcheck
 
 import (
+	"cmp"
 	"fmt"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,19 +13,42 @@ import (
 // set it, with where it came from. A value from a Secret is used for
 // arithmetic but never printed: only origin is.
 type envValue struct {
-	value   string
-	origin  string // e.g. "env POOL (ConfigMap app key pool)"
-	secret  bool
+	value  string
+	origin string // e.g. "env POOL (ConfigMap app key pool)"
+	// secret names the Secret key the value (or a $(VAR) in it) came from,
+	// "Secret ns/name key k"; empty when no Secret went into it.
+	secret  string
 	missing bool // the referenced ConfigMap or Secret key is not in the manifests
 }
 
 // shown is what a report may print about the value: the value itself, or
 // only its origin when it comes from a Secret.
 func (v envValue) shown() string {
-	if v.secret {
+	if v.secret != "" {
 		return v.origin
 	}
 	return fmt.Sprintf("%s=%q", v.origin, v.value)
+}
+
+// setting is the value as a configuration [setting], provenance kept.
+func (v envValue) setting() setting {
+	return setting{value: v.value, source: v.origin, secret: v.secret}
+}
+
+// quote is what a report prints for a value read from the manifests: the
+// value in quotes, or, when it came from a Secret (secret names the key),
+// a placeholder naming that key. It is the one place that decides, so that
+// no message, whatever its format, can print a Secret's value.
+func quote(value, secret string) string {
+	if secret != "" {
+		return "<value from " + secret + ">"
+	}
+	return strconv.Quote(value)
+}
+
+// secretRef names one key of a Secret for [quote] and provenance.
+func secretRef(ns, name, key string) string {
+	return fmt.Sprintf("Secret %s key %s", nsName(ns, name), key)
 }
 
 // containerEnv resolves a container's environment with Kubernetes
@@ -50,7 +75,7 @@ func (ix *index) containerEnv(ns string, c *corev1.Container) (map[string]envVal
 				continue
 			}
 			for k, v := range secretData(s) {
-				vars[ef.Prefix+k] = envValue{value: v, secret: true, origin: fmt.Sprintf("env %s%s (envFrom Secret %s)", ef.Prefix, k, s.Name)}
+				vars[ef.Prefix+k] = envValue{value: v, secret: secretRef(ns, s.Name, k), origin: fmt.Sprintf("env %s%s (envFrom Secret %s)", ef.Prefix, k, s.Name)}
 			}
 		}
 	}
@@ -80,22 +105,23 @@ func (ix *index) envVar(ns string, e corev1.EnvVar, vars map[string]envValue) en
 		origin := fmt.Sprintf("env %s (Secret %s key %s)", e.Name, ref.Name, ref.Key)
 		if s := ix.secrets[nsName(ns, ref.Name)]; s != nil {
 			if v, ok := secretValue(s, ref.Key); ok {
-				return envValue{value: v, origin: origin, secret: true}
+				return envValue{value: v, origin: origin, secret: secretRef(ns, ref.Name, ref.Key)}
 			}
 		}
-		return envValue{origin: origin + ", not in the manifests", missing: true, secret: true}
+		return envValue{origin: origin + ", not in the manifests", missing: true, secret: secretRef(ns, ref.Name, ref.Key)}
 	}
 	return envValue{origin: fmt.Sprintf("env %s (fieldRef or resourceFieldRef)", e.Name), missing: true}
 }
 
 // expand substitutes $(VAR) references to variables defined earlier, as
-// the kubelet does; $$ escapes. It reports whether a Secret value went in.
-func expand(s string, vars map[string]envValue) (string, bool) {
+// the kubelet does; $$ escapes. It returns the first Secret key whose value
+// went in, or "".
+func expand(s string, vars map[string]envValue) (string, string) {
 	if !strings.Contains(s, "$") {
-		return s, false
+		return s, ""
 	}
 	var b strings.Builder
-	secret := false
+	secret := ""
 	for i := 0; i < len(s); i++ {
 		if s[i] != '$' || i+1 >= len(s) {
 			b.WriteByte(s[i])
@@ -111,7 +137,7 @@ func expand(s string, vars map[string]envValue) (string, bool) {
 				name := s[i+2 : i+j]
 				if v, ok := vars[name]; ok {
 					b.WriteString(v.value)
-					secret = secret || v.secret
+					secret = cmp.Or(secret, v.secret)
 					i += j
 					continue
 				}

@@ -26,6 +26,10 @@ func FuzzAnalyze(f *testing.F) {
 	}
 	f.Add([]byte("---\n---\nkind: List\nitems: [1, {kind: List}]\n"))
 	f.Add([]byte(`{"apiVersion":"apps/v1","kind":"Deployment","spec":{"replicas":-5,"strategy":{"rollingUpdate":{"maxSurge":"x%"}}}}`))
+	// Input shapes of issue 8: a flow document on the separator line,
+	// concatenated JSON, a directive, a document end, nested aliases.
+	f.Add([]byte("kind: Service\n--- {\"apiVersion\": \"v1\", \"kind\": \"Service\"}\n...\n%YAML 1.1\n---\n{\"kind\":\"List\"}{\"kind\":\"Secret\"}\n"))
+	f.Add([]byte("a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\nkind: ConfigMap\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := budgetcheck.Analyze([]budgetcheck.Source{{Name: "fuzz.yaml", Data: data}}, budgetcheck.Options{Nodes: 3})
 		for _, format := range budgetcheck.Formats {

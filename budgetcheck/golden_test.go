@@ -86,20 +86,40 @@ func TestGolden(t *testing.T) {
 }
 
 // TestSecretsNeverPrinted checks every scenario in every format for the
-// values of every Secret in its inputs, raw and base64-encoded.
+// values of every Secret in its inputs, raw and base64-encoded, in any case
+// (database IDs are lower-cased). Scenario secret-hostile holds the shapes
+// that leaked: a libpq DSN whose password holds ";" (cut there, the rest
+// became the database ID), pool_max_conns from a Secret DSN, $(VAR) from a
+// Secret, PGBOUNCER_* from secretKeyRef, a pgbouncer.ini mounted from a
+// Secret, an ADO.NET "SSL Password=", Secrets whose YAML error quoted a
+// value.
 func TestSecretsNeverPrinted(t *testing.T) {
 	t.Parallel()
-	secrets := []string{"S3cr3t-Hunter2-pw", "billing:S3cr3t", "pg-billing:5432/billing?pool_max_conns=6", "OQ=="}
+	secrets := []string{"S3cr3t-Hunter2-pw", "billing:S3cr3t", "pg-billing:5432/billing?pool_max_conns=6", "OQ==",
+		"Semi;colonPW1", "colonPW1", "db.example.com", "NotANumberSecret7", "Exp4ndedSecret", "BouncerSecret9",
+		"Bouncer;Url2", "Url2", "IniSemi", "Secret3", "IniSecretVal5", "SslPw6Secret", "BrokenSecret10", "MapKeySecret11"}
 	for _, dir := range cases(t) {
 		r := budgetcheck.Analyze(readCase(t, dir), goldenOptions)
 		for _, f := range budgetcheck.Formats {
-			out := render(t, r, f)
+			out := bytes.ToLower(render(t, r, f))
 			for _, s := range secrets {
-				if bytes.Contains(out, []byte(s)) {
+				if bytes.Contains(out, []byte(strings.ToLower(s))) {
 					t.Errorf("%s: %s output contains secret %q", dir, f, s)
 				}
 			}
 		}
+	}
+	// The hostile scenario must read each Secret value, or the test proves
+	// nothing: each invalid one is a PGF007 naming its Secret key.
+	hostile := budgetcheck.Analyze(readCase(t, filepath.Join(goldenDir, "secret-hostile")), goldenOptions)
+	placeholders := 0
+	for _, f := range hostile.Findings {
+		if f.Check == "PGF007" && strings.Contains(f.Message, "<value from Secret shop/app-db key ") {
+			placeholders++
+		}
+	}
+	if placeholders != 4 {
+		t.Errorf("secret-hostile: %d PGF007 findings name a Secret key, want 4 (dsn-pool, pool, bouncer-pool, pgbouncer.ini)", placeholders)
 	}
 	// The scenario must use the secret, or the test proves nothing.
 	r := budgetcheck.Analyze(readCase(t, filepath.Join(goldenDir, "secret")), goldenOptions)

@@ -1,6 +1,7 @@
 package budgetcheck
 
 import (
+	"bytes"
 	"html/template"
 	"io"
 )
@@ -21,7 +22,8 @@ const chartWidth = 600
 func newChart(d *Database) chart {
 	c := chart{Database: d, Width: chartWidth, HasLimit: d.MaxConnections.State == Known}
 	scale := max(d.WorstCase, d.MaxConnections.Value, d.Usable, 1)
-	px := func(n int) int { return max(0, n) * chartWidth / scale }
+	// In float64: a demand near MaxInt64 must not overflow the scaling.
+	px := func(n int) int { return int(float64(max(0, n)) * chartWidth / float64(scale)) }
 	c.UsableX, c.MaxX, c.DemandW = px(d.Usable), px(d.MaxConnections.Value), px(d.WorstCase)
 	c.Percent = percent(d.WorstCase, d.Usable)
 	c.DemandIsLowerBound = d.Verdict == VerdictUnbounded || d.Verdict == VerdictUnknown
@@ -44,7 +46,7 @@ td:first-child,th:first-child{text-align:left}.db{margin-bottom:2em}.verdict{fon
 </style></head>
 <body>
 <h1>Connection budget</h1>
-<p>{{len .Charts}} databases, {{len .Report.Findings}} findings.</p>
+<p>{{.Summary}}.</p>
 {{range .Charts}}<section class="db" data-id="{{.ID}}" data-verdict="{{.Verdict}}">
 <h2>{{.ID}} <small>({{.Kind}})</small> <span class="verdict" style="color:{{.Color}}">{{.Verdict}}</span></h2>
 {{if .HasLimit}}<p>{{.UsableExplanation}}; worst case {{.WorstCase}}{{if .DemandIsLowerBound}} or more{{end}} ({{.Percent}} of usable)</p>
@@ -54,9 +56,10 @@ td:first-child,th:first-child{text-align:left}.db{margin-bottom:2em}.verdict{fon
 <rect class="demand" x="0" y="30" width="{{.DemandW}}" height="20" fill="{{.Color}}"><title>worst-case demand {{.WorstCase}}</title></rect>
 {{if .HasLimit}}<line x1="{{.MaxX}}" x2="{{.MaxX}}" y1="0" y2="56" stroke="#000" stroke-dasharray="3"><title>max_connections {{.MaxConnections.Value}}</title></line>{{end}}
 </svg>
-<table><tr><th>client</th><th>pods</th><th>surge</th><th>processes</th><th>pool</th><th>demand</th><th>fits</th></tr>
+<table><tr><th>client</th><th>pods</th><th>surge</th><th>processes</th><th>pool</th><th>demand</th><th title="{{$.Legend}}">suggested pool</th></tr>
 {{range .Clients}}<tr><td>{{.ID}}<div class="src">via {{.Via}}; pool: {{.Pool.Source}}</div></td><td title="{{.Pods.Source}}">{{.Pods}}</td><td title="{{.Surge.Source}}">{{.Surge}}</td><td title="{{.Processes.Source}}">{{.Processes}}</td><td title="{{.Pool.Source}}">{{.Pool}}</td><td>{{.Demand}}</td><td>{{if .SuggestedPool}}{{.SuggestedPool}}{{else}}-{{end}}</td></tr>
 {{end}}</table>
+<p class="src">{{$.Legend}}</p>
 {{range .Assumptions}}<p class="src">assumed: {{.}}</p>{{end}}
 </section>
 {{end}}<h2>Findings</h2>
@@ -73,11 +76,18 @@ document.body.dataset.charts = String(document.querySelectorAll("svg.chart rect.
 
 func writeHTML(w io.Writer, r *Report) error {
 	data := struct {
-		Report *Report
-		Charts []chart
-	}{Report: r}
+		Report          *Report
+		Charts          []chart
+		Summary, Legend string
+	}{Report: r, Legend: legend,
+		Summary: plural(len(r.Databases), "database") + ", " + plural(len(r.Findings), "finding")}
 	for _, d := range r.Databases {
 		data.Charts = append(data.Charts, newChart(d))
 	}
-	return page.Execute(w, data)
+	var buf bytes.Buffer
+	if err := page.Execute(&buf, data); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeHTML(buf.Bytes()))
+	return err
 }

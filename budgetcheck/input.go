@@ -3,6 +3,8 @@ package budgetcheck
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Source is one input stream: a file, or standard input named "-".
@@ -20,12 +23,18 @@ type Source struct {
 
 // ReadSources reads the named inputs: files, directories (walked
 // recursively for *.yaml, *.yml and *.json, in lexical order) and "-" for
-// stdin. It returns a *[InputError] when an input cannot be read; the CLI
-// exits 2 on it.
+// stdin, with the default bounds of [Options] (use [Run] to set others).
+// It returns a *[InputError] when an input cannot be read; the CLI exits 2
+// on it.
 func ReadSources(ctx context.Context, stdin io.Reader, paths ...string) ([]Source, error) {
+	return readSources(ctx, Options{}, stdin, paths...)
+}
+
+func readSources(ctx context.Context, opts Options, stdin io.Reader, paths ...string) ([]Source, error) {
 	if len(paths) == 0 {
 		return nil, &InputError{Reason: "no input", Fix: `name files or directories, or "-" for standard input`}
 	}
+	limit := opts.maxFileBytes()
 	var out []Source
 	for _, p := range paths {
 		if err := ctx.Err(); err != nil {
@@ -35,9 +44,9 @@ func ReadSources(ctx context.Context, stdin io.Reader, paths ...string) ([]Sourc
 			if stdin == nil {
 				return nil, &InputError{Path: p, Reason: "no standard input"}
 			}
-			data, err := io.ReadAll(stdin)
+			data, err := readLimited(stdin, limit)
 			if err != nil {
-				return nil, &InputError{Path: p, Reason: "reading standard input", Err: err}
+				return nil, inputReadError(p, err)
 			}
 			out = append(out, Source{Name: "-", Data: data})
 			continue
@@ -47,9 +56,9 @@ func ReadSources(ctx context.Context, stdin io.Reader, paths ...string) ([]Sourc
 			return nil, err
 		}
 		for _, f := range files {
-			data, err := os.ReadFile(f)
+			data, err := readFile(ctx, f, limit, opts.readTimeout())
 			if err != nil {
-				return nil, &InputError{Path: f, Reason: "reading file", Err: err}
+				return nil, err
 			}
 			out = append(out, Source{Name: f, Data: data})
 		}
@@ -57,7 +66,95 @@ func ReadSources(ctx context.Context, stdin io.Reader, paths ...string) ([]Sourc
 	return out, nil
 }
 
-// manifestFiles turns a path into the manifest files it names.
+// errTooLarge is returned by readLimited for an input over the limit.
+var errTooLarge = errors.New("too large")
+
+// readLimited reads r to its end, or fails with errTooLarge after limit
+// bytes: the limit is checked on what is read, not on what a file claims.
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, errTooLarge
+	}
+	return data, nil
+}
+
+func inputReadError(path string, err error) error {
+	if errors.Is(err, errTooLarge) {
+		return &InputError{Path: path, Reason: "input larger than the size limit",
+			Fix: "raise --max-file-bytes (Options.MaxFileBytes) if it really is a manifest"}
+	}
+	return &InputError{Path: path, Reason: "reading input", Err: err}
+}
+
+// readFile reads one input. A regular file is checked against the limit
+// before it is read. Anything else (a FIFO, a device such as /dev/zero, a
+// process substitution) is read with the size limit and a timeout, so that
+// neither an endless stream nor a FIFO with no writer can hang the check.
+func readFile(ctx context.Context, path string, limit int64, timeout time.Duration) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, &InputError{Path: path, Reason: "cannot read input", Err: err, Fix: "check the path"}
+	}
+	if st.Mode().IsRegular() {
+		if st.Size() > limit {
+			return nil, inputReadError(path, errTooLarge)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, &InputError{Path: path, Reason: "reading file", Err: err}
+		}
+		defer f.Close()
+		data, err := readLimited(f, limit)
+		if err != nil {
+			return nil, inputReadError(path, err)
+		}
+		return data, nil
+	}
+	f, err := openStream(path)
+	if err != nil {
+		return nil, &InputError{Path: path, Reason: "opening " + st.Mode().Type().String() + " input", Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_ = f.SetReadDeadline(time.Now().Add(timeout)) // works where the file is pollable
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := readLimited(f, limit)
+		done <- result{data, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+		f.Close()
+	case <-ctx.Done():
+		f.Close() // unblocks the read where the OS allows; the goroutine then ends
+		return nil, &InputError{Path: path, Reason: fmt.Sprintf("no end of input within %s (a FIFO or device that never ends?)", timeout),
+			Fix: "pass a regular file, or raise --read-timeout"}
+	}
+	switch {
+	case errors.Is(r.err, os.ErrDeadlineExceeded):
+		return nil, &InputError{Path: path, Reason: fmt.Sprintf("no end of input within %s (a FIFO or device that never ends?)", timeout),
+			Fix: "pass a regular file, or raise --read-timeout"}
+	case r.err != nil:
+		return nil, inputReadError(path, r.err)
+	case len(r.data) == 0:
+		return nil, &InputError{Path: path, Reason: "no data in " + st.Mode().Type().String() + " input (a FIFO with no writer?)",
+			Fix: "start the writer first, or pass a regular file"}
+	}
+	return r.data, nil
+}
+
+// manifestFiles turns a path into the manifest files it names. Walking a
+// directory takes regular files only (and links to them): a FIFO or a link
+// to a device named *.yaml is an error rather than a read that never ends.
 func manifestFiles(p string) ([]string, error) {
 	st, err := os.Stat(p)
 	if err != nil {
@@ -71,13 +168,36 @@ func manifestFiles(p string) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && isManifestName(path) {
-			files = append(files, path)
+		if d.IsDir() || !isManifestName(path) {
+			return nil
 		}
+		mode := d.Type()
+		if mode&fs.ModeSymlink != 0 {
+			st, err := os.Stat(path)
+			if err != nil {
+				return &InputError{Path: path, Reason: "broken link", Err: err, Fix: "fix or remove the link"}
+			}
+			if st.IsDir() {
+				return nil // filepath.WalkDir does not follow links to directories
+			}
+			mode = st.Mode().Type()
+		}
+		if !mode.IsRegular() {
+			return &InputError{Path: path, Reason: "not a regular file (" + mode.String() + ") in a directory",
+				Fix: "remove it, or name it on the command line to read it with a timeout"}
+		}
+		files = append(files, path)
 		return nil
 	})
+	if ie := (*InputError)(nil); errors.As(err, &ie) {
+		return nil, ie
+	}
 	if err != nil {
 		return nil, &InputError{Path: p, Reason: "walking directory", Err: err}
+	}
+	if len(files) == 0 {
+		return nil, &InputError{Path: p, Reason: "no *.yaml, *.yml or *.json files in the directory",
+			Fix: "name the directory that holds the manifests"}
 	}
 	sort.Strings(files)
 	return files, nil
@@ -98,16 +218,21 @@ type document struct {
 	data []byte
 }
 
-// splitDocuments cuts a YAML stream at "---" separator lines, remembering
-// where each document starts so that errors can name file:line. Documents
-// are slices of src.Data, not copies.
+// splitDocuments cuts a YAML stream into documents, remembering where each
+// starts so that errors can name file:line: at "---" lines, at "..."
+// document ends, and before a "---" followed by content on the same line
+// ("--- {...}" starts a document there, the marker included). Directives
+// ("%YAML 1.1") and comments before a "---" are not a document. A
+// document of concatenated JSON values ("{...}{...}", one per line) is cut
+// into one document per value (see [splitJSON]). Documents are slices of
+// src.Data, not copies.
 func splitDocuments(src Source) []document {
 	var docs []document
 	data := src.Data
 	start, startLine := 0, 1 // the current document's first byte and line
 	flush := func(end, next, nextLine int) {
 		if doc := data[start:end:end]; hasContent(doc) {
-			docs = append(docs, document{file: src.Name, line: startLine, data: doc})
+			docs = append(docs, splitJSON(document{file: src.Name, line: startLine, data: doc})...)
 		}
 		start, startLine = next, nextLine
 	}
@@ -117,8 +242,11 @@ func splitDocuments(src Source) []document {
 		if i := bytes.IndexByte(data[off:], '\n'); i >= 0 {
 			end = off + i + 1
 		}
-		if isSeparator(data[off:end]) {
+		switch l := data[off:end]; {
+		case isMarker(l, "---"), isMarker(l, "..."):
 			flush(off, end, line+1)
+		case isMarkerWithContent(l):
+			flush(off, off, line)
 		}
 		off = end
 	}
@@ -126,26 +254,73 @@ func splitDocuments(src Source) []document {
 	return docs
 }
 
-func isSeparator(l []byte) bool {
-	if !bytes.HasPrefix(l, []byte("---")) {
+// isMarker reports whether a line is the marker alone, or with a comment.
+func isMarker(l []byte, marker string) bool {
+	if !bytes.HasPrefix(l, []byte(marker)) {
 		return false
 	}
-	rest := bytes.TrimSpace(l[3:])
+	rest := bytes.TrimSpace(l[len(marker):])
 	return len(rest) == 0 || rest[0] == '#'
 }
 
-// hasContent reports whether a document holds more than blank lines and
-// full-line comments, so that one holding only comments (as helm template
-// emits) is not decoded.
+// isMarkerWithContent reports whether a line is "---", a blank and content:
+// a document that starts on the separator line.
+func isMarkerWithContent(l []byte) bool {
+	return bytes.HasPrefix(l, []byte("--- ")) || bytes.HasPrefix(l, []byte("---\t"))
+}
+
+// hasContent reports whether a document holds more than blank lines,
+// full-line comments and directives, so that one holding only comments (as
+// helm template emits) is not decoded.
 func hasContent(doc []byte) bool {
 	for len(doc) > 0 {
 		var l []byte
 		l, doc, _ = bytes.Cut(doc, []byte("\n"))
-		if t := bytes.TrimSpace(l); len(t) > 0 && t[0] != '#' {
+		if t := bytes.TrimSpace(l); len(t) > 0 && t[0] != '#' && l[0] != '%' {
 			return true
 		}
 	}
 	return false
+}
+
+// splitJSON cuts a document holding several concatenated JSON values
+// ("{...}{...}" or one object per line, as some tools stream them) into one
+// document per value, each with its own line. A document that is one value,
+// or not JSON at all (a YAML flow mapping), is returned as it is; if a later
+// value is not JSON, the rest becomes one document, which the decoder then
+// reports.
+func splitJSON(d document) []document {
+	trimmed := bytes.TrimLeft(d.data, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return []document{d}
+	}
+	dec := json.NewDecoder(bytes.NewReader(d.data))
+	var out []document
+	prev := 0
+	for {
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			if len(out) == 0 {
+				return []document{d}
+			}
+			if err != io.EOF {
+				rest := d.data[prev:]
+				out = append(out, document{file: d.file, line: d.line + bytes.Count(d.data[:prev], []byte("\n")), data: rest})
+			}
+			break
+		}
+		next := int(dec.InputOffset())
+		at := prev + (len(d.data[prev:next]) - len(bytes.TrimLeft(d.data[prev:next], " \t\r\n")))
+		out = append(out, document{file: d.file, line: d.line + bytes.Count(d.data[:at], []byte("\n")), data: d.data[at:next:next]})
+		prev = next
+		if !hasContent(d.data[prev:]) {
+			break
+		}
+	}
+	if len(out) == 1 {
+		return []document{d}
+	}
+	return out
 }
 
 // Location is where an object was read: file and 1-based line.

@@ -93,6 +93,7 @@ type Database struct {
 	Assumptions []string  `json:"assumptions"`
 
 	upstream *Client // for a pooler: its server-side connections
+	invalid  bool    // a setting of this database is a PGF007 problem: it cannot be ok
 	// (workload key, owner label) for a Postgres found in a workload
 	workload string
 }

@@ -1,7 +1,11 @@
 package budgetcheck
 
+import "time"
+
 // Options are the facts the manifests cannot tell. The zero value is
-// usable: it assumes a stock Postgres and no node count.
+// usable: it assumes a stock Postgres and no node count. Counts above
+// 2147483647 (budget.MaxCount) are not computed with: they make the numbers
+// they feed unknown and are reported as PGF007.
 type Options struct {
 	// Nodes is the number of nodes a DaemonSet runs on. Zero means unknown:
 	// a DaemonSet's demand is then reported as unknown.
@@ -16,6 +20,36 @@ type Options struct {
 	// Headroom is kept free on every Postgres server (see
 	// budget.Server.Headroom). Zero means none.
 	Headroom int
+	// MaxFileBytes bounds each input (a file, standard input, a pipe): a
+	// larger one is an *InputError, so that a link to /dev/zero or a huge
+	// file cannot exhaust memory. Zero means DefaultMaxFileBytes (64 MiB).
+	MaxFileBytes int64
+	// ReadTimeout bounds reading an input that is not a regular file (a
+	// FIFO, a device, a process substitution such as <(helm template .)):
+	// past it, the read fails with an *InputError instead of hanging. Zero
+	// means DefaultReadTimeout (1 minute). Regular files and standard input
+	// are not timed.
+	ReadTimeout time.Duration
+}
+
+// Defaults of [Options.MaxFileBytes] and [Options.ReadTimeout].
+const (
+	DefaultMaxFileBytes = 64 << 20
+	DefaultReadTimeout  = time.Minute
+)
+
+func (o Options) maxFileBytes() int64 {
+	if o.MaxFileBytes <= 0 {
+		return DefaultMaxFileBytes
+	}
+	return o.MaxFileBytes
+}
+
+func (o Options) readTimeout() time.Duration {
+	if o.ReadTimeout <= 0 {
+		return DefaultReadTimeout
+	}
+	return o.ReadTimeout
 }
 
 func (o Options) maxConnections() int {

@@ -1,9 +1,11 @@
 package budgetcheck
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 )
 
@@ -37,17 +39,41 @@ func Write(w io.Writer, r *Report, f Format) error {
 }
 
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeJSON(buf.Bytes()))
+	return err
 }
 
-// percent renders demand as a share of usable, or "-" when meaningless.
+// percent renders demand as a share of usable, rounded to the nearest
+// percent (380 of 197 is 193%, not a truncated 192%), or "-" when
+// meaningless. Only a demand equal to usable shows 100%: 996 of 1000 shows
+// 99% and 1001 of 1000 shows 101%, so that the figure never contradicts
+// the verdict. It computes in float64 so that no demand can overflow.
 func percent(demand, usable int) string {
 	if usable <= 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%d%%", demand*100/usable)
+	p := math.Round(float64(demand) * 100 / float64(usable))
+	switch {
+	case p == 100 && demand < usable:
+		p = 99
+	case p == 100 && demand > usable:
+		p = 101
+	}
+	return fmt.Sprintf("%.0f%%", p)
+}
+
+// plural writes a count with its noun: "1 database", "2 databases".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func upper(v Verdict) string { return strings.ToUpper(string(v)) }

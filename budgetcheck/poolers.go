@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/pgfleet/pgfleet/dbx/budget"
 )
 
 // PgBouncer defaults (pgbouncer.ini).
@@ -19,7 +20,7 @@ const (
 // bouncerConfig is the part of a PgBouncer configuration the budget needs.
 type bouncerConfig struct {
 	settings  map[string]setting // [pgbouncer] section and environment
-	databases []string           // [databases] entries' connection strings
+	databases []setting          // [databases] entries' connection strings
 	wildcard  bool               // a "*" entry: pairs depend on traffic
 }
 
@@ -39,7 +40,7 @@ func (ix *index) findPoolers() {
 		cfg := bouncerConfig{settings: settings(p.Spec.PgBouncer.Parameters, "Pooler spec.pgbouncer.parameters"), wildcard: true}
 		up, via := ix.databases[ns+"/Cluster/"+p.Spec.Cluster.Name], "spec.cluster.name "+p.Spec.Cluster.Name
 		if up == nil {
-			up, via = ix.resolveHost(p.Spec.Cluster.Name+"-rw", ns)
+			up, via = ix.resolveHost(p.Spec.Cluster.Name+"-rw", "", ns)
 		}
 		w := &workload{loc: o.loc, kind: "Pooler", ns: ns, name: p.Name, annotations: p.Annotations, pods: replicas}
 		ix.addPooler(w, cfg, up, via, p.Name)
@@ -53,9 +54,13 @@ func (ix *index) findPoolers() {
 		cfg := ix.bouncerConfig(w, c)
 		var up *Database
 		var via string
-		if host := cfg.upstreamHost(); host != "" {
-			up, via = ix.resolveHost(host, w.ns)
-			via = "host " + host + " -> " + via
+		if host, secret := cfg.upstreamHost(); host != "" {
+			up, via = ix.resolveHost(host, secret, w.ns)
+			shown := host
+			if secret != "" {
+				shown = "<from " + secret + ">"
+			}
+			via = "host " + shown + " -> " + via
 		} else {
 			up, via = ix.unresolved(), "no upstream host in the PgBouncer configuration"
 		}
@@ -82,11 +87,14 @@ func (ix *index) addPooler(w *workload, cfg bouncerConfig, up *Database, via str
 	// Clients can count only on the pods that surely run: the autoscaler's
 	// minimum, else the replicas.
 	minPods := w.pods
-	if sc != nil {
+	switch {
+	case sc != nil && sc.bad != "":
+		minPods = unknown("%s", sc.bad)
+	case sc != nil:
 		minPods = known(sc.min, "autoscaler minimum %d", sc.min)
 	}
 	if minPods.State == Known && maxClient.State == Known {
-		d.MaxConnections = known(maxClient.Value*minPods.Value, "max_client_conn %d (%s) x pooler pods %d (%s)", maxClient.Value, maxClient.Source, minPods.Value, minPods.Source)
+		d.MaxConnections = known(budget.Mul(maxClient.Value, minPods.Value), "max_client_conn %d (%s) x pooler pods %d (%s)", maxClient.Value, maxClient.Source, minPods.Value, minPods.Source)
 	} else {
 		d.MaxConnections = unknown("max_client_conn %s x pooler pods %s", maxClient, minPods)
 	}
@@ -96,7 +104,7 @@ func (ix *index) addPooler(w *workload, cfg bouncerConfig, up *Database, via str
 	reserve := cfg.int(ix, d, "reserve_pool_size", 0)
 	cl := &Client{ID: w.key() + "/server-side", Workload: w.key(), Location: w.loc, Database: up.ID, Via: via, Pods: pods}
 	if pool.State == Known && reserve.State == Known {
-		cl.Pool = known(pool.Value+reserve.Value, "default_pool_size %d (%s) + reserve_pool_size %d (%s)", pool.Value, pool.Source, reserve.Value, reserve.Source)
+		cl.Pool = known(budget.Add(pool.Value, reserve.Value), "default_pool_size %d (%s) + reserve_pool_size %d (%s)", pool.Value, pool.Source, reserve.Value, reserve.Source)
 	} else {
 		cl.Pool = unknown("default_pool_size %s + reserve_pool_size %s", pool, reserve)
 	}
@@ -109,10 +117,11 @@ func (ix *index) addPooler(w *workload, cfg bouncerConfig, up *Database, via str
 // pairs is the number of (database, user) pools one pooler process keeps.
 func (ix *index) pairs(w *workload, cfg bouncerConfig, d *Database) Number {
 	if v, ok := w.annotations[AnnotationPoolPairs]; ok {
-		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+		if n, ok := readCount(v, 1); ok {
 			return known(n, "(db,user) pairs: annotation %s", AnnotationPoolPairs)
 		}
-		ix.problems = append(ix.problems, problem{check: "PGF007", loc: w.loc, database: d.ID, message: fmt.Sprintf("%s: annotation %s %q: want a positive integer", d.ID, AnnotationPoolPairs, v)})
+		ix.problems = append(ix.problems, problem{check: "PGF007", loc: w.loc, database: d.ID, message: fmt.Sprintf("%s: annotation %s %q: want %s", d.ID, AnnotationPoolPairs, v, wantCount(1))})
+		return unknown("(db,user) pairs: annotation %s is invalid", AnnotationPoolPairs)
 	}
 	if cfg.wildcard || len(cfg.databases) == 0 {
 		d.Assumptions = append(d.Assumptions, fmt.Sprintf("(db,user) pairs not stated: assumed 1 (annotation %s)", AnnotationPoolPairs))
@@ -128,24 +137,26 @@ func (cfg bouncerConfig) int(ix *index, d *Database, name string, def int) Numbe
 	if !ok {
 		return known(def, "PgBouncer default")
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(s.value))
-	if err != nil || n < 0 {
-		ix.problems = append(ix.problems, problem{check: "PGF007", loc: d.Location, database: d.ID, message: fmt.Sprintf("%s: %s = %q in %s is not a non-negative integer", d.ID, name, s.value, s.source)})
+	n, ok := readCount(s.value, 0)
+	if !ok {
+		ix.problems = append(ix.problems, problem{check: "PGF007", loc: d.Location, database: d.ID, message: fmt.Sprintf("%s: %s = %s in %s is not %s", d.ID, name, quote(s.value, s.secret), s.source, wantCount(0))})
 		return unknown("%s in %s is not a number", name, s.source)
 	}
 	return known(n, "%s", s.source)
 }
 
-func (cfg bouncerConfig) upstreamHost() string {
+// upstreamHost is the server PgBouncer connects to, and the Secret key it
+// was read from ("" if none).
+func (cfg bouncerConfig) upstreamHost() (host, secret string) {
 	if s, ok := cfg.settings["host"]; ok {
-		return s.value
+		return s.value, s.secret
 	}
 	for _, db := range cfg.databases {
-		if d, ok := parseDSN(db); ok {
-			return d.host
+		if d, ok := parseDSN(db.value); ok {
+			return d.host, db.secret
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // bouncerEnv maps the environment variables of the common PgBouncer images
@@ -165,7 +176,7 @@ func (ix *index) bouncerConfig(w *workload, c *corev1.Container) bouncerConfig {
 	cfg := bouncerConfig{settings: map[string]setting{}}
 	for _, vol := range w.pod.Volumes {
 		var files map[string]string
-		var from string
+		var from, secretName string
 		switch {
 		case vol.ConfigMap != nil:
 			if cm := ix.configMaps[nsName(w.ns, vol.ConfigMap.Name)]; cm != nil {
@@ -173,31 +184,36 @@ func (ix *index) bouncerConfig(w *workload, c *corev1.Container) bouncerConfig {
 			}
 		case vol.Secret != nil:
 			if s := ix.secrets[nsName(w.ns, vol.Secret.SecretName)]; s != nil {
-				files, from = secretData(s), "Secret "+s.Name
+				files, from, secretName = secretData(s), "Secret "+s.Name, s.Name
 			}
 		}
 		for _, k := range slices.Sorted(maps.Keys(files)) {
 			if strings.HasSuffix(k, ".ini") {
-				cfg.parseINI(files[k], fmt.Sprintf("%s key %s", from, k))
+				secret := ""
+				if secretName != "" {
+					secret = secretRef(w.ns, secretName, k)
+				}
+				cfg.parseINI(files[k], fmt.Sprintf("%s key %s", from, k), secret)
 			}
 		}
 	}
 	vars, _ := ix.containerEnv(w.ns, c)
 	for _, e := range slices.Backward(bouncerEnv) { // backward: the first listed is set last
 		if v, ok := vars[e.env]; ok && !v.missing {
-			cfg.settings[e.setting] = setting{v.value, v.origin}
+			cfg.settings[e.setting] = v.setting()
 		}
 	}
 	if v, ok := vars["DATABASE_URL"]; ok {
-		cfg.databases = append(cfg.databases, v.value)
+		cfg.databases = append(cfg.databases, v.setting())
 	} else if v, ok := vars["PGBOUNCER_DATABASE"]; ok {
-		cfg.databases = append(cfg.databases, v.value)
+		cfg.databases = append(cfg.databases, v.setting())
 	}
 	return cfg
 }
 
-// parseINI reads the [pgbouncer] settings and [databases] entries.
-func (cfg *bouncerConfig) parseINI(text, source string) {
+// parseINI reads the [pgbouncer] settings and [databases] entries of one
+// file; secret names the Secret key it was mounted from, "" if none.
+func (cfg *bouncerConfig) parseINI(text, source, secret string) {
 	section := ""
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
@@ -215,12 +231,12 @@ func (cfg *bouncerConfig) parseINI(text, source string) {
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		switch section {
 		case "pgbouncer":
-			cfg.settings[k] = setting{v, source}
+			cfg.settings[k] = setting{value: v, source: source, secret: secret}
 		case "databases":
 			if k == "*" {
 				cfg.wildcard = true
 			}
-			cfg.databases = append(cfg.databases, v)
+			cfg.databases = append(cfg.databases, setting{value: v, source: source, secret: secret})
 		}
 	}
 }

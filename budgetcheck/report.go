@@ -26,12 +26,17 @@ type Report struct {
 }
 
 // Run reads the inputs (files, directories, "-" for stdin) and checks them.
-// The error is an *[InputError] when an input cannot be read; bad documents
-// are findings, not errors.
+// The error is an *[InputError] when an input cannot be read, or when the
+// inputs hold no document at all (empty files, empty standard input):
+// nothing checked is not a pass. Bad documents are findings, not errors.
 func Run(ctx context.Context, opts Options, stdin io.Reader, paths ...string) (*Report, error) {
-	srcs, err := ReadSources(ctx, stdin, paths...)
+	srcs, err := readSources(ctx, opts, stdin, paths...)
 	if err != nil {
 		return nil, err
+	}
+	if !slices.ContainsFunc(srcs, func(s Source) bool { return len(splitDocuments(s)) > 0 }) {
+		return nil, &InputError{Path: strings.Join(paths, " "), Reason: "no manifests in the input (only empty files, blank lines or comments): nothing was checked",
+			Fix: "check that the files or the command piping into budgetcheck produce manifests"}
 	}
 	return Analyze(srcs, opts), nil
 }
@@ -40,14 +45,20 @@ func Run(ctx context.Context, opts Options, stdin io.Reader, paths ...string) (*
 // findings.
 func Analyze(srcs []Source, opts Options) *Report {
 	objs, decodeErrs := decodeAll(srcs)
+	objs, dupes := dedupe(objs)
 	ix := newIndex(objs, opts)
 	r := &Report{Schema: SchemaVersion, Databases: ix.build(), Findings: []Finding{}}
+	invalid := map[string]bool{}
+	for _, pr := range ix.problems {
+		invalid[pr.database] = true
+	}
 	for _, d := range r.Databases {
+		d.invalid = invalid[d.ID]
 		if err := d.evaluate(); err != nil {
 			ix.problems = append(ix.problems, problem{check: "PGF007", loc: d.Location, database: d.ID, message: d.ID + ": " + err.Error()})
 		}
 	}
-	p := &pass{report: r, problems: ix.problems, decode: decodeErrs}
+	p := &pass{report: r, problems: ix.problems, decode: decodeErrs, dupes: dupes}
 	for _, c := range Checks {
 		c.run(p, c)
 	}
@@ -97,16 +108,24 @@ func (d *Database) evaluate() error {
 	fit := budget.Check(srv, demands...)
 	d.Usable, d.WorstCase, d.UsableExplanation = fit.Usable, fit.Demand, srv.Explain()
 	d.Explanation = fit.Explanation
+	limitKnown := d.MaxConnections.State == Known && d.SuperuserReserved.State == Known && d.Reserved.State == Known
 	switch {
 	case verdict == VerdictUnbounded:
 		d.Explanation = fmt.Sprintf("a client's pool is unbounded; the known clients' demand alone is %d", fit.Demand)
-	case d.MaxConnections.State != Known || d.Kind == Unresolved:
+	case !limitKnown || d.Kind == Unresolved:
 		verdict, d.Explanation = VerdictUnknown, fmt.Sprintf("the database's limit is unknown; known demand %d", fit.Demand)
+	case srv.CheckCounts() != nil:
+		verdict, d.Explanation = VerdictUnknown, fmt.Sprintf("the database's limit cannot be computed (%v); known demand %d", srv.CheckCounts(), fit.Demand)
 	case fit.Verdict == budget.Over:
 		verdict = VerdictOver
 	case d.anyUnknown():
 		verdict = VerdictUnknown
 		d.Explanation = fmt.Sprintf("a client's demand is unknown; the known clients' %s", fit.Explanation)
+	case d.invalid:
+		// Nothing unread may fit: a setting of this database could not be
+		// used (PGF007), so the verdict cannot be ok.
+		verdict = VerdictUnknown
+		d.Explanation = fmt.Sprintf("a setting of this database is invalid (see PGF007); the known clients' %s", fit.Explanation)
 	default:
 		verdict = Verdict(fit.Verdict)
 	}
@@ -141,8 +160,8 @@ func (d *Database) suggest(target int) {
 	knownPools, knownSlots := 0, 0
 	for _, c := range d.Clients {
 		if c.Demand.State == Known {
-			knownPools += c.Demand.Value
-			knownSlots += c.slots()
+			knownPools = budget.Add(knownPools, c.Demand.Value)
+			knownSlots = budget.Add(knownSlots, c.slots())
 		}
 	}
 	avg := 1.0
@@ -165,9 +184,10 @@ func (d *Database) suggest(target int) {
 	}
 }
 
-// slots is the number of pools the client opens at worst.
+// slots is the number of pools the client opens at worst, by dbx/budget's
+// formula.
 func (c *Client) slots() int {
-	return (c.Pods.Value + c.Surge.Value) * c.Processes.Value
+	return budget.Demand{Pods: c.Pods.Value, Surge: c.Surge.Value, Processes: c.Processes.Value}.Slots()
 }
 
 // arithmetic spells out the verdict: the server's usable connections and

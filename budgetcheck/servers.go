@@ -4,31 +4,32 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 )
 
-// setting is a postgresql.conf parameter value with where it was read.
-type setting struct{ value, source string }
+// setting is a configuration value (postgresql.conf, pgbouncer.ini, a
+// PgBouncer variable) with where it was read. secret names the Secret key it
+// came from, "" if none: print it only through [quote].
+type setting struct{ value, source, secret string }
 
 // assumeServer sets a database's connection slots from the parameters
 // found, and from the Options (reported as assumptions) for the rest. A
-// parameter with a value it cannot use is a PGF007 problem and counts as
-// not set.
+// parameter with a value it cannot use is a PGF007 problem and is unknown,
+// never replaced by an assumption: the server's verdict is then unknown.
 func (ix *index) assumeServer(d *Database, params map[string]setting) {
 	slot := func(name string) (Number, bool) {
 		v, ok := params[name]
 		if !ok {
 			return Number{}, false
 		}
-		if n, err := strconv.Atoi(strings.TrimSpace(v.value)); err == nil && n >= 0 {
+		if n, ok := readCount(v.value, 0); ok {
 			return known(n, "%s in %s", name, v.source), true
 		}
 		ix.problems = append(ix.problems, problem{check: "PGF007", loc: d.Location, database: d.ID,
-			message: fmt.Sprintf("%s: %s = %q in %s is not a non-negative integer", d.ID, name, v.value, v.source)})
-		return Number{}, false
+			message: fmt.Sprintf("%s: %s = %s in %s is not %s", d.ID, name, quote(v.value, v.secret), v.source, wantCount(0))})
+		return unknown("%s in %s is invalid", name, v.source), true
 	}
 	assumed := func(name, flag string, value int) Number {
 		if n, ok := slot(name); ok {
@@ -105,8 +106,8 @@ var confLine = regexp.MustCompile(`(?m)^\s*(max_connections|superuser_reserved_c
 func (ix *index) postgresParams(w *workload, c *corev1.Container) map[string]setting {
 	params := map[string]setting{}
 	vars, _ := ix.containerEnv(w.ns, c)
-	if v, ok := vars["POSTGRESQL_MAX_CONNECTIONS"]; ok && !v.missing && !v.secret {
-		params["max_connections"] = setting{v.value, v.origin}
+	if v, ok := vars["POSTGRESQL_MAX_CONNECTIONS"]; ok && !v.missing && v.secret == "" {
+		params["max_connections"] = setting{value: v.value, source: v.origin}
 	}
 	for _, vol := range w.pod.Volumes {
 		if vol.ConfigMap == nil {
@@ -123,7 +124,7 @@ func (ix *index) postgresParams(w *workload, c *corev1.Container) map[string]set
 		sort.Strings(keys)
 		for _, k := range keys {
 			for _, m := range confLine.FindAllStringSubmatch(cm.Data[k], -1) {
-				params[m[1]] = setting{m[2], fmt.Sprintf("ConfigMap %s key %s", cm.Name, k)}
+				params[m[1]] = setting{value: m[2], source: fmt.Sprintf("ConfigMap %s key %s", cm.Name, k)}
 			}
 		}
 	}
@@ -142,7 +143,7 @@ func (ix *index) postgresParams(w *workload, c *corev1.Container) map[string]set
 		}
 		if k, v, found := strings.Cut(kv, "="); found {
 			k = strings.ReplaceAll(strings.TrimSpace(k), "-", "_")
-			params[k] = setting{v, fmt.Sprintf("container %s args of %s %s", c.Name, w.kind, w.name)}
+			params[k] = setting{value: v, source: fmt.Sprintf("container %s args of %s %s", c.Name, w.kind, w.name)}
 		}
 	}
 	return params
@@ -152,7 +153,7 @@ func (ix *index) postgresParams(w *workload, c *corev1.Container) map[string]set
 func settings[V ~string](m map[string]V, source string) map[string]setting {
 	out := make(map[string]setting, len(m))
 	for k, v := range m {
-		out[k] = setting{string(v), source}
+		out[k] = setting{value: string(v), source: source}
 	}
 	return out
 }

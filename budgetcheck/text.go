@@ -7,20 +7,33 @@ import (
 	"text/tabwriter"
 )
 
-// writeText renders one table per database, then the findings.
+// legend explains the columns of the client tables once per report.
+const legend = `columns: PODS = autoscaler max or replicas; SURGE = extra pods during a rollout; PROCS = pools per pod; POOL = max connections per pool; DEMAND = (PODS + SURGE) x PROCS x POOL; SUGGESTED POOL = a pool per process with which the database fits, weighted by the clients' current demand ("-": none needed, or not even 1 fits)`
+
+// writeText renders one table per database, then the findings. Every value
+// from the manifests is printed through [escape], so that a name cannot
+// move the cursor, recolour the terminal or fake a line of the report.
 func writeText(w io.Writer, r *Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
+	// p takes only %s and %v verbs: every argument is escaped as text.
+	p := func(format string, args ...any) {
+		for i, a := range args {
+			args[i] = escape(fmt.Sprint(a))
+		}
+		fmt.Fprintf(tw, format, args...)
+	}
+	clients := false
 	for _, d := range r.Databases {
 		p("%s (%s): %s\n", d.ID, d.Kind, upper(d.Verdict))
 		if d.MaxConnections.State == Known {
 			p("  %s\n", d.UsableExplanation)
-			p("  worst case %d of usable %d (%s)\n", d.WorstCase, d.Usable, percent(d.WorstCase, d.Usable))
+			p("  worst case %v of usable %v (%s)\n", d.WorstCase, d.Usable, percent(d.WorstCase, d.Usable))
 		} else {
-			p("  max_connections unknown: %s; known demand %d\n", d.MaxConnections.Source, d.WorstCase)
+			p("  max_connections unknown: %s; known demand %v\n", d.MaxConnections.Source, d.WorstCase)
 		}
-		p("  CLIENT\tPODS\tSURGE\tPROCS\tPOOL\tDEMAND\tFITS\n")
+		p("  CLIENT\tPODS\tSURGE\tPROCS\tPOOL\tDEMAND\tSUGGESTED POOL\n")
 		for _, c := range d.Clients {
+			clients = true
 			fits := "-"
 			if c.SuggestedPool > 0 {
 				fits = fmt.Sprint(c.SuggestedPool)
@@ -41,6 +54,9 @@ func writeText(w io.Writer, r *Report) error {
 		}
 		p("\n")
 	}
+	if clients {
+		p("%s\n\n", legend)
+	}
 	counts := map[Severity]int{}
 	for _, f := range r.Findings {
 		counts[f.Severity]++
@@ -56,6 +72,6 @@ func writeText(w io.Writer, r *Report) error {
 			p("    suggestion: %s\n", f.Suggestion)
 		}
 	}
-	p("%d databases, %d errors, %d warnings, %d notes\n", len(r.Databases), counts[Error], counts[Warning], counts[Info])
+	p("%s, %s, %s, %s\n", plural(len(r.Databases), "database"), plural(counts[Error], "error"), plural(counts[Warning], "warning"), plural(counts[Info], "note"))
 	return tw.Flush()
 }

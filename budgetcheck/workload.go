@@ -7,6 +7,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/pgfleet/pgfleet/dbx/budget"
 )
 
 // workload is a pod-owning object reduced to what the budget needs.
@@ -78,7 +80,7 @@ func newWorkload(o object, opts Options) *workload {
 			w.pods.Source += " x 1 run (concurrencyPolicy Forbid)"
 		case batchv1.ReplaceConcurrent:
 			// The replaced run's pods drain while the new run starts.
-			w.pods = known(2*w.pods.Value, "%s x 2 runs (concurrencyPolicy Replace: the replaced run drains while the next starts)", w.pods.Source)
+			w.pods = known(budget.Mul(2, w.pods.Value), "%s x 2 runs (concurrencyPolicy Replace: the replaced run drains while the next starts)", w.pods.Source)
 		default:
 			w.pods.Source += " x 1 run (concurrencyPolicy Allow)"
 			w.notes = append(w.notes, fmt.Sprintf("CronJob %s: concurrencyPolicy Allow lets runs overlap without limit; counted as 1 run (set Forbid to make that true)", v.Name))

@@ -23,6 +23,7 @@ type Cluster struct {
 	primary *Node
 	metrics *metrics
 	report  *Report
+	secrets []string // what no error may show: see scrub
 }
 
 // Open opens a Cluster from a DSN (URL or key=value; pgx's pool_* keys are
@@ -47,15 +48,16 @@ func OpenConfig(ctx context.Context, cfg *Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl := &Cluster{cfg: c, metrics: newMetrics(c.Service)}
+	cl := &Cluster{cfg: c, metrics: newMetrics(c.Service, c.Name), secrets: secretsOf(c)}
 	if c.Verify != VerifyOff {
 		if err := cl.verify(ctx); err != nil {
-			return nil, err
+			return nil, scrub(err, cl.secrets)
 		}
 	}
-	cl.primary, err = cl.openNode(ctx, "primary", c.pool)
+	cl.cfg.resolveWaiters()
+	cl.primary, err = cl.openNode(ctx, "primary", c.Pool)
 	if err != nil {
-		return nil, err
+		return nil, scrub(err, cl.secrets)
 	}
 	return cl, nil
 }
@@ -63,7 +65,13 @@ func OpenConfig(ctx context.Context, cfg *Config) (*Cluster, error) {
 // verify inspects the primary and applies the verification policy.
 func (cl *Cluster) verify(ctx context.Context) error {
 	c := &cl.cfg
-	probe, err := pgx.ConnectConfig(ctx, cl.connConfig(c.pool.ConnConfig))
+	if _, ok := ctx.Deadline(); !ok && c.OperationTimeout > 0 {
+		// The probe has no tracer to arm its bound: bound the whole of it.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.ConnectTimeout+c.OperationTimeout)
+		defer cancel()
+	}
+	probe, err := connectProbe(ctx, cl.connConfig(c.Pool.ConnConfig))
 	if err != nil {
 		return fmt.Errorf("dbx: connect to primary (%s) to verify the budget: %w", dsn.Redact(c.DSN), classify("primary", err))
 	}
@@ -75,6 +83,9 @@ func (cl *Cluster) verify(ctx context.Context) error {
 	if err := r.assess(*c); err != nil {
 		return err
 	}
+	if usable := r.Server.Usable(); c.Share == 0 && c.MaxConns > usable {
+		return &BudgetError{Report: r, Err: fmt.Errorf("Config.MaxConns = %d exceeds the %d connections the server can give (%s): lower MaxConns, or set Share and Fleet to size the pool from the server", c.MaxConns, max(usable, 0), r.Server.Explain())}
+	}
 	c.MaxConns = r.PerProcess
 	if c.MinConns > c.MaxConns {
 		c.MinConns = c.MaxConns
@@ -82,7 +93,9 @@ func (cl *Cluster) verify(ctx context.Context) error {
 	cl.report = r
 	switch {
 	case r.OK():
-		c.Logger.Info("dbx: budget verified", "report", r.String())
+		// Debug: a fleet opens clusters at every start and on every
+		// shard; a line each would be noise. Report() keeps it.
+		c.Logger.Debug("dbx: budget verified", "report", r.String())
 	case c.Verify == VerifyFail:
 		return &BudgetError{Report: r}
 	default:
@@ -95,6 +108,12 @@ func (cl *Cluster) verify(ctx context.Context) error {
 func (cl *Cluster) connConfig(base *pgx.ConnConfig) *pgx.ConnConfig {
 	cc := base.Copy()
 	cc.ConnectTimeout = cl.cfg.ConnectTimeout
+	if cl.cfg.OperationTimeout > 0 && cc.DialFunc != nil {
+		cc.DialFunc = boundDial(cc.DialFunc, cl.cfg.OperationTimeout)
+	}
+	if cc.RuntimeParams == nil {
+		cc.RuntimeParams = map[string]string{}
+	}
 	rp := cc.RuntimeParams
 	rp["application_name"] = cl.cfg.appName()
 	setIfAbsent := func(key string, d interface{ Milliseconds() int64 }) {
@@ -111,18 +130,49 @@ func (cl *Cluster) openNode(ctx context.Context, name string, base *pgxpool.Conf
 	c := cl.cfg
 	pc := base.Copy()
 	pc.ConnConfig = cl.connConfig(base.ConnConfig)
-	pc.ConnConfig.Tracer = tracerFor(cl.metrics, name, c.Tracers)
+	extra := c.Tracers
+	if user := base.ConnConfig.Tracer; user != nil {
+		extra = append([]pgx.QueryTracer{user}, extra...)
+	}
+	pc.ConnConfig.Tracer = tracerFor(cl.metrics, name, extra)
+	if pc.PingTimeout == 0 && c.OperationTimeout > 0 {
+		// pgxpool pings a connection idle for over a second before handing it
+		// out, with the acquirer's ctx: without this, unbounded.
+		pc.PingTimeout = c.OperationTimeout
+	}
 	pc.MaxConns = int32(c.MaxConns)
 	pc.MinConns = int32(c.MinConns)
 	pc.MaxConnLifetime = c.MaxConnLifetime
 	pc.MaxConnLifetimeJitter = c.MaxConnLifetimeJitter
 	pc.MaxConnIdleTime = c.MaxConnIdleTime
 	pc.HealthCheckPeriod = c.HealthCheckPeriod
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	pool, err := newPool(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("dbx: open %s pool (%s): %w", name, dsn.Redact(c.DSN), err)
 	}
-	return &Node{name: name, pool: pool, log: c.Logger, gate: newGate(name, c.MaxConns, c.maxWaiters(), c.AcquireTimeout, cl.metrics.observeAcquire(name))}, nil
+	return &Node{name: name, pool: pool, log: c.Logger, secrets: cl.secrets, gate: newGate(name, c.MaxConns, c.maxWaiters(), c.AcquireTimeout, cl.metrics.observeAcquire(name))}, nil
+}
+
+// newPool is pgxpool.NewWithConfig, which panics on a Config that
+// pgxpool.ParseConfig did not build; bad input gets an error instead.
+func newPool(ctx context.Context, pc *pgxpool.Config) (pool *pgxpool.Pool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("dbx: Config.Pool: %v: build it with pgxpool.ParseConfig, or leave Pool nil and set DSN", r)
+		}
+	}()
+	return pgxpool.NewWithConfig(ctx, pc)
+}
+
+// connectProbe is pgx.ConnectConfig, which panics on a ConnConfig that
+// pgx.ParseConfig did not build.
+func connectProbe(ctx context.Context, cc *pgx.ConnConfig) (conn *pgx.Conn, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("dbx: Config.Pool.ConnConfig: %v: build Pool with pgxpool.ParseConfig, or leave Pool nil and set DSN", r)
+		}
+	}()
+	return pgx.ConnectConfig(ctx, cc)
 }
 
 // Close closes every pool, waiting for acquired connections to be released.
@@ -142,13 +192,19 @@ func (cl *Cluster) Nodes() []*Node { return []*Node{cl.primary} }
 // Report is what Open learned from the server; nil with VerifyOff.
 func (cl *Cluster) Report() *Report { return cl.report }
 
-// Config returns the effective configuration, defaults filled in.
+// Config returns the effective configuration: every default filled in with
+// the value in force (MaxConns after Share, MaxWaiters as the gate uses it,
+// OperationTimeout -1 when unbounded). Pool is the one given (or parsed),
+// not the copy dbx adjusted.
 func (cl *Cluster) Config() Config { return cl.cfg }
 
 // AppName is the application_name this process's connections carry.
 func (cl *Cluster) AppName() string { return cl.cfg.appName() }
 
 // Collector exports the cluster's metrics; register it on your registry.
+// Every series carries the labels service (Config.Service), cluster
+// (Config.Name) and node, so the Collectors of several Clusters register
+// side by side.
 func (cl *Cluster) Collector() prometheus.Collector { return collector{cl} }
 
 // Exec runs sql on the primary.

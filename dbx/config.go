@@ -4,15 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgfleet/pgfleet/dbx/budget"
-	"github.com/pgfleet/pgfleet/internal/dsn"
 )
 
 // Defaults. Each is documented on the Config field it fills.
@@ -25,17 +26,46 @@ const (
 	DefaultConnectTimeout      = 5 * time.Second
 	DefaultStatementTimeout    = 30 * time.Second
 	DefaultIdleInTxTimeout     = 60 * time.Second
+	DefaultOperationMargin     = 5 * time.Second
 	defaultWaitersPerConn      = 4
 	defaultLifetimeJitterRatio = 10 // jitter = lifetime / 10
 )
 
-// Config configures a [Cluster]. Build it with [ParseConfig] so that the DSN's
-// pool_* keys are read, then adjust fields. Zero values mean "the default",
-// which each field documents.
+// Config configures a [Cluster]. Build it with [ParseConfig] so that pgx
+// parses the DSN (its pool_* keys included), then adjust fields. Zero values
+// mean "the default", which each field documents.
+//
+// Two layers, one owner per setting: the fields below are what dbx decides
+// (pool size and lifetimes, waits, session timeouts, the fleet); Pool is
+// pgxpool's own configuration, for everything else. Where both could say
+// something, this Config wins and Pool's value is overwritten at Open.
 type Config struct {
 	// DSN of the primary, a URL or key=value string. Never logged or put in
-	// an error as is: passwords are redacted.
+	// an error as is: passwords are redacted. Ignored when Pool is set (it
+	// then only names the server in messages; default Pool.ConnString()).
 	DSN string
+
+	// Pool is the pgxpool configuration pgx parsed from DSN. Reach pgx's
+	// hooks and connection settings here: AfterConnect (register custom
+	// types, enums, pgvector), PrepareConn, AfterRelease, BeforeClose,
+	// BeforeConnect, ShouldPing, MinIdleConns, PingTimeout, and on
+	// Pool.ConnConfig TLSConfig, Tracer, DialFunc, DefaultQueryExecMode,
+	// RuntimeParams. dbx calls your hooks as pgxpool would and composes your
+	// ConnConfig.Tracer with its own (yours runs after dbx's timer, before
+	// Tracers).
+	//
+	// Overwritten from this Config at Open, so set them here instead:
+	// MaxConns, MinConns, MaxConnLifetime, MaxConnLifetimeJitter,
+	// MaxConnIdleTime, HealthCheckPeriod, ConnConfig.ConnectTimeout and
+	// RuntimeParams["application_name"]. statement_timeout and
+	// idle_in_transaction_session_timeout in RuntimeParams win over
+	// StatementTimeout and IdleInTxTimeout. PingTimeout, when zero, is set to
+	// OperationTimeout.
+	//
+	// Default: parsed from DSN at Open. When you set it, build it with
+	// pgxpool.ParseConfig (pgxpool refuses any other); dbx never modifies it,
+	// it works on a copy.
+	Pool *pgxpool.Config
 
 	// Service names the application in application_name ("service/pod") and
 	// in metrics. Default: $PGFLEET_SERVICE, else the executable's name.
@@ -47,7 +77,9 @@ type Config struct {
 	// MaxConns is this process's pool size: the ceiling of the pgxpool and the
 	// gate's initial effective limit. Precedence: Share (when set) >
 	// MaxConns > the DSN's pool_max_conns > DefaultMaxConns (5). Never pgx's
-	// max(4, NumCPU), which counts the node's cores, not the pod's.
+	// max(4, NumCPU), which counts the node's cores, not the pod's. At most
+	// math.MaxInt32 (pgxpool's limit), and at Open (unless Verify is
+	// VerifyOff) at most the server's usable connections.
 	MaxConns int
 	// MinConns is kept open even when idle. Default: the DSN's pool_min_conns, else 0.
 	MinConns int
@@ -68,8 +100,9 @@ type Config struct {
 	// Default 1s. After it the call fails with a *SaturationError.
 	AcquireTimeout time.Duration
 	// MaxWaiters bounds the callers queued for a connection; beyond it calls
-	// fail at once (load shedding). Default 4 x MaxConns. Negative: never
-	// queue, fail at once whenever every connection is in use.
+	// fail at once (load shedding). Default 4 x MaxConns (the final MaxConns,
+	// after Share). Negative: never queue, fail at once whenever every
+	// connection is in use.
 	MaxWaiters int
 
 	// MaxConnLifetime recycles connections (so they move after failovers and
@@ -96,6 +129,25 @@ type Config struct {
 	// forgotten transaction cannot pin a connection forever. Default 60s;
 	// negative leaves the server's setting. A DSN value wins.
 	IdleInTxTimeout time.Duration
+	// OperationTimeout bounds how long a query, batch or copy whose ctx has
+	// no deadline waits for the server's next message. The server ends a
+	// statement at statement_timeout, but a server that is stopped, hung or
+	// cut off by the network never answers, and without a deadline pgx would
+	// wait for as long as that lasts. When the bound passes, the connection
+	// is closed and the call fails with an error for which pgconn.Timeout is
+	// true and errors.As finds a *[SilenceError]. It limits the silence between two messages, not the whole call,
+	// so a long result that keeps streaming is not cut. A ctx with a
+	// deadline is never bounded here: its deadline rules.
+	//
+	// Default: the session's statement timeout (StatementTimeout, or the
+	// DSN's statement_timeout) plus DefaultOperationMargin: 35s with the
+	// defaults. When the session has no statement timeout (StatementTimeout
+	// negative, or statement_timeout=0 in the DSN) there is no default
+	// bound. Negative: never bound. Only what pgx traces is bounded
+	// (queries, Exec, batches, copies, and the transactions made of them):
+	// WaitForNotification (LISTEN) and Ping on [Conn.Conn] wait as long as
+	// their ctx allows, as in pgx.
+	OperationTimeout time.Duration
 
 	// Verify checks the declared fleet against the live server at Open
 	// (see [Report]). Default VerifyWarn.
@@ -105,10 +157,15 @@ type Config struct {
 	// slog.Default().
 	Logger *slog.Logger
 	// Tracers are extra pgx query tracers (for example loader's N+1
-	// detector), called after dbx's own.
+	// detector), called after dbx's own and after Pool.ConnConfig.Tracer.
 	Tracers []pgx.QueryTracer
 
-	pool *pgxpool.Config // parsed DSN
+	// Name tells this Cluster apart from the others of the process (a shard,
+	// a second database) in metrics: it is the cluster label of every series,
+	// next to service and node. Default: "<database>@<host>:<port>" of the
+	// DSN. Two Clusters with the same Service and Name cannot register in one
+	// Prometheus registry: give them distinct Names.
+	Name string
 }
 
 // VerifyPolicy says what Open does when the declared fleet does not fit the
@@ -134,77 +191,71 @@ func (p VerifyPolicy) String() string {
 }
 
 // ParseConfig parses a DSN (URL or key=value, with pgx's pool_* keys) into a
-// Config with defaults filled in.
+// Config: pgx parses it into Pool, and what the DSN states for a field dbx
+// owns (pool_max_conns, pool_min_conns, pool_max_conn_lifetime,
+// pool_max_conn_lifetime_jitter, pool_max_conn_idle_time,
+// pool_health_check_period, connect_timeout) is copied into that field. Other
+// fields stay zero ("the default") until Open.
 func ParseConfig(connString string) (*Config, error) {
-	pc, err := pgxpool.ParseConfig(connString)
+	pc, err := parsePool(connString)
 	if err != nil {
-		return nil, fmt.Errorf("dbx: parse DSN %s: %w", dsn.Redact(connString), err)
+		return nil, err
 	}
-	cfg := &Config{DSN: connString, pool: pc}
-	// pgxpool fills MaxConns with max(4, NumCPU) when the DSN says nothing;
-	// take only what the DSN states.
-	keys := dsnKeys(connString)
-	if _, ok := keys["pool_max_conns"]; ok {
-		cfg.MaxConns = int(pc.MaxConns)
-	}
-	if _, ok := keys["pool_min_conns"]; ok {
-		cfg.MinConns = int(pc.MinConns)
-	}
-	if _, ok := keys["pool_max_conn_lifetime"]; ok {
-		cfg.MaxConnLifetime = pc.MaxConnLifetime
-	}
-	if _, ok := keys["pool_max_conn_lifetime_jitter"]; ok {
-		cfg.MaxConnLifetimeJitter = pc.MaxConnLifetimeJitter
-	}
-	if _, ok := keys["pool_max_conn_idle_time"]; ok {
-		cfg.MaxConnIdleTime = pc.MaxConnIdleTime
-	}
-	if _, ok := keys["pool_health_check_period"]; ok {
-		cfg.HealthCheckPeriod = pc.HealthCheckPeriod
-	}
-	if _, ok := keys["connect_timeout"]; ok {
-		cfg.ConnectTimeout = pc.ConnConfig.ConnectTimeout
-	}
+	cfg := &Config{DSN: connString, Pool: pc}
+	cfg.adoptDSN()
 	return cfg, nil
 }
 
-// dsnKeys lists the keys present in a URL's query or a key=value string.
-func dsnKeys(s string) map[string]struct{} {
-	keys := map[string]struct{}{}
-	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
-		_, query, _ := strings.Cut(s, "?")
-		for _, kv := range strings.Split(query, "&") {
-			k, _, _ := strings.Cut(kv, "=")
-			keys[k] = struct{}{}
-		}
-		return keys
+// adoptDSN fills the zero fields dbx owns from what Pool's DSN states. pgxpool
+// fills the keys the DSN leaves out with its own defaults (MaxConns
+// max(4, NumCPU) among them), so a key counts only when the DSN names it;
+// that is read from pgx's parse, never from a parser of dbx's own.
+func (c *Config) adoptDSN() {
+	pc := c.Pool
+	given := map[string]string{}
+	if cc, err := pgconn.ParseConfig(pc.ConnString()); err == nil {
+		given = cc.RuntimeParams // pgx leaves the pool_* keys there
 	}
-	for _, f := range strings.Fields(s) {
-		if k, _, ok := strings.Cut(f, "="); ok {
-			keys[strings.TrimSpace(k)] = struct{}{}
-		}
+	has := func(key string) bool { _, ok := given[key]; return ok }
+	if has("pool_max_conns") {
+		orDefault(&c.MaxConns, int(pc.MaxConns))
 	}
-	return keys
+	if has("pool_min_conns") {
+		orDefault(&c.MinConns, int(pc.MinConns))
+	}
+	if has("pool_max_conn_lifetime") {
+		orDefault(&c.MaxConnLifetime, pc.MaxConnLifetime)
+	}
+	if has("pool_max_conn_idle_time") {
+		orDefault(&c.MaxConnIdleTime, pc.MaxConnIdleTime)
+	}
+	if has("pool_health_check_period") {
+		orDefault(&c.HealthCheckPeriod, pc.HealthCheckPeriod)
+	}
+	// pgxpool has no default jitter and pgconn no default connect timeout:
+	// any value is the DSN's (or PGCONNECT_TIMEOUT's).
+	orDefault(&c.MaxConnLifetimeJitter, pc.MaxConnLifetimeJitter)
+	orDefault(&c.ConnectTimeout, pc.ConnConfig.ConnectTimeout)
 }
 
 // withDefaults returns a copy with every zero field filled, or an error that
 // names the field and the fix. A Config literal (not from ParseConfig) gets
 // its DSN parsed here; the fields it set win over the DSN's.
 func (c Config) withDefaults() (Config, error) {
-	if c.pool == nil {
-		parsed, err := ParseConfig(c.DSN)
+	if c.Pool == nil {
+		pc, err := parsePool(c.DSN)
 		if err != nil {
 			return c, err
 		}
-		c.pool = parsed.pool
-		orDefault(&c.MaxConns, parsed.MaxConns)
-		orDefault(&c.MinConns, parsed.MinConns)
-		orDefault(&c.MaxConnLifetime, parsed.MaxConnLifetime)
-		orDefault(&c.MaxConnLifetimeJitter, parsed.MaxConnLifetimeJitter)
-		orDefault(&c.MaxConnIdleTime, parsed.MaxConnIdleTime)
-		orDefault(&c.HealthCheckPeriod, parsed.HealthCheckPeriod)
-		orDefault(&c.ConnectTimeout, parsed.ConnectTimeout)
+		c.Pool = pc
 	}
+	if c.Pool.ConnConfig == nil {
+		return c, errors.New("dbx: Config.Pool has no ConnConfig: build it with pgxpool.ParseConfig, or leave Pool nil and set DSN")
+	}
+	if c.DSN == "" {
+		c.DSN = c.Pool.ConnString()
+	}
+	c.adoptDSN()
 	exe, _ := os.Executable()
 	host, _ := os.Hostname()
 	orDefault(&c.Service, os.Getenv("PGFLEET_SERVICE"))
@@ -220,7 +271,9 @@ func (c Config) withDefaults() (Config, error) {
 	orDefault(&c.ConnectTimeout, DefaultConnectTimeout)
 	orDefault(&c.StatementTimeout, DefaultStatementTimeout)
 	orDefault(&c.IdleInTxTimeout, DefaultIdleInTxTimeout)
+	orDefault(&c.OperationTimeout, c.defaultOperationTimeout())
 	orDefault(&c.Logger, slog.Default())
+	orDefault(&c.Name, defaultName(&c.Pool.ConnConfig.Config))
 	return c, c.validate()
 }
 
@@ -250,11 +303,17 @@ func (c Config) validate() error {
 	if c.MaxConns < 1 {
 		bad("MaxConns", c.MaxConns, "must be >= 1 (or leave 0 for the default, 5)")
 	}
+	if c.MaxConns > math.MaxInt32 {
+		bad("MaxConns", c.MaxConns, "must be at most 2147483647 (pgxpool's MaxConns is an int32), and no server has that many slots: size it from the server's max_connections, or set Share")
+	}
 	if c.MinConns < 0 || c.MinConns > c.MaxConns {
 		bad("MinConns", c.MinConns, fmt.Sprintf("must be between 0 and MaxConns (%d)", c.MaxConns))
 	}
 	if c.AcquireTimeout < 0 {
 		bad("AcquireTimeout", c.AcquireTimeout, "must be > 0 (or 0 for the default, 1s)")
+	}
+	if c.MaxWaiters > maxWaitersLimit {
+		bad("MaxWaiters", c.MaxWaiters, fmt.Sprintf("must be at most %d: a queue that long never drains within AcquireTimeout; shed load instead", maxWaitersLimit))
 	}
 	for _, d := range []struct {
 		name string
@@ -282,16 +341,20 @@ func (c Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// maxWaiters resolves MaxWaiters against the pool size.
-func (c Config) maxWaiters() int {
-	switch {
-	case c.MaxWaiters < 0:
-		return 0
-	case c.MaxWaiters == 0:
-		return defaultWaitersPerConn * c.MaxConns
+// maxWaitersLimit caps MaxWaiters (and its default, 4 x MaxConns) so that
+// the arithmetic on it cannot overflow an int on any platform.
+const maxWaitersLimit = 1 << 30
+
+// resolveWaiters fills MaxWaiters from the final pool size (after Share), so
+// that Cluster.Config reports what the gate uses.
+func (c *Config) resolveWaiters() {
+	if c.MaxWaiters == 0 {
+		c.MaxWaiters = min(defaultWaitersPerConn*c.MaxConns, maxWaitersLimit)
 	}
-	return c.MaxWaiters
 }
+
+// maxWaiters is the gate's queue bound: MaxWaiters, 0 when negative.
+func (c Config) maxWaiters() int { return max(c.MaxWaiters, 0) }
 
 // appName is "service/pod", cut to Postgres's 63-byte limit.
 func (c Config) appName() string {

@@ -60,3 +60,24 @@ func TestBadConfigNamesTheFieldAndHidesThePassword(t *testing.T) {
 		t.Fatalf("bad DSN: %v", err)
 	}
 }
+
+// pool_max_conns = 10 is valid libpq spacing and pgx reads 10; dbx's own key
+// scanner did not see the key and fell back to 0, then to the default 5.
+func TestParseConfigReadsWhatPgxParsed(t *testing.T) {
+	t.Parallel()
+	cfg, err := dbx.ParseConfig("host=127.0.0.1 pool_max_conns = 10 pool_min_idle_conns=2 pool_max_conn_lifetime=1h pool_ping_timeout=3s sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxConns != 10 {
+		t.Errorf("MaxConns = %d, want 10 (pool_max_conns = 10)", cfg.MaxConns)
+	}
+	// 1h is also pgxpool's default: a key named in the DSN counts even then.
+	if cfg.MaxConnLifetime != time.Hour {
+		t.Errorf("MaxConnLifetime = %s, want the DSN's 1h", cfg.MaxConnLifetime)
+	}
+	// What dbx does not own stays on pgx's Config, reachable.
+	if cfg.Pool == nil || cfg.Pool.MinIdleConns != 2 || cfg.Pool.PingTimeout != 3*time.Second {
+		t.Errorf("Pool = %+v, want pgx's parse with MinIdleConns 2 and PingTimeout 3s", cfg.Pool)
+	}
+}

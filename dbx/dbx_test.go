@@ -37,7 +37,13 @@ func setup(t *testing.T, settings map[string]string) bundle {
 // open opens a dbx.Cluster on the bundle's primary.
 func (b bundle) open(t *testing.T, mutate func(*dbx.Config)) *dbx.Cluster {
 	t.Helper()
-	cfg, err := dbx.ParseConfig(b.cluster.Primary.DSN())
+	return b.openDSN(t, b.cluster.Primary.DSN(), mutate)
+}
+
+// openDSN opens a dbx.Cluster on one of the bundle's servers.
+func (b bundle) openDSN(t *testing.T, dsn string, mutate func(*dbx.Config)) *dbx.Cluster {
+	t.Helper()
+	cfg, err := dbx.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

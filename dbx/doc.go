@@ -1,18 +1,21 @@
-// Package dbx is pgfleet's data layer: a [Cluster] of Postgres servers, each
-// behind a pgxpool whose size comes from a fleet-wide budget and a gate that
-// bounds every wait.
+// Package dbx is pgfleet's data layer: a [Cluster] over a Postgres primary,
+// a pgxpool whose size comes from a fleet-wide budget, behind a gate that
+// bounds every wait. Its methods have pgx's signatures.
 //
 //	cfg, err := dbx.ParseConfig(os.Getenv("DATABASE_URL"))
-//	cfg.Service = "orders"                                // application_name "orders/<pod>"
-//	cfg.Fleet = budget.Service{Replicas: 3, MaxReplicas: 20}
-//	cfg.Share = 0.25                                     // a quarter of the server's usable slots
-//	cluster, err := dbx.OpenConfig(ctx, cfg)             // reads max_connections, sizes the pool, verifies
+//	cfg.Service = "orders" // application_name "orders/<pod>"
+//	cfg.Fleet = budget.Service{Replicas: 3, MaxReplicas: 8}
+//	cfg.Share = 0.25                         // a quarter of the server's usable slots
+//	cluster, err := dbx.OpenConfig(ctx, cfg) // reads max_connections, sizes the pool (2 on a stock server), verifies
 //	defer cluster.Close()
-//	prometheus.MustRegister(cluster.Collector())
+//	registry.MustRegister(cluster.Collector())
 //
-//	rows, err := cluster.Query(ctx, `SELECT id, email FROM customers WHERE region = $1`, "eu")
+//	rows, _ := cluster.Query(ctx, `SELECT id, email FROM customers WHERE region = $1`, "eu")
 //	customers, err := pgx.CollectRows(rows, pgx.RowToStructByName[Customer])
 //	if errors.Is(err, dbx.ErrPoolExhausted) { /* answer 503 with Retry-After */ }
+//
+// The repository's README shows the same code with its error handling; a
+// test runs it on a stock server.
 //
 // # Why a gate in front of pgxpool
 //
@@ -36,6 +39,15 @@
 // Config.MaxConns, or the DSN's pool_max_conns, or 5. Open verifies the
 // declared fleet against the live server ([Report]) and warns or fails
 // (Config.Verify).
+//
+// # Metrics
+//
+// [Cluster.Collector] exports the gate's and the pool's state and the
+// budget read at Open. Every series carries the labels service
+// (Config.Service), cluster (Config.Name, by default the DSN's
+// database@host:port) and node, so a process that opens several Clusters
+// (one per database or server) registers all their Collectors in one
+// registry and a dashboard tells them apart.
 //
 // # Errors
 //

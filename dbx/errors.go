@@ -19,7 +19,7 @@ var ErrPoolExhausted = errors.New("dbx: pool exhausted")
 // the gate refuses one. It carries the wait and the pool state at the moment
 // of refusal.
 type SaturationError struct {
-	Node           string        // "primary", "replica0", ...
+	Node           string        // the node's name ([Node.Name]): "primary"
 	Waited         time.Duration // time spent queued (0 when shed)
 	AcquireTimeout time.Duration // the acquire timeout in force
 	Shed           bool          // true: the queue was full and the call failed at once
@@ -28,10 +28,10 @@ type SaturationError struct {
 
 func (e *SaturationError) Error() string {
 	if e.Shed {
-		return fmt.Sprintf("dbx: %s pool exhausted: %d/%d connections in use and %d callers already waiting (MaxWaiters %d): request shed at once; raise MaxWaiters or the pool's budget, or shed load upstream",
+		return fmt.Sprintf("dbx: %s pool exhausted: %d/%d connections in use and %d callers already waiting (MaxWaiters %d): request shed at once; raise Config.MaxWaiters or the pool size (Config.MaxConns, or Config.Share), or shed load upstream",
 			e.Node, e.State.InUse, e.State.Limit, e.State.Waiters, e.State.MaxWaiters)
 	}
-	return fmt.Sprintf("dbx: %s pool exhausted: no connection free after waiting %s (AcquireTimeout %s, %d/%d in use, %d waiting); hold connections for less time or raise the pool's budget",
+	return fmt.Sprintf("dbx: %s pool exhausted: no connection free after waiting %s (AcquireTimeout %s, %d/%d in use, %d waiting); hold connections for less time, raise Config.AcquireTimeout, or raise the pool size (Config.MaxConns, or Config.Share)",
 		e.Node, e.Waited.Round(time.Microsecond), e.AcquireTimeout, e.State.InUse, e.State.Limit, e.State.Waiters)
 }
 
@@ -64,7 +64,7 @@ func (e *ServerFullError) Hint() string {
 	case strings.Contains(msg, "for database"):
 		return "the database's CONNECTION LIMIT is reached: raise it (ALTER DATABASE ... CONNECTION LIMIT) or lower the pools that use it"
 	default:
-		return "the fleet opens more connections than max_connections allows: size pools from a budget (dbx.Config.Budget), run budgetcheck on the manifests, or put PgBouncer in front"
+		return "the fleet opens more connections than max_connections allows: size pools from the server (dbx.Config.Share with Config.Fleet), run budgetcheck on the manifests, or put PgBouncer in front"
 	}
 }
 

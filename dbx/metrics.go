@@ -1,34 +1,67 @@
 package dbx
 
 import (
+	"net"
+	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics holds the histograms that are fed on the hot path. Gauges and
-// counters are read from the gates and pools at scrape time instead, so an
-// acquire costs no metric update beyond one histogram observation.
+// Label names of every dbx series. service and cluster are constant per
+// Cluster, so that any number of Clusters (one per database or server)
+// register side by side in one registry and a
+// dashboard tells them apart; node tells the servers of one Cluster apart.
+const (
+	labelService = "service" // Config.Service
+	labelCluster = "cluster" // Config.Name
+	labelNode    = "node"    // Node.Name: "primary"
+)
+
+// metrics holds one Cluster's metric descriptions and the histograms that are
+// fed on the hot path. Gauges and counters are read from the gates and pools
+// at scrape time instead, so an acquire costs no metric update beyond one
+// histogram observation. The descriptions carry the Cluster's service and
+// name as constant labels: a Prometheus registry refuses two collectors whose
+// descriptions are equal, which shared package-level descriptions would be.
 type metrics struct {
+	conns, max, limit, waiters, maxWait, shed, timeouts *prometheus.Desc
+	usable, maxConn, demand, budget                     *prometheus.Desc
+
 	acquire   *prometheus.HistogramVec
 	queryTime *prometheus.HistogramVec
 }
 
-func newMetrics(service string) *metrics {
-	labels := prometheus.Labels{"service": service}
+func newMetrics(service, cluster string) *metrics {
+	labels := prometheus.Labels{labelService: service, labelCluster: cluster}
+	desc := func(name, help string, extra ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, append([]string{labelNode}, extra...), labels)
+	}
 	return &metrics{
+		conns:    desc("pgfleet_pool_connections", "Open connections of the node's pool by state (idle, acquired, total).", "state"),
+		max:      desc("pgfleet_pool_max_connections", "The pool's fixed ceiling (pgxpool MaxConns)."),
+		limit:    desc("pgfleet_pool_limit", "The gate's effective limit: connections this process may use now."),
+		waiters:  desc("pgfleet_gate_waiters", "Callers queued for a connection slot now."),
+		maxWait:  desc("pgfleet_gate_max_waiters", "The gate's queue bound; beyond it calls are shed."),
+		shed:     desc("pgfleet_gate_shed_total", "Calls refused at once because the queue was full."),
+		timeouts: desc("pgfleet_gate_timeouts_total", "Calls that waited the whole acquire timeout."),
+		usable:   desc("pgfleet_budget_usable_connections", "Server's max_connections minus reserved slots and headroom, read at Open."),
+		maxConn:  desc("pgfleet_server_max_connections", "Server's max_connections, read at Open."),
+		demand:   desc("pgfleet_budget_fleet_demand_connections", "Declared fleet's worst-case connections at this pool size."),
+		budget:   desc("pgfleet_budget_connections", "Connections the service may use on the server (usable x share)."),
 		acquire: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:        "pgfleet_gate_wait_seconds",
 			Help:        "Time spent waiting for a connection slot at the gate (0 when one was free).",
 			Buckets:     []float64{0, .0001, .0005, .001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5},
 			ConstLabels: labels,
-		}, []string{"node"}),
+		}, []string{labelNode}),
 		queryTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:        "pgfleet_query_duration_seconds",
 			Help:        "Query latency measured by a pgx tracer, from send to the last row.",
 			Buckets:     prometheus.ExponentialBuckets(0.0001, 2.5, 12),
 			ConstLabels: labels,
-		}, []string{"node"}),
+		}, []string{labelNode}),
 	}
 }
 
@@ -37,64 +70,57 @@ func (m *metrics) observeAcquire(node string) func(time.Duration) {
 	return func(d time.Duration) { obs.Observe(d.Seconds()) }
 }
 
-var (
-	descConns    = desc("pgfleet_pool_connections", "Open connections of the node's pool by state (idle, acquired, total).", "node", "state")
-	descMax      = desc("pgfleet_pool_max_connections", "The pool's fixed ceiling (pgxpool MaxConns).", "node")
-	descLimit    = desc("pgfleet_pool_limit", "The gate's effective limit: connections this process may use now.", "node")
-	descWaiters  = desc("pgfleet_gate_waiters", "Callers queued for a connection slot now.", "node")
-	descMaxWait  = desc("pgfleet_gate_max_waiters", "The gate's queue bound; beyond it calls are shed.", "node")
-	descShed     = desc("pgfleet_gate_shed_total", "Calls refused at once because the queue was full.", "node")
-	descTimeouts = desc("pgfleet_gate_timeouts_total", "Calls that waited the whole acquire timeout.", "node")
-	descUsable   = desc("pgfleet_budget_usable_connections", "Server's max_connections minus reserved slots and headroom, read at Open.", "node")
-	descMaxConn  = desc("pgfleet_server_max_connections", "Server's max_connections, read at Open.", "node")
-	descDemand   = desc("pgfleet_budget_fleet_demand_connections", "Declared fleet's worst-case connections at this pool size.", "node")
-	descBudget   = desc("pgfleet_budget_connections", "Connections the service may use on the server (usable x share).", "node")
-)
-
-func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(name, help, append([]string{"service"}, labels...), nil)
+// defaultName names a Cluster after what distinguishes it from the others a
+// process opens: its database, host and port ("orders@db-0.db:5432"). A Unix
+// socket path is kept as pgx read it.
+func defaultName(cc *pgconn.Config) string {
+	if cc == nil {
+		return ""
+	}
+	return cc.Database + "@" + net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port)))
 }
 
 // collector exports a Cluster's metrics. Register it with
-// prometheus.MustRegister(cluster.Collector()).
+// registry.MustRegister(cluster.Collector()).
 type collector struct{ c *Cluster }
 
 func (col collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConns, descMax, descLimit, descWaiters, descMaxWait, descShed, descTimeouts, descUsable, descMaxConn, descDemand, descBudget} {
+	m := col.c.metrics
+	for _, d := range []*prometheus.Desc{m.conns, m.max, m.limit, m.waiters, m.maxWait, m.shed, m.timeouts, m.usable, m.maxConn, m.demand, m.budget} {
 		ch <- d
 	}
-	col.c.metrics.acquire.Describe(ch)
-	col.c.metrics.queryTime.Describe(ch)
+	m.acquire.Describe(ch)
+	m.queryTime.Describe(ch)
 }
 
 func (col collector) Collect(ch chan<- prometheus.Metric) {
-	svc := col.c.cfg.Service
+	m := col.c.metrics
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{svc}, labels...)...)
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	counter := func(d *prometheus.Desc, v int64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append([]string{svc}, labels...)...)
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	for _, n := range col.c.Nodes() {
 		st := n.Stat()
-		gauge(descConns, float64(st.Idle), n.name, "idle")
-		gauge(descConns, float64(st.Acquired), n.name, "acquired")
-		gauge(descConns, float64(st.Total), n.name, "total")
-		gauge(descMax, float64(st.MaxConns), n.name)
-		gauge(descLimit, float64(st.Gate.Limit), n.name)
-		gauge(descWaiters, float64(st.Gate.Waiters), n.name)
-		gauge(descMaxWait, float64(st.Gate.MaxWaiters), n.name)
-		counter(descShed, n.gate.shed.Load(), n.name)
-		counter(descTimeouts, n.gate.timeouts.Load(), n.name)
+		gauge(m.conns, float64(st.Idle), n.name, "idle")
+		gauge(m.conns, float64(st.Acquired), n.name, "acquired")
+		gauge(m.conns, float64(st.Total), n.name, "total")
+		gauge(m.max, float64(st.MaxConns), n.name)
+		gauge(m.limit, float64(st.Gate.Limit), n.name)
+		gauge(m.waiters, float64(st.Gate.Waiters), n.name)
+		gauge(m.maxWait, float64(st.Gate.MaxWaiters), n.name)
+		counter(m.shed, n.gate.shed.Load(), n.name)
+		counter(m.timeouts, n.gate.timeouts.Load(), n.name)
 	}
 	if r := col.c.report; r != nil {
-		gauge(descMaxConn, float64(r.Server.MaxConnections), r.Node)
-		gauge(descUsable, float64(r.Server.Usable()), r.Node)
-		gauge(descBudget, float64(r.Budget), r.Node)
+		gauge(m.maxConn, float64(r.Server.MaxConnections), r.Node)
+		gauge(m.usable, float64(r.Server.Usable()), r.Node)
+		gauge(m.budget, float64(r.Budget), r.Node)
 		if r.Demand != nil {
-			gauge(descDemand, float64(r.Demand.Connections), r.Node)
+			gauge(m.demand, float64(r.Demand.Connections), r.Node)
 		}
 	}
-	col.c.metrics.acquire.Collect(ch)
-	col.c.metrics.queryTime.Collect(ch)
+	m.acquire.Collect(ch)
+	m.queryTime.Collect(ch)
 }

@@ -20,6 +20,9 @@ type Node struct {
 	pool *pgxpool.Pool
 	gate *gate
 	log  *slog.Logger
+	// secrets are the DSN's secrets, hidden from errors of lazy connects
+	// (see scrub).
+	secrets []string
 
 	lastLog atomic.Int64 // unix nanos of the last saturation warning
 }
@@ -92,7 +95,16 @@ func held[T any](ctx context.Context, n *Node, fn func() (T, error)) (T, error) 
 	}
 	defer n.gate.release()
 	v, err := fn()
-	return v, classify(n.name, err)
+	if err != nil {
+		err = n.fail(err)
+	}
+	return v, err
+}
+
+// fail classifies an error from pgx and hides the DSN's secrets in it; only
+// error paths pay for it.
+func (n *Node) fail(err error) error {
+	return scrub(classify(n.name, err), n.secrets)
 }
 
 // taken runs fn with a gate slot that stays taken when fn succeeds: what fn
@@ -106,7 +118,7 @@ func taken[T any](ctx context.Context, n *Node, fn func() (T, error)) (T, error)
 	if err != nil {
 		n.gate.release()
 		var zero T
-		return zero, classify(n.name, err)
+		return zero, n.fail(err)
 	}
 	return v, nil
 }
@@ -149,7 +161,7 @@ func (n *Node) sendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	if err := n.enter(ctx); err != nil {
 		return errBatch{err}
 	}
-	return &gatedBatch{BatchResults: n.pool.SendBatch(ctx, b), gate: n.gate, node: n.name}
+	return &gatedBatch{BatchResults: n.pool.SendBatch(ctx, b), node: n}
 }
 
 func (n *Node) beginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
@@ -168,7 +180,7 @@ func (n *Node) acquire(ctx context.Context) (*Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Conn{Conn: c, gate: n.gate}, nil
+		return &Conn{conn: c, gate: n.gate}, nil
 	})
 }
 

@@ -2,6 +2,7 @@ package dbx
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -63,8 +64,7 @@ func (r *gatedRow) Scan(dest ...any) error {
 
 type gatedBatch struct {
 	pgx.BatchResults
-	gate   *gate
-	node   string
+	node   *Node
 	closed bool
 }
 
@@ -74,8 +74,11 @@ func (b *gatedBatch) Close() error {
 	}
 	b.closed = true
 	err := b.BatchResults.Close()
-	b.gate.release()
-	return classify(b.node, err)
+	b.node.gate.release()
+	if err != nil {
+		err = b.node.fail(err)
+	}
+	return err
 }
 
 type gatedTx struct {
@@ -103,20 +106,99 @@ func (t *gatedTx) finish() {
 }
 
 // Conn is a connection taken from a node with [Cluster.Acquire]. Release it
-// when done; it holds a gate slot until then.
+// when done; it holds a gate slot until then. It offers pgx's methods, not
+// the *pgxpool.Conn: pgxpool's Release would return the connection but not
+// the slot, and its Hijack would let pgxpool open a replacement while the
+// slot stays held, over the budget. After Release every method fails with
+// ErrConnReleased (Conn returns nil) instead of panicking.
 type Conn struct {
-	*pgxpool.Conn
+	conn     *pgxpool.Conn
 	gate     *gate
 	released atomic.Bool
 }
+
+// ErrConnReleased is returned by the methods of a [Conn] used after Release.
+var ErrConnReleased = errors.New("dbx: Conn used after Release: acquire a new one")
 
 // Release returns the connection to the pool and its slot to the gate. It is
 // safe to call more than once.
 func (c *Conn) Release() {
 	if c.released.CompareAndSwap(false, true) {
-		c.Conn.Release()
+		c.conn.Release()
 		c.gate.release()
 	}
+}
+
+// Conn is the underlying *pgx.Conn, for what Conn does not offer (LISTEN,
+// Prepare, PgConn). It stays the pool's: do not close it, and do not keep
+// it past Release. Nil after Release.
+func (c *Conn) Conn() *pgx.Conn {
+	if c.released.Load() {
+		return nil
+	}
+	return c.conn.Conn()
+}
+
+// Exec runs sql on the connection.
+func (c *Conn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if c.released.Load() {
+		return pgconn.CommandTag{}, ErrConnReleased
+	}
+	return c.conn.Exec(ctx, sql, args...)
+}
+
+// Query runs sql on the connection. Close the rows before the next call.
+func (c *Conn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if c.released.Load() {
+		return errRows{ErrConnReleased}, ErrConnReleased
+	}
+	return c.conn.Query(ctx, sql, args...)
+}
+
+// QueryRow runs sql on the connection; errors are deferred to Scan.
+func (c *Conn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if c.released.Load() {
+		return errRow{ErrConnReleased}
+	}
+	return c.conn.QueryRow(ctx, sql, args...)
+}
+
+// SendBatch sends a batch on the connection. Close the results.
+func (c *Conn) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if c.released.Load() {
+		return errBatch{ErrConnReleased}
+	}
+	return c.conn.SendBatch(ctx, b)
+}
+
+// Begin starts a transaction on the connection. Its end does not release
+// the connection: Release does.
+func (c *Conn) Begin(ctx context.Context) (pgx.Tx, error) {
+	return c.BeginTx(ctx, pgx.TxOptions{})
+}
+
+// BeginTx is Begin with options.
+func (c *Conn) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+	if c.released.Load() {
+		return nil, ErrConnReleased
+	}
+	return c.conn.BeginTx(ctx, opts)
+}
+
+// CopyFrom bulk-loads rows over the connection.
+func (c *Conn) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+	if c.released.Load() {
+		return 0, ErrConnReleased
+	}
+	return c.conn.CopyFrom(ctx, table, cols, src)
+}
+
+// Ping checks that the server answers on this connection.
+func (c *Conn) Ping(ctx context.Context) error {
+	if c.released.Load() {
+		return ErrConnReleased
+	}
+	return c.conn.Ping(ctx)
 }
 
 type errRows struct{ err error }

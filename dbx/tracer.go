@@ -29,11 +29,13 @@ func (c *timedCtx) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-func (t queryTimer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+func (t queryTimer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	armBound(ctx, conn)
 	return &timedCtx{Context: ctx, start: time.Now()}
 }
 
-func (t queryTimer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryEndData) {
+func (t queryTimer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryEndData) {
+	disarmBound(conn)
 	if tc, ok := ctx.Value(timedCtxKey{}).(*timedCtx); ok {
 		t.obs.Observe(time.Since(tc.start).Seconds())
 	}

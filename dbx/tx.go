@@ -3,6 +3,7 @@ package dbx
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -28,7 +29,7 @@ type TxOptions struct {
 	MaxAttempts int
 	// Backoff is the first retry's mean delay; it doubles per attempt, capped
 	// at MaxBackoff, with full jitter so that colliding transactions drift
-	// apart. Defaults 5ms and 250ms.
+	// apart. Defaults 5ms and 250ms; negative means no delay.
 	Backoff, MaxBackoff time.Duration
 }
 
@@ -56,9 +57,7 @@ func (cl *Cluster) TxWith(ctx context.Context, opts TxOptions, fn func(pgx.Tx) e
 		if attempt == attempts {
 			return fmt.Errorf("dbx: transaction failed %d times, last: %w", attempts, err)
 		}
-		delay := min(opts.Backoff<<(attempt-1), opts.MaxBackoff)
-		delay = time.Duration(rand.Int64N(int64(2*delay) + 1)) // full jitter around the mean
-		t := time.NewTimer(delay)
+		t := time.NewTimer(jitter(backoff(attempt, opts.Backoff, opts.MaxBackoff)))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -66,6 +65,36 @@ func (cl *Cluster) TxWith(ctx context.Context, opts TxOptions, fn func(pgx.Tx) e
 		case <-t.C:
 		}
 	}
+}
+
+// backoff is the mean delay after failed attempt number attempt (1-based):
+// base doubled attempt-1 times, capped at ceiling. It doubles step by step
+// and stops at the cap, so no attempt count can shift past 63 bits
+// (base<<(attempt-1) wraps to zero or negative after ~42 attempts of 5ms).
+func backoff(attempt int, base, ceiling time.Duration) time.Duration {
+	d := min(base, ceiling)
+	if d <= 0 {
+		return 0 // and doubling 0 would never reach the cap
+	}
+	for i := 1; i < attempt && d < ceiling; i++ {
+		if d > ceiling/2 {
+			return ceiling
+		}
+		d *= 2
+	}
+	return d
+}
+
+// jitter draws a delay uniformly from [0, 2 x mean] (full jitter), or
+// [0, MaxInt64) when 2 x mean does not fit in a Duration.
+func jitter(mean time.Duration) time.Duration {
+	switch {
+	case mean <= 0:
+		return 0
+	case mean > math.MaxInt64/2:
+		return time.Duration(rand.Int64N(math.MaxInt64))
+	}
+	return time.Duration(rand.Int64N(int64(2*mean) + 1))
 }
 
 func (cl *Cluster) runTx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) (err error) {

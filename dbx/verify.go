@@ -3,6 +3,7 @@ package dbx
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -82,7 +83,8 @@ func inspect(ctx context.Context, conn *pgx.Conn, node, service string, headroom
 	return r, nil
 }
 
-// assess sizes the pool (when a share is set) and lists the problems.
+// assess sizes the pool (when a share is set) and lists the problems, each
+// with a fix that is possible from the current configuration.
 func (r *Report) assess(cfg Config) error {
 	r.PerProcess = cfg.MaxConns
 	r.Budget = r.Server.Usable()
@@ -92,11 +94,17 @@ func (r *Report) assess(cfg Config) error {
 			fleet.Name = cfg.Service
 		}
 		alloc, err := budget.PoolFor(r.Server, fleet, cfg.Share)
+		// The report states the pool the share gives even when it gives none,
+		// so that it and the error tell the same number.
+		r.PerProcess = alloc.PerProcess
+		if alloc.WorstCasePods > 0 {
+			r.Allocation, r.Budget = &alloc, alloc.Budget
+		}
 		if err != nil {
 			return &BudgetError{Report: r, Err: err}
 		}
-		r.Allocation, r.PerProcess, r.Budget = &alloc, alloc.PerProcess, alloc.Budget
 	}
+	slots := 1 // pools the fleet opens at worst: worst-case pods x processes
 	if cfg.Fleet.Pods() > 0 {
 		fleet := cfg.Fleet
 		fleet.Name, fleet.PoolMax = cfg.Service, r.PerProcess
@@ -105,24 +113,46 @@ func (r *Report) assess(cfg Config) error {
 			return &BudgetError{Report: r, Err: err}
 		}
 		r.Demand = &d
+		slots = d.Connections / max(r.PerProcess, 1)
 	}
-	demand := r.PerProcess
-	if r.Demand != nil {
-		demand = r.Demand.Connections
-	}
+	demand := r.PerProcess * slots
 	if demand > r.Budget {
-		r.problem("fleet worst case %d exceeds its budget %d (%s): lower the pool or maxReplicas, or raise max_connections", demand, r.Budget, r.Server.Explain())
+		need := demand + r.Server.MaxConnections - r.Server.Usable() // usable >= demand
+		if need < demand {
+			need = math.MaxInt // a saturated demand: no server is that big
+		}
+		r.problem("fleet worst case %d exceeds its budget %d (%s): %s, raise max_connections to at least %d, or put a pooler (PgBouncer) in front",
+			demand, r.Budget, r.Server.Explain(), r.lowerPool(cfg, r.Budget, slots), need)
 	}
 	if r.RoleConnLimit >= 0 && demand > r.RoleConnLimit {
-		r.problem("fleet worst case %d exceeds role %q's CONNECTION LIMIT %d", demand, r.Role, r.RoleConnLimit)
+		r.problem("fleet worst case %d exceeds role %q's CONNECTION LIMIT %d: %s, or raise the limit (ALTER ROLE ... CONNECTION LIMIT %d)",
+			demand, r.Role, r.RoleConnLimit, r.lowerPool(cfg, r.RoleConnLimit, slots), demand)
 	}
 	if r.DatabaseConnLimit >= 0 && demand > r.DatabaseConnLimit {
-		r.problem("fleet worst case %d exceeds database %q's CONNECTION LIMIT %d", demand, r.Database, r.DatabaseConnLimit)
+		r.problem("fleet worst case %d exceeds database %q's CONNECTION LIMIT %d: %s, or raise the limit (ALTER DATABASE ... CONNECTION LIMIT %d)",
+			demand, r.Database, r.DatabaseConnLimit, r.lowerPool(cfg, r.DatabaseConnLimit, slots), demand)
 	}
 	if free := r.Server.Usable() - r.Backends; r.PerProcess > free {
-		r.problem("only %d usable slots are free now (%d client backends) and this process may open %d", max(free, 0), r.Backends, r.PerProcess)
+		r.problem("only %d usable slots are free now (%d client backends) and this process may open %d: %s, or find the clients holding them in pg_stat_activity",
+			max(free, 0), r.Backends, r.PerProcess, r.lowerPool(cfg, free, 1))
 	}
 	return nil
+}
+
+// lowerPool says how to make slots pools fit in limit connections, naming
+// the Config field that sizes the pool now: MaxConns, or Share when set.
+// When not even one connection per pool fits, only fewer pods can help.
+func (r *Report) lowerPool(cfg Config, limit, slots int) string {
+	fit := limit / max(slots, 1)
+	switch {
+	case fit < 1 && cfg.Fleet.Pods() > 0:
+		return "not even 1 connection per process fits: lower the fleet's worst case (Config.Fleet.MaxReplicas, the HPA's maxReplicas, or Config.Fleet.Processes)"
+	case fit < 1:
+		return "not even 1 connection fits"
+	case cfg.Share > 0:
+		return fmt.Sprintf("lower Config.Share (it gives %d per process; %d fits)", r.PerProcess, fit)
+	}
+	return fmt.Sprintf("lower Config.MaxConns to %d", fit)
 }
 
 func (r *Report) problem(format string, args ...any) {

@@ -21,8 +21,8 @@
 // keys (either kind, with [Columns2] and unnest(...) WITH ORDINALITY). Rows
 // are scanned with pgx (RowToStructByName by default) and queries go through
 // [Querier], which *pgxpool.Pool and *dbx.Cluster satisfy; a batch carries
-// the values of its first caller's context, so replica routing and causal
-// tokens reach the Querier.
+// the values (not the cancellation) of its first caller's context, so what
+// the Querier or its pgx tracers read from the context reaches them.
 //
 // # When a batch is sent
 //

@@ -11,9 +11,10 @@ import (
 )
 
 // Querier runs one query. *pgxpool.Pool, *pgx.Conn and pgx.Tx satisfy it,
-// and so does *dbx.Cluster, whose Query routes reads (by replica lag and
-// the causal token in ctx): batches run with the values of their first
-// caller's context, so routing information reaches the Querier.
+// and so does *dbx.Cluster, whose Query runs on its primary through the
+// gate. Batches run with the values of their first caller's context, so what
+// the Querier or its tracers read from ctx (loader's scope, a trace ID)
+// reaches them.
 type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
@@ -207,7 +208,7 @@ func await[T any](ctx context.Context, name string, resolve func() (T, error)) (
 }
 
 // runBatch is the dataloader batch function. ctx is the first caller's
-// context: the batch keeps its values (causal token, scope) but not its
+// context: the batch keeps its values (the scope, trace IDs) but not its
 // cancellation, so that one caller giving up cannot fail the others. The
 // scope's end bounds it instead.
 func (l *Loader[K, R]) runBatch(ctx context.Context, s *scope, keys []K) []*dataloader.Result[R] {

@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/pgfleet/pgfleet/budgetcheck"
+	"github.com/pgfleet/pgfleet/dbx/budget"
 )
 
 func main() {
@@ -40,6 +41,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.IntVar(&opts.MaxConnections, "max-connections", 100, "max_connections assumed for a server whose manifests do not set it")
 	fs.IntVar(&reserved, "superuser-reserved", 3, "superuser_reserved_connections assumed when not set")
 	fs.IntVar(&opts.Headroom, "headroom", 0, "connections kept free on every server")
+	fs.Int64Var(&opts.MaxFileBytes, "max-file-bytes", budgetcheck.DefaultMaxFileBytes, "largest input (file, stdin, pipe) read, in bytes")
+	fs.DurationVar(&opts.ReadTimeout, "read-timeout", budgetcheck.DefaultReadTimeout, "time allowed to read an input that is not a regular file (FIFO, device, <(...))")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: budgetcheck [flags] file|dir|- ...\n\nChecks Postgres connection budgets in Kubernetes manifests.\n\nflags:\n")
 		fs.PrintDefaults()
@@ -81,8 +84,18 @@ func validate(opts *budgetcheck.Options, reserved int, format, failOn string, na
 	switch {
 	case nargs == 0:
 		return errors.New(`budgetcheck: no input: name files or directories, or "-" for standard input`)
-	case opts.Nodes < 0, opts.MaxConnections < 1, reserved < 0, opts.Headroom < 0:
-		return errors.New("budgetcheck: --nodes, --superuser-reserved and --headroom must be >= 0, --max-connections >= 1")
+	case opts.MaxFileBytes < 1, opts.ReadTimeout <= 0:
+		return errors.New("budgetcheck: --max-file-bytes and --read-timeout must be > 0")
+	}
+	// Counts above budget.MaxCount would overflow the formulas; no server or
+	// fleet has that many connections or nodes.
+	for _, f := range []struct {
+		name   string
+		v, min int
+	}{{"--nodes", opts.Nodes, 0}, {"--max-connections", opts.MaxConnections, 1}, {"--superuser-reserved", reserved, 0}, {"--headroom", opts.Headroom, 0}} {
+		if f.v < f.min || f.v > budget.MaxCount {
+			return fmt.Errorf("budgetcheck: %s %d: want an integer between %d and %d", f.name, f.v, f.min, budget.MaxCount)
+		}
 	}
 	okFormat := false
 	var names []string

@@ -30,6 +30,10 @@ func TestExitCodes(t *testing.T) {
 		{"fail-on none", []string{"--fail-on", "none", cases + "hpa-surge/input.yaml"}, "", 0},
 		{"missing file", []string{"no/such/file.yaml"}, "", 2},
 		{"no input", nil, "", 2},
+		// Nothing to check used to exit 0 with "0 databases".
+		{"empty stdin", []string{"-"}, "", 2},
+		{"comments only on stdin", []string{"-"}, "# helm template of nothing\n---\n", 2},
+		{"directory without manifests", []string{"."}, "", 2},
 		{"bad format", []string{"--format", "xml", cases}, "", 2},
 		{"bad flag", []string{"--nope"}, "", 2},
 	} {

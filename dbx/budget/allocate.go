@@ -3,6 +3,7 @@ package budget
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Allocation is the pool size one process of a service gets from its share of
@@ -37,20 +38,43 @@ func PoolFor(srv Server, svc Service, share float64) (Allocation, error) {
 		return Allocation{}, &Error{Reason: fmt.Sprintf("%s: no pods (replicas %d, maxReplicas %d)", svc.Name, svc.Replicas, svc.MaxReplicas), Fix: "declare replicas or the autoscaler's maxReplicas"}
 	}
 	a := Allocation{Service: svc.Name, Usable: srv.Usable(), Share: share, WorstCasePods: worst, Processes: svc.processes()}
-	a.Budget = int(math.Floor(float64(a.Usable) * share))
-	slots := a.WorstCasePods * a.Processes
+	a.Budget = fromFloat(math.Floor(float64(a.Usable) * share))
+	slots := Mul(a.WorstCasePods, a.Processes)
 	a.PerProcess = a.Budget / slots
 	a.Explanation = fmt.Sprintf("%s: pool %d per process = floor(budget %d / (worst-case pods %d x processes %d)); budget %d = floor(%s x share %g)",
 		svc.Name, a.PerProcess, a.Budget, a.WorstCasePods, a.Processes, a.Budget, srv.Explain(), share)
 	if a.PerProcess < 1 {
-		need := int(math.Ceil(float64(slots)/share)) + srv.MaxConnections - a.Usable
+		// Offer only fixes that are possible from here: no share above 1, no
+		// pod count below 1.
+		fixes := []string{fmt.Sprintf("raise max_connections to at least %d", Add(fromFloat(math.Ceil(float64(slots)/share)), Sub(srv.MaxConnections, a.Usable)))}
+		if pods := Sub(a.Budget/a.Processes, Sub(worst, svc.Pods())); pods >= 1 {
+			field := "maxReplicas"
+			if svc.MaxReplicas == 0 {
+				field = "replicas"
+			}
+			fixes = append(fixes, fmt.Sprintf("lower %s to %d or fewer", field, pods))
+		}
+		if slots <= a.Usable {
+			fixes = append(fixes, fmt.Sprintf("raise the share to %g", shareFor(slots, a.Usable)))
+		}
+		fixes = append(fixes, "put a pooler (PgBouncer) in front")
 		return a, &Error{
 			Reason: a.Explanation + ": less than 1 connection per process",
-			Fix: fmt.Sprintf("raise max_connections to at least %d, lower maxReplicas to %d or fewer, raise the share to %.3g, or put a pooler (PgBouncer) in front",
-				need, max(0, a.Budget/a.Processes-(worst-svc.Pods())), math.Min(1, float64(slots)/float64(a.Usable))),
+			Fix:    strings.Join(fixes[:len(fixes)-1], ", ") + " or " + fixes[len(fixes)-1],
 		}
 	}
 	return a, nil
+}
+
+// shareFor is the smallest share, in thousandths, whose budget of usable
+// holds slots connections (floor(usable x share) >= slots); slots <= usable.
+func shareFor(slots, usable int) float64 {
+	for m := int(math.Ceil(float64(slots) * 1000 / float64(usable))); m < 1000; m++ {
+		if share := float64(m) / 1000; int(math.Floor(float64(usable)*share)) >= slots {
+			return share
+		}
+	}
+	return 1
 }
 
 // Claim is one workload competing for a server's usable connections in [Split].
@@ -76,7 +100,7 @@ func Split(usable int, claims []Claim) []int {
 	for _, c := range claims {
 		if c.Slots > 0 && c.Weight > 0 {
 			total += c.Weight
-			slots += c.Slots
+			slots = Add(slots, c.Slots)
 		}
 	}
 	if total == 0 || usable <= 0 {
@@ -90,7 +114,7 @@ func Split(usable int, claims []Claim) []int {
 		if c.Slots <= 0 || c.Weight <= 0 {
 			continue
 		}
-		out[i] = base + int(math.Floor(float64(rest)*c.Weight/total))/c.Slots
+		out[i] = base + fromFloat(math.Floor(float64(rest)*c.Weight/total))/c.Slots
 	}
 	return out
 }

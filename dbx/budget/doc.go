@@ -19,4 +19,9 @@
 //	surge        = maxSurge of worst pods (percent rounded up; default 25%; 0 for Recreate and StatefulSets)
 //	demand       = worst pods x processes per pod x pool max per process
 //	per process  = floor(usable x share / (worst pods x processes))
+//
+// Every count is an input between 0 and [MaxCount]; anything else is an
+// [*Error], never a number. The formulas add and multiply with [Add] and
+// [Mul], which saturate instead of wrapping: a huge input yields a huge
+// demand (or an error), never a negative one that fits.
 package budget

@@ -24,11 +24,12 @@ type Fit struct {
 }
 
 // Check sums the demands and compares them with the server's usable
-// connections.
+// connections. The sum saturates (see [Add]): demands too large to add up
+// are over any server, never a negative total that fits.
 func Check(srv Server, demands ...Demand) Fit {
 	f := Fit{Usable: srv.Usable()}
 	for _, d := range demands {
-		f.Demand += d.Connections
+		f.Demand = Add(f.Demand, d.Connections)
 	}
 	switch {
 	case f.Demand > f.Usable:

@@ -28,8 +28,9 @@ func PostgresDefaults() Server {
 // Usable is the number of connections that ordinary application roles can
 // open: max_connections minus both reserved pools minus headroom. It may be
 // zero or negative for a misconfigured server; [Server.Validate] reports that.
+// It saturates instead of wrapping (see [Sub]).
 func (s Server) Usable() int {
-	return s.MaxConnections - s.SuperuserReserved - s.Reserved - s.Headroom
+	return Sub(Sub(Sub(s.MaxConnections, s.SuperuserReserved), s.Reserved), s.Headroom)
 }
 
 // Explain spells out [Server.Usable], e.g.
@@ -39,16 +40,26 @@ func (s Server) Explain() string {
 		s.Usable(), s.MaxConnections, s.SuperuserReserved, s.Reserved, s.Headroom)
 }
 
+// CheckCounts reports a field that is negative or above [MaxCount]: such a
+// server is not misconfigured but misread, and no verdict about it holds.
+func (s Server) CheckCounts() error {
+	if e := checkCounts(count{"max_connections", s.MaxConnections}, count{"superuser_reserved", s.SuperuserReserved},
+		count{"reserved", s.Reserved}, count{"headroom", s.Headroom}); e != nil {
+		return &Error{Reason: e.Reason + ": " + s.Explain(), Fix: e.Fix}
+	}
+	return nil
+}
+
 // Validate reports a server that leaves no connection for applications, or
-// negative fields.
+// fields outside 0..[MaxCount] ([Server.CheckCounts]).
 func (s Server) Validate() error {
-	switch {
-	case s.MaxConnections < 0, s.SuperuserReserved < 0, s.Reserved < 0, s.Headroom < 0:
-		return &Error{Reason: "negative connection count: " + s.Explain(), Fix: "use values >= 0"}
-	case s.Usable() < 1:
+	if err := s.CheckCounts(); err != nil {
+		return err
+	}
+	if s.Usable() < 1 {
 		return &Error{
 			Reason: "no connection left for applications: " + s.Explain(),
-			Fix:    fmt.Sprintf("raise max_connections to at least %d or lower the headroom", s.MaxConnections-s.Usable()+1),
+			Fix:    fmt.Sprintf("raise max_connections to at least %d or lower the headroom", Add(Sub(s.MaxConnections, s.Usable()), 1)),
 		}
 	}
 	return nil

@@ -2,7 +2,6 @@ package budget
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 )
@@ -54,11 +53,24 @@ func (s Service) Surge() (int, error) {
 // WorstCasePods is [Service.Pods] plus [Service.Surge]: terminating and
 // surging pods hold connections at the same time during a rollout.
 func (s Service) WorstCasePods() (int, error) {
+	if err := s.Validate(); err != nil {
+		return 0, err
+	}
 	surge, err := s.Surge()
 	if err != nil {
 		return 0, err
 	}
-	return s.Pods() + surge, nil
+	return Add(s.Pods(), surge), nil
+}
+
+// Validate reports a count outside 0..[MaxCount]: a negative replica count
+// would subtract from the fleet's demand and hide an over-budget neighbour.
+func (s Service) Validate() error {
+	if e := checkCounts(count{"replicas", s.Replicas}, count{"maxReplicas", s.MaxReplicas},
+		count{"processes", s.Processes}, count{"pool max", s.PoolMax}); e != nil {
+		return &Error{Reason: s.Name + ": " + e.Reason, Fix: e.Fix}
+	}
+	return nil
 }
 
 func (s Service) processes() int {
@@ -80,14 +92,32 @@ type Demand struct {
 	Explanation string
 }
 
-// Demand computes (pods + surge) x processes x pool max.
+// Slots is the number of pools the service opens at worst:
+// (pods + surge) x processes, saturated (see [Mul]).
+func (d Demand) Slots() int {
+	return Mul(Add(d.Pods, d.Surge), d.Processes)
+}
+
+// Demand computes (pods + surge) x processes x pool max. It returns an
+// *[Error] for a count outside 0..[MaxCount] ([Service.Validate]) and for a
+// product too large to compute: such a demand is unknown, not a number that
+// could be compared with a server.
 func (s Service) Demand() (Demand, error) {
+	if err := s.Validate(); err != nil {
+		return Demand{}, err
+	}
 	surge, err := s.Surge()
 	if err != nil {
 		return Demand{}, err
 	}
 	d := Demand{Service: s.Name, Pods: s.Pods(), Surge: surge, Processes: s.processes(), PoolMax: s.PoolMax}
-	d.Connections = (d.Pods + d.Surge) * d.Processes * d.PoolMax
+	d.Connections = Mul(d.Slots(), d.PoolMax)
+	if Saturated(d.Connections) {
+		return Demand{}, &Error{
+			Reason: fmt.Sprintf("%s: demand (pods %d + surge %d) x processes %d x pool %d overflows", s.Name, d.Pods, d.Surge, d.Processes, d.PoolMax),
+			Fix:    "check these numbers: no fleet opens that many connections",
+		}
+	}
 	d.Explanation = fmt.Sprintf("%s: demand %d = (pods %d + surge %d) x processes %d x pool %d",
 		s.Name, d.Connections, d.Pods, d.Surge, d.Processes, d.PoolMax)
 	return d, nil
@@ -101,16 +131,22 @@ func SurgePods(pods int, maxSurge string) (int, error) {
 	if v == "" {
 		v = DefaultMaxSurge
 	}
+	if err := CheckCount("pods", pods); err != nil {
+		return 0, err
+	}
+	const fix = `write an integer ("2") or a percentage ("25%") between 0 and 2147483647`
 	if pct, ok := strings.CutSuffix(v, "%"); ok {
 		p, err := strconv.Atoi(pct)
-		if err != nil || p < 0 {
-			return 0, &Error{Reason: fmt.Sprintf("maxSurge %q is not a percentage", maxSurge), Fix: `write an integer ("2") or a percentage ("25%")`}
+		if err != nil || CheckCount("", p) != nil {
+			return 0, &Error{Reason: fmt.Sprintf("maxSurge %q is not a percentage between 0%% and %d%%", maxSurge, MaxCount), Fix: fix}
 		}
-		return int(math.Ceil(float64(pods) * float64(p) / 100)), nil
+		// Integer arithmetic: pods and p are at most MaxCount, so the
+		// product fits in int64 and the ceiling is exact.
+		return Mul(pods, p)/100 + min(1, Mul(pods, p)%100), nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, &Error{Reason: fmt.Sprintf("maxSurge %q is neither an integer nor a percentage", maxSurge), Fix: `write an integer ("2") or a percentage ("25%")`}
+	if err != nil || CheckCount("", n) != nil {
+		return 0, &Error{Reason: fmt.Sprintf("maxSurge %q is neither an integer nor a percentage between 0 and %d", maxSurge, MaxCount), Fix: fix}
 	}
 	return n, nil
 }

@@ -1,7 +1,9 @@
 package dsn
 
 import (
+	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -23,11 +25,72 @@ var secretKeys = map[string]bool{
 // Redact never fails: on a malformed string it hides more rather than less (an
 // unterminated quoted password hides the rest of the string). The empty string
 // stays empty.
-func Redact(s string) string {
-	if i := strings.Index(s, "://"); i >= 0 && isScheme(s[:i]) {
-		return maskOtherDialects(redactURL(s, i+len("://")))
+func Redact(s string) string { return redact(s, nil) }
+
+// Secrets returns every secret value Redact would hide in s, each as written
+// and, where the form encodes it (percent-encoding, quotes, backslashes), as
+// decoded: the forms a driver's or a server's message may quote. Use it with
+// [Scrub] on text that may carry a DSN's secrets in a shape Redact cannot
+// parse, such as another library's error message.
+func Secrets(s string) []string {
+	var out []string
+	redact(s, func(raw string) {
+		out = append(out, raw)
+		if d, err := url.PathUnescape(raw); err == nil && d != raw {
+			out = append(out, d)
+		}
+		if d, err := url.QueryUnescape(raw); err == nil && d != raw {
+			out = append(out, d)
+		}
+		if d := unquote(raw); d != raw {
+			out = append(out, d)
+		}
+	})
+	return out
+}
+
+// Scrub replaces every occurrence of each non-empty secret in text with
+// [Mask], longest first so that a secret holding a shorter one is hidden
+// whole.
+func Scrub(text string, secrets []string) string {
+	sorted := make([]string, 0, len(secrets))
+	for _, sec := range secrets {
+		if sec != "" {
+			sorted = append(sorted, sec)
+		}
 	}
-	return maskOtherDialects(redactKeyValue(s))
+	sort.Slice(sorted, func(i, j int) bool { return len(sorted[i]) > len(sorted[j]) })
+	for _, sec := range sorted {
+		text = strings.ReplaceAll(text, sec, Mask)
+	}
+	return text
+}
+
+// unquote undoes libpq's value quoting: surrounding single quotes and
+// backslash escapes.
+func unquote(v string) string {
+	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+		v = v[1 : len(v)-1]
+	}
+	if !strings.ContainsRune(v, '\\') {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) {
+			i++
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
+}
+
+// redact is Redact reporting each hidden value to note (when not nil).
+func redact(s string, note func(string)) string {
+	if i := strings.Index(s, "://"); i >= 0 && isScheme(s[:i]) {
+		return maskOtherDialects(redactURL(s, i+len("://"), note), note)
+	}
+	return maskOtherDialects(redactKeyValue(s, note), note)
 }
 
 // otherDialects finds passwords in the connection strings of other drivers
@@ -38,7 +101,15 @@ func Redact(s string) string {
 // come first for the pgx forms (a quoted value is theirs, and skipped here).
 var otherDialects = regexp.MustCompile(`(?i)(^|[;?&\s])((?:ssl)?password|pwd|psw)(\s*=\s*)[^;&\s']+`)
 
-func maskOtherDialects(s string) string {
+func maskOtherDialects(s string, note func(string)) string {
+	if note != nil {
+		for _, m := range otherDialects.FindAllStringSubmatchIndex(s, -1) {
+			// m[7] ends group 3 (the separator); the value runs to m[1].
+			if v := s[m[7]:m[1]]; v != Mask {
+				note(v)
+			}
+		}
+	}
 	return otherDialects.ReplaceAllString(s, "${1}${2}${3}"+Mask)
 }
 
@@ -63,7 +134,7 @@ func isScheme(s string) bool {
 // is exactly when the password must still be hidden. The userinfo is taken to
 // end at the last '@' before the query, so an unescaped '@' in the password
 // is hidden along with the rest of it.
-func redactURL(s string, start int) string {
+func redactURL(s string, start int, note func(string)) string {
 	q := strings.IndexByte(s[start:], '?')
 	end := len(s)
 	if q >= 0 {
@@ -76,6 +147,7 @@ func redactURL(s string, start int) string {
 	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
 		userinfo := rest[:at]
 		if colon := strings.IndexByte(userinfo, ':'); colon >= 0 {
+			noteValue(note, userinfo[colon+1:])
 			b.WriteString(userinfo[:colon+1])
 			b.WriteString(Mask)
 		} else {
@@ -87,28 +159,43 @@ func redactURL(s string, start int) string {
 	}
 	if q >= 0 {
 		b.WriteByte('?')
-		b.WriteString(redactQuery(s[end+1:]))
+		b.WriteString(redactQuery(s[end+1:], note))
 	}
 	return b.String()
 }
 
 // redactQuery masks secret parameters in a URL query (k=v&k=v#frag), keeping
-// the others and their order as written.
-func redactQuery(query string) string {
+// the others and their order as written. A key is compared decoded: pgx
+// reads ?pass%77ord=x as a password.
+func redactQuery(query string, note func(string)) string {
 	parts := strings.Split(query, "&")
 	for i, p := range parts {
-		key, _, ok := strings.Cut(p, "=")
-		if ok && secretKeys[strings.ToLower(key)] {
-			parts[i] = key + "=" + Mask
+		key, value, ok := strings.Cut(p, "=")
+		if !ok {
+			continue
+		}
+		if k, err := url.QueryUnescape(key); err == nil {
+			key = k
+		}
+		if secretKeys[strings.ToLower(key)] {
+			noteValue(note, value)
+			parts[i] = p[:strings.IndexByte(p, '=')] + "=" + Mask
 		}
 	}
 	return strings.Join(parts, "&")
 }
 
+// noteValue reports a hidden value that is not already the mask.
+func noteValue(note func(string), v string) {
+	if note != nil && v != Mask && v != "'"+Mask+"'" {
+		note(v)
+	}
+}
+
 // redactKeyValue handles libpq's key = value form: values are bare words or
 // single-quoted strings with backslash escapes, and spaces around '=' are
 // allowed. Only the value spans of secret keys are replaced.
-func redactKeyValue(s string) string {
+func redactKeyValue(s string, note func(string)) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	i := 0
@@ -136,6 +223,9 @@ func redactKeyValue(s string) string {
 			continue
 		}
 		end, closed := valueEnd(s, k)
+		if secretKeys[strings.ToLower(key)] {
+			noteValue(note, s[k:end])
+		}
 		if !secretKeys[strings.ToLower(key)] {
 			b.WriteString(s[k:end])
 		} else if k < len(s) && s[k] == '\'' {

@@ -2,6 +2,8 @@ package dsn_test
 
 import (
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,6 +49,9 @@ func TestRedact(t *testing.T) {
 		{"kv empty value before password", "host= password=s3cret user=u", "host= password=xxxxx user=u"},
 		{"kv empty value before spaced password", "host= password = 's3 cret'", "host= password = 'xxxxx'"},
 		{"kv garbage word", "host=h junk password=p", "host=h junk password=xxxxx"},
+		{"url percent-encoded key", "postgres://h/db?pass%77ord=s3cret&sslmode=disable", "postgres://h/db?pass%77ord=xxxxx&sslmode=disable"},
+		{"url upper-case scheme", "POSTGRES://u:s3cret@h/db", "POSTGRES://u:xxxxx@h/db"},
+		{"url upper-case query key", "postgresql://h/db?PASSWORD=s3cret", "postgresql://h/db?PASSWORD=xxxxx"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,6 +60,37 @@ func TestRedact(t *testing.T) {
 				t.Errorf("Redact(%q)\n got %q\nwant %q", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestSecretsFindsEveryForm checks that Secrets returns the value as written
+// and decoded, so that Scrub hides it in a message that quotes either.
+func TestSecretsFindsEveryForm(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"host=h password = s3cret", []string{"s3cret"}},
+		{`password='it\'s s3cret' host=h`, []string{`'it\'s s3cret'`, "it's s3cret"}},
+		{"postgres://u:s3%40cret@h/db", []string{"s3%40cret", "s3@cret"}},
+		{"postgres://h/db?pass%77ord=s3+cret", []string{"s3+cret", "s3 cret"}},
+		{"Host=h;Password=s3cret;", []string{"s3cret"}},
+		{"host=h user=u", nil},
+	} {
+		got := dsn.Secrets(tc.in)
+		for _, w := range tc.want {
+			if !slices.Contains(got, w) {
+				t.Errorf("Secrets(%q) = %q, want it to hold %q", tc.in, got, w)
+			}
+		}
+		if tc.want == nil && len(got) != 0 {
+			t.Errorf("Secrets(%q) = %q, want none", tc.in, got)
+		}
+	}
+	msg := "cannot parse `host=h password=it\\'`: bad value it's s3cret"
+	if got := dsn.Scrub(msg, []string{"", "it's s3cret", "s3cret"}); strings.Contains(got, "s3cret") {
+		t.Errorf("Scrub left the secret: %q", got)
 	}
 }
 
@@ -101,10 +137,21 @@ func FuzzRedact(f *testing.F) {
 		for _, s := range []string{
 			"postgres://app:" + strings.ReplaceAll(secret, "?", "%3F") + "@" + host + "/db?sslmode=disable",
 			"host=" + host + " password=" + quoted + " user=app",
+			"POSTGRES://" + host + "/db?pass%77ord=" + url.QueryEscape(secret),
+			"host=" + host + " PASSWORD = " + quoted,
 		} {
 			got := dsn.Redact(s)
 			if strings.Contains(got, marker) {
 				t.Errorf("Redact(%q) = %q still holds the password", s, got)
+			}
+			// A message may quote the DSN, and the password decoded when
+			// the DSN could decode it (a driver printing what it parsed).
+			msg := "error: " + s
+			if _, err := url.PathUnescape(s); err == nil || !strings.Contains(s, "://") {
+				msg += " / " + secret
+			}
+			if scrubbed := dsn.Scrub(msg, dsn.Secrets(s)); strings.Contains(scrubbed, marker) {
+				t.Errorf("Scrub(%q, Secrets) = %q still holds the password", s, scrubbed)
 			}
 			if again := dsn.Redact(got); again != got {
 				t.Errorf("Redact is not idempotent on %q: %q then %q", s, got, again)
