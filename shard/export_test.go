@@ -11,3 +11,19 @@ func WithClock(c Config, now func() time.Time) Config {
 var Mix64, FNV1a = mix64, fnv1a
 
 func KeyHash(k Key) uint64 { return k.h }
+
+// CacheWithClock gives a cache a virtual clock.
+func CacheWithClock(c CacheConfig, now func() time.Time) CacheConfig {
+	c.now = now
+	return c
+}
+
+// Waiters is the number of callers waiting for k's load in flight.
+func (c *Cache[V]) Waiters(k Key) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f := c.flights[k]; f != nil {
+		return f.waiters.Load()
+	}
+	return 0
+}
