@@ -27,3 +27,10 @@ func (c *Cache[V]) Waiters(k Key) int64 {
 	}
 	return 0
 }
+
+// WithHook stops a move at a step: the hook's error ends Move there, as if
+// the process died.
+func WithHook(s MoveSpec, hook func(step string) error) MoveSpec {
+	s.hook = hook
+	return s
+}

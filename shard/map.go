@@ -120,15 +120,15 @@ func (m *Map) Owner(b int) string {
 	return ""
 }
 
-// Move is one bucket that changes shard between two maps.
-type Move struct {
+// BucketMove is one bucket that changes shard between two maps.
+type BucketMove struct {
 	Bucket   int
 	From, To string
 }
 
 // Moves lists the buckets whose owner differs between old and new (and only
 // those), in bucket order. Both maps must be valid with the same Buckets.
-func Moves(old, new *Map) ([]Move, error) {
+func Moves(old, new *Map) ([]BucketMove, error) {
 	oo, err := old.owners()
 	if err != nil {
 		return nil, fmt.Errorf("old map: %w", err)
@@ -140,10 +140,10 @@ func Moves(old, new *Map) ([]Move, error) {
 	if old.Buckets != new.Buckets {
 		return nil, fmt.Errorf("shard: maps have %d and %d buckets: the bucket count is fixed for a deployment; move buckets instead", old.Buckets, new.Buckets)
 	}
-	var moves []Move
+	var moves []BucketMove
 	for b := range oo {
 		if from, to := old.Shards[oo[b]], new.Shards[no[b]]; from != to {
-			moves = append(moves, Move{Bucket: b, From: from, To: to})
+			moves = append(moves, BucketMove{Bucket: b, From: from, To: to})
 		}
 	}
 	return moves, nil

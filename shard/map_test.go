@@ -44,7 +44,7 @@ func TestMovesListOnlyMovedBuckets(t *testing.T) {
 		t.Fatal(err)
 	}
 	// a: 0-5 -> 0-3, b: 6-11 -> 4-7, c: 8-11.
-	want := []shard.Move{{4, "a", "b"}, {5, "a", "b"}, {8, "b", "c"}, {9, "b", "c"}, {10, "b", "c"}, {11, "b", "c"}}
+	want := []shard.BucketMove{{4, "a", "b"}, {5, "a", "b"}, {8, "b", "c"}, {9, "b", "c"}, {10, "b", "c"}, {11, "b", "c"}}
 	if !reflect.DeepEqual(moves, want) {
 		t.Fatalf("moves %v, want %v", moves, want)
 	}
@@ -52,7 +52,7 @@ func TestMovesListOnlyMovedBuckets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if moves, _ := shard.Moves(old, next); !reflect.DeepEqual(moves, []shard.Move{{3, "a", "b"}}) || next.Version != 2 || next.Validate() != nil {
+	if moves, _ := shard.Moves(old, next); !reflect.DeepEqual(moves, []shard.BucketMove{{3, "a", "b"}}) || next.Version != 2 || next.Validate() != nil {
 		t.Fatalf("WithBucket: %+v, moves %v", next, moves)
 	}
 	if _, err := shard.Moves(old, shard.EvenMap(2, 24, "a", "b")); err == nil {
