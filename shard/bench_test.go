@@ -108,8 +108,7 @@ func BenchmarkBoomTopK(b *testing.B) {
 // BENCHMARKS.md records. Not parallel: it measures the heap.
 func TestRecallAgainstBoomTopK(t *testing.T) {
 	dbxtest.SkipShort(t)
-	const seed = 11
-	truth := zipfTruth()
+	truth, stream := zipfTruth(), accuracyStream()
 
 	heap := func() int64 {
 		var m runtime.MemStats
@@ -124,13 +123,17 @@ func TestRecallAgainstBoomTopK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zipfStreamOf(seed, zipfStream, 0, func(v int64) { r.For(shard.Int(v)) })
+	for _, v := range stream {
+		r.For(shard.Int(int64(v)))
+	}
 	oursMem := heap() - h0
 	ours := recall(truth, topInts(r.HotKeys(10)))
 
 	h0 = heap()
 	tk := boom.NewTopK(0.001, 0.01, 10)
-	zipfStreamOf(seed, zipfStream, 0, func(v int64) { tk.Add(boomKey(v)) })
+	for _, v := range stream {
+		tk.Add(boomKey(int64(v)))
+	}
 	boomMem := heap() - h0
 	var theirs []int64
 	for _, e := range tk.Elements() {

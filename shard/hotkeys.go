@@ -47,9 +47,26 @@ type detector struct {
 	mu      sync.Mutex
 	t0      time.Time
 	entries []entry
-	heap    []int32          // entry indexes, min count first
+	heap    []hnode          // min count first
 	index   map[uint64]int32 // key hash -> entry index
 	load    []float64        // per shard index of the map, forward-decayed sampled calls
+
+	// The clock is read, and the weight computed, once per clockEvery
+	// samples: reading time costs more than the rest of an update on a
+	// loaded VM, and a weight a few samples stale is a rounding error
+	// against a half-life.
+	now      time.Time
+	w        float64
+	untilNow int
+}
+
+const clockEvery = 8
+
+// hnode is a heap slot; it repeats its entry's count so that sifting
+// compares adjacent memory instead of chasing an index per comparison.
+type hnode struct {
+	count float64
+	i     int32
 }
 
 type entry struct {
@@ -71,7 +88,7 @@ func newDetector(cfg HotKeyConfig, r *Router) *detector {
 		r:       r,
 		t0:      now,
 		entries: make([]entry, 0, cfg.Counters),
-		heap:    make([]int32, 0, cfg.Counters),
+		heap:    make([]hnode, 0, cfg.Counters),
 		index:   make(map[uint64]int32, cfg.Counters),
 	}
 }
@@ -87,13 +104,15 @@ func (d *detector) observe(k Key, shard int32) {
 }
 
 func (d *detector) record(k Key, shard int32) {
-	now := d.cfg.now()
 	d.mu.Lock()
-	w := d.weight(now)
-	if w > renormAt {
-		d.rescale(w, now)
-		w = 1
+	if d.untilNow--; d.untilNow <= 0 {
+		d.untilNow, d.now = clockEvery, d.cfg.now()
+		if d.w = d.weight(d.now); d.w > renormAt {
+			d.rescale(d.w, d.now)
+			d.w = 1
+		}
 	}
+	now, w := d.now, d.w
 	for int(shard) >= len(d.load) {
 		d.load = append(d.load, 0)
 	}
@@ -101,19 +120,22 @@ func (d *detector) record(k Key, shard int32) {
 	i, ok := d.index[k.h]
 	switch {
 	case ok:
-		d.entries[i].count += w
-		d.down(int(d.entries[i].pos))
+		e := &d.entries[i]
+		e.count += w
+		d.heap[e.pos].count = e.count
+		d.down(int(e.pos))
 	case len(d.entries) < cap(d.entries):
 		i = int32(len(d.entries))
 		d.entries = append(d.entries, entry{key: k, count: w, pos: int32(len(d.heap))})
-		d.heap = append(d.heap, i)
+		d.heap = append(d.heap, hnode{count: w, i: i})
 		d.index[k.h] = i
 		d.up(len(d.heap) - 1)
 	default: // replace the smallest counter: its count bounds the newcomer's error
-		i = d.heap[0]
+		i = d.heap[0].i
 		e := &d.entries[i]
 		delete(d.index, e.key.h)
 		*e = entry{key: k, count: e.count + w, err: e.count, pos: 0}
+		d.heap[0].count = e.count
 		d.index[k.h] = i
 		d.down(0)
 	}
@@ -145,6 +167,9 @@ func (d *detector) rescale(w float64, now time.Time) {
 	for i := range d.entries {
 		d.entries[i].count /= w
 		d.entries[i].err /= w
+	}
+	for i := range d.heap {
+		d.heap[i].count /= w
 	}
 	for i := range d.load {
 		d.load[i] /= w
@@ -222,13 +247,13 @@ func (d *detector) shardRates() []float64 {
 }
 
 func (d *detector) less(a, b int) bool {
-	return d.entries[d.heap[a]].count < d.entries[d.heap[b]].count
+	return d.heap[a].count < d.heap[b].count
 }
 
 func (d *detector) swap(a, b int) {
 	d.heap[a], d.heap[b] = d.heap[b], d.heap[a]
-	d.entries[d.heap[a]].pos = int32(a)
-	d.entries[d.heap[b]].pos = int32(b)
+	d.entries[d.heap[a].i].pos = int32(a)
+	d.entries[d.heap[b].i].pos = int32(b)
 }
 
 func (d *detector) up(i int) {

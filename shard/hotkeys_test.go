@@ -29,10 +29,20 @@ func zipfStreamOf(seed int64, n int, offset int64, each func(int64)) {
 	}
 }
 
-// trueTop returns the k most frequent keys of the stream.
-func trueTop(seed int64, n, k int) []int64 {
+// accuracyStream is the seed-11 stream of the accuracy tests, generated
+// once (40 MB) and shared, so that the tests time detectors, not rand.Zipf.
+var accuracyStream = sync.OnceValue(func() []int32 {
+	out := make([]int32, 0, zipfStream)
+	zipfStreamOf(11, zipfStream, 0, func(v int64) { out = append(out, int32(v)) })
+	return out
+})
+
+// trueTop returns the k most frequent keys of the accuracy stream.
+func trueTop(k int) []int64 {
 	counts := make([]int32, zipfKeys)
-	zipfStreamOf(seed, n, 0, func(v int64) { counts[v]++ })
+	for _, v := range accuracyStream() {
+		counts[v]++
+	}
 	ids := make([]int64, zipfKeys)
 	for i := range ids {
 		ids[i] = int64(i)
@@ -42,7 +52,7 @@ func trueTop(seed int64, n, k int) []int64 {
 }
 
 // zipfTruth is the true top-10 of the seed-11 stream, computed once.
-var zipfTruth = sync.OnceValue(func() []int64 { return trueTop(11, zipfStream, 10) })
+var zipfTruth = sync.OnceValue(func() []int64 { return trueTop(10) })
 
 func recall(truth []int64, got []int64) int {
 	n := 0
@@ -71,8 +81,7 @@ func topInts(hk []shard.HotKey) []int64 {
 // Not parallel: it measures the heap.
 func TestHotKeysZipfAccuracy(t *testing.T) {
 	dbxtest.SkipShort(t)
-	const seed = 11
-	truth := zipfTruth()
+	truth, stream := zipfTruth(), accuracyStream()
 
 	names := []string{"s0", "s1", "s2"}
 	clusters := lazyClusters(t, names...)
@@ -84,10 +93,10 @@ func TestHotKeysZipfAccuracy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zipfStreamOf(seed, zipfStream, 0, func(v int64) {
+	for _, v := range stream {
 		c.advance(time.Microsecond) // 1M calls/s: the stream lasts 10 s, far below the 1 min half-life
-		r.For(shard.Int(v))
-	})
+		r.For(shard.Int(int64(v)))
+	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	top := r.HotKeys(10)
