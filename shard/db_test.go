@@ -251,6 +251,10 @@ func TestScatterPartialFailure(t *testing.T) {
 		t.Fatalf("AllowPartial returned %d rows: want those of the two live shards", len(rows))
 	}
 
+	if n := counterOf(t, f.router, "pgfleet_shard_scatter_failures_total", "shard1"); n != 2 {
+		t.Fatalf("the failures metric counts %v for shard1, want 2", n)
+	}
+
 	// A hung shard: the per-shard timeout ends its query, the others answer.
 	if err := f.topo.Shards[2].Pause(); err != nil {
 		t.Fatal(err)

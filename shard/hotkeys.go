@@ -177,6 +177,14 @@ func (d *detector) rescale(w float64, now time.Time) {
 	d.t0 = now
 }
 
+// resetLoad zeroes the per-shard totals when the map's shard list changes
+// (they are kept by index); they rebuild within a half-life.
+func (d *detector) resetLoad() {
+	d.mu.Lock()
+	clear(d.load)
+	d.mu.Unlock()
+}
+
 // rate turns a forward-decayed count into calls per second: at a steady
 // rate λ the decayed count of the samples is λ/SampleEvery x τ x (1 -
 // e^(-age/τ)), the last factor covering a detector younger than τ.
@@ -196,7 +204,7 @@ func (d *detector) hotKey(e *entry, now time.Time, w float64) HotKey {
 		Rate:  d.rate(e.count, w, now),
 		Error: d.rate(e.err, w, now),
 	}
-	if l := d.load[e.shard]; l > 0 {
+	if l := d.load[e.shard]; l > 0 && e.count <= l {
 		hk.Share = e.count / l
 	}
 	return hk

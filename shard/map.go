@@ -131,11 +131,11 @@ type BucketMove struct {
 func Moves(old, new *Map) ([]BucketMove, error) {
 	oo, err := old.owners()
 	if err != nil {
-		return nil, fmt.Errorf("old map: %w", err)
+		return nil, fmt.Errorf("shard: old map: %s", strings.TrimPrefix(err.Error(), "shard: "))
 	}
 	no, err := new.owners()
 	if err != nil {
-		return nil, fmt.Errorf("new map: %w", err)
+		return nil, fmt.Errorf("shard: new map: %s", strings.TrimPrefix(err.Error(), "shard: "))
 	}
 	if old.Buckets != new.Buckets {
 		return nil, fmt.Errorf("shard: maps have %d and %d buckets: the bucket count is fixed for a deployment; move buckets instead", old.Buckets, new.Buckets)

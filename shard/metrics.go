@@ -14,10 +14,13 @@ var (
 	descRate      = prometheus.NewDesc("pgfleet_shard_requests_rate", "Estimated calls to Router.For per second, per shard (sampled, decayed over HotKeyConfig.HalfLife).", []string{"shard"}, nil)
 	descImbalance = prometheus.NewDesc("pgfleet_shard_load_imbalance", "Busiest shard's rate over the mean shard rate: 1 is even, 2 means one shard takes twice its share.", nil, nil)
 	descHotRate   = prometheus.NewDesc("pgfleet_shard_hot_key_rate", "Estimated calls per second of the rank-th busiest key (HotKeys names it).", []string{"rank", "shard"}, nil)
+	descScatters  = prometheus.NewDesc("pgfleet_shard_scatter_total", "Scatter and Gather calls.", nil, nil)
+	descScatFail  = prometheus.NewDesc("pgfleet_shard_scatter_failures_total", "Shard queries of Scatter and Gather that failed, timed out or were cancelled by FailFast.", []string{"shard"}, nil)
 	descHotShare  = prometheus.NewDesc("pgfleet_shard_hot_key_share", "Share of its shard's calls that the rank-th busiest key takes.", []string{"rank", "shard"}, nil)
 )
 
-// Collector exports the router's map version and, with detection on, each
+// Collector exports the router's map version, its scatter calls and
+// failed shard queries by shard, and, with detection on, each
 // shard's estimated request rate, the load imbalance (max/mean) and the top
 // MetricHotKeys keys' rates and shares. Labels stay bounded: shard names and
 // ranks 1..10, never keys (HotKeys names them; log them from OnHot).
@@ -26,7 +29,7 @@ func (r *Router) Collector() prometheus.Collector { return routerCollector{r} }
 type routerCollector struct{ r *Router }
 
 func (c routerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descVersion, descRate, descImbalance, descHotRate, descHotShare} {
+	for _, d := range []*prometheus.Desc{descVersion, descRate, descImbalance, descHotRate, descHotShare, descScatters, descScatFail} {
 		ch <- d
 	}
 }
@@ -34,6 +37,12 @@ func (c routerCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c routerCollector) Collect(ch chan<- prometheus.Metric) {
 	m := c.r.Map()
 	ch <- prometheus.MustNewConstMetric(descVersion, prometheus.GaugeValue, float64(m.Version))
+	ch <- prometheus.MustNewConstMetric(descScatters, prometheus.CounterValue, float64(c.r.scatters.Load()))
+	c.r.scatterMu.Lock()
+	for name, n := range c.r.scatterFailed {
+		ch <- prometheus.MustNewConstMetric(descScatFail, prometheus.CounterValue, float64(n), name)
+	}
+	c.r.scatterMu.Unlock()
 	if c.r.hot == nil {
 		return
 	}

@@ -46,3 +46,27 @@ func TestCollectorShowsImbalanceAndHotKeys(t *testing.T) {
 	}
 	t.Fatalf("no imbalance gauge among %s", strings.Join(names, ", "))
 }
+
+// counterOf returns the value of name{shard=shard} in r's collector, or -1.
+func counterOf(t *testing.T, r *shard.Router, name, shardName string) float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(r.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "shard" && l.GetValue() == shardName {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return -1
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/pgfleet/pgfleet/dbx"
@@ -18,6 +19,10 @@ type Router struct {
 	state    atomic.Pointer[routeState]
 	clusters map[string]*dbx.Cluster
 	hot      *detector // nil when Config.HotKeys.Disabled
+
+	scatters      atomic.Int64
+	scatterMu     sync.Mutex
+	scatterFailed map[string]int64 // by shard name: bounded by the shards
 }
 
 // routeState is one map version, resolved for the hot path.
@@ -118,6 +123,9 @@ func (r *Router) SetMap(m *Map) error {
 			return err
 		}
 		if r.state.CompareAndSwap(cur, st) {
+			if r.hot != nil && !slices.Equal(cur.m.Shards, m.Shards) {
+				r.hot.resetLoad() // per-shard totals are kept by shard index
+			}
 			return nil
 		}
 	}

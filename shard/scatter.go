@@ -138,6 +138,7 @@ feed:
 	close(next)
 	wg.Wait()
 
+	r.countScatter(shards, errs)
 	var out []Result[T]
 	pe := &PartialError{}
 	for i, s := range shards {
@@ -226,4 +227,19 @@ func MergeSorted[T any](lists [][]T, compare func(a, b T) int, limit int) []T {
 		pos[best]++
 	}
 	return out
+}
+
+// countScatter feeds the scatter metrics of [Router.Collector].
+func (r *Router) countScatter(shards []string, errs []error) {
+	r.scatters.Add(1)
+	r.scatterMu.Lock()
+	defer r.scatterMu.Unlock()
+	for i, err := range errs {
+		if err != nil {
+			if r.scatterFailed == nil {
+				r.scatterFailed = map[string]int64{}
+			}
+			r.scatterFailed[shards[i]]++
+		}
+	}
 }
