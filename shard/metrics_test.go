@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pgfleet/pgfleet/shard"
 )
@@ -20,12 +21,7 @@ func TestCollectorShowsImbalanceAndHotKeys(t *testing.T) {
 		r.For(shard.Int(int64(i)))
 		r.For(hot) // half of all traffic: its shard takes about 2/3 of the calls
 	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(r.Collector())
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mfs := gather(t, r)
 	for _, mf := range mfs {
 		if mf.GetName() == "pgfleet_shard_hot_key_rate" && len(mf.GetMetric()) != shard.MetricHotKeys {
 			t.Fatalf("%d hot-key series, want %d", len(mf.GetMetric()), shard.MetricHotKeys)
@@ -50,12 +46,7 @@ func TestCollectorShowsImbalanceAndHotKeys(t *testing.T) {
 // counterOf returns the value of name{shard=shard} in r's collector, or -1.
 func counterOf(t *testing.T, r *shard.Router, name, shardName string) float64 {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(r.Collector())
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mfs := gather(t, r)
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
@@ -69,4 +60,15 @@ func counterOf(t *testing.T, r *shard.Router, name, shardName string) float64 {
 		}
 	}
 	return -1
+}
+
+func gather(t *testing.T, r *shard.Router) []*dto.MetricFamily {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(r.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
 }
