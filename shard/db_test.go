@@ -3,6 +3,7 @@ package shard_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -230,6 +231,10 @@ func TestScatterPartialFailure(t *testing.T) {
 	}
 	if err := f.topo.Shards[1].Stop(ctx); err != nil {
 		t.Fatal(err)
+	}
+
+	if err := f.router.Ping(ctx); err == nil || !strings.Contains(err.Error(), "shard: shard1: ") || strings.Contains(err.Error(), "shard0") {
+		t.Fatalf("Ping must name the stopped shard, and only it: %v", err)
 	}
 
 	_, err := shard.Gather(ctx, f.router, shard.ScatterOptions{}, 5, newestFirst, latest(5))

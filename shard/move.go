@@ -420,7 +420,7 @@ func copyBucket(ctx context.Context, src, dst DB, t *table, spec MoveSpec) (int,
 			WHERE t.` + bcol + ` = $1`
 		args := []any{spec.Bucket, spec.Batch}
 		if after != nil {
-			q += ` AND ` + pkT + ` > (SELECT (` + prefixed("k.", t.pk) + `) FROM jsonb_populate_record(NULL::` + t.ident + `, $3) k)`
+			q += ` AND ` + pkT + ` > (SELECT ` + prefixed("k.", t.pk) + ` FROM jsonb_populate_record(NULL::` + t.ident + `, $3) k)`
 			args = append(args, after)
 		}
 		q += ` ORDER BY ` + prefixed("t.", t.pk) + ` LIMIT $2) s`

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -297,5 +298,58 @@ func TestMoveUnderWritesKilledAndRerun(t *testing.T) {
 	t.Logf("%d rows (%d in the moved buckets), %d writes during the moves, %d refused by the fence and retried; bucket B %+v; bucket A's last run %+v", len(want), moved, ops.Load(), fenced, repB, rep)
 	if moved < 100 {
 		t.Fatalf("only %d rows in the moved bucket: the test moved too little to prove anything", moved)
+	}
+}
+
+// TestMoveCompositeKeyAndBadInput: a two-column primary key pages through
+// several batches; tables a move cannot handle are refused by name.
+func TestMoveCompositeKeyAndBadInput(t *testing.T) {
+	dbxtest.SkipShort(t)
+	t.Parallel()
+	f := startFleet(t, shard.Config{})
+	ctx := t.Context()
+	catalog := dbxtest.Pool(t, f.topo.Primary)
+	if err := shard.EnsureCatalog(ctx, catalog); err != nil {
+		t.Fatal(err)
+	}
+	if err := shard.SaveMap(ctx, catalog, f.router.Map()); err != nil {
+		t.Fatal(err)
+	}
+	dbs := map[string]shard.DB{}
+	for name, c := range f.clusters {
+		dbs[name] = c
+		for _, ddl := range []string{
+			`CREATE TABLE lines (order_id bigint, line int, bucket int NOT NULL, qty int, PRIMARY KEY (order_id, line))`,
+			`CREATE TABLE nokey (bucket int)`,
+		} {
+			if _, err := c.Exec(ctx, ddl); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	k := shard.Int(77)
+	bucket, from := f.router.Bucket(k), f.router.ShardOf(k)
+	for order := int64(1); order <= 3; order++ {
+		if _, err := f.router.For(k).Exec(ctx, `INSERT INTO lines SELECT $1, g, $2, g * 10 FROM generate_series(1, 250) g`, order, bucket); err != nil {
+			t.Fatal(err)
+		}
+	}
+	to := otherShard(from)
+	if _, err := shard.Move(ctx, catalog, dbs, shard.MoveSpec{Bucket: bucket, To: to, Tables: []string{"nokey"}}); err == nil || !strings.Contains(err.Error(), "nokey has no primary key") {
+		t.Fatalf("a table without a primary key: %v", err)
+	}
+	if _, err := shard.Move(ctx, catalog, dbs, shard.MoveSpec{Bucket: bucket, To: "shard9", Tables: []string{"lines"}}); err == nil || !strings.Contains(err.Error(), `target "shard9" is not a shard`) {
+		t.Fatalf("an unknown target: %v", err)
+	}
+	rep, err := shard.Move(ctx, catalog, dbs, shard.MoveSpec{Bucket: bucket, To: to, Tables: []string{"public.lines"}, Batch: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Copied != 750 || rep.Deleted != 750 {
+		t.Fatalf("report %+v, want 750 rows copied and deleted", rep)
+	}
+	var n, sum int
+	if err := f.clusters[to].QueryRow(ctx, `SELECT count(*), sum(qty) FROM lines WHERE bucket = $1`, bucket).Scan(&n, &sum); err != nil || n != 750 || sum != 3*10*250*251/2 {
+		t.Fatalf("target holds %d lines, qty %d (%v)", n, sum, err)
 	}
 }
