@@ -100,6 +100,24 @@ func (w *writer) step(ctx context.Context) error {
 	return nil
 }
 
+// catalog puts the fleet's map in a catalog on the topology's primary and
+// returns it with the shards as a Move wants them.
+func (f *fleet) catalog(t *testing.T) (shard.DB, map[string]shard.DB) {
+	t.Helper()
+	catalog := dbxtest.Pool(t, f.topo.Primary)
+	if err := shard.EnsureCatalog(t.Context(), catalog); err != nil {
+		t.Fatal(err)
+	}
+	if err := shard.SaveMap(t.Context(), catalog, f.router.Map()); err != nil {
+		t.Fatal(err)
+	}
+	dbs := map[string]shard.DB{}
+	for name, c := range f.clusters {
+		dbs[name] = c
+	}
+	return catalog, dbs
+}
+
 // TestMoveUnderWritesKilledAndRerun moves one bucket while writers change
 // rows in it and elsewhere; the move is killed after its first copy batch,
 // after the fence, and after the flip, and rerun each time. In the end every
@@ -110,18 +128,8 @@ func TestMoveUnderWritesKilledAndRerun(t *testing.T) {
 	t.Parallel()
 	f := startFleet(t, shard.Config{})
 	ctx := t.Context()
-	catalog := dbxtest.Pool(t, f.topo.Primary)
-	if err := shard.EnsureCatalog(ctx, catalog); err != nil {
-		t.Fatal(err)
-	}
+	catalog, dbs := f.catalog(t)
 	initial := f.router.Map()
-	if err := shard.SaveMap(ctx, catalog, initial); err != nil {
-		t.Fatal(err)
-	}
-	dbs := map[string]shard.DB{}
-	for name, c := range f.clusters {
-		dbs[name] = c
-	}
 
 	// Two moving buckets: A (user 1's), moved by runs that are killed and
 	// rerun, and B, moved by one run that waits between its copy and its
@@ -308,16 +316,8 @@ func TestMoveCompositeKeyAndBadInput(t *testing.T) {
 	t.Parallel()
 	f := startFleet(t, shard.Config{})
 	ctx := t.Context()
-	catalog := dbxtest.Pool(t, f.topo.Primary)
-	if err := shard.EnsureCatalog(ctx, catalog); err != nil {
-		t.Fatal(err)
-	}
-	if err := shard.SaveMap(ctx, catalog, f.router.Map()); err != nil {
-		t.Fatal(err)
-	}
-	dbs := map[string]shard.DB{}
-	for name, c := range f.clusters {
-		dbs[name] = c
+	catalog, dbs := f.catalog(t)
+	for _, c := range f.clusters {
 		for _, ddl := range []string{
 			`CREATE TABLE lines (order_id bigint, line int, bucket int NOT NULL, qty int, PRIMARY KEY (order_id, line))`,
 			`CREATE TABLE nokey (bucket int)`,
