@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -25,6 +27,20 @@ func writeMap(t *testing.T, m *shard.Map) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// itemShards starts two shards (and a primary, the catalog) with an items
+// table on each, and a pool per shard.
+func itemShards(t *testing.T) (*dbxtest.Cluster, []*pgxpool.Pool) {
+	t.Helper()
+	topo := dbxtest.Start(t, dbxtest.Topology{Shards: 2})
+	pools := []*pgxpool.Pool{dbxtest.Pool(t, topo.Shards[0]), dbxtest.Pool(t, topo.Shards[1])}
+	for _, p := range pools {
+		if _, err := p.Exec(t.Context(), `CREATE TABLE items (id bigint PRIMARY KEY, bucket int NOT NULL, name text)`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return topo, pools
 }
 
 func TestShardDiffAndUsage(t *testing.T) {
@@ -57,15 +73,9 @@ func TestShardDiffAndUsage(t *testing.T) {
 func TestShardMoveCommand(t *testing.T) {
 	dbxtest.SkipShort(t)
 	t.Parallel()
-	topo := dbxtest.Start(t, dbxtest.Topology{Shards: 2})
+	topo, pools := itemShards(t)
 	ctx := t.Context()
 	m := shard.EvenMap(1, 64, "shard0", "shard1")
-	pools := []*pgxpool.Pool{dbxtest.Pool(t, topo.Shards[0]), dbxtest.Pool(t, topo.Shards[1])}
-	for _, p := range pools {
-		if _, err := p.Exec(ctx, `CREATE TABLE items (id bigint PRIMARY KEY, bucket int NOT NULL, name text)`); err != nil {
-			t.Fatal(err)
-		}
-	}
 	byName := map[string]int{"shard0": 0, "shard1": 1}
 	moving := shard.BucketOf(shard.Int(1), 64)
 	inMoving := 0
@@ -110,5 +120,77 @@ func TestShardMoveCommand(t *testing.T) {
 	r = pgfleet(t, nil, "shard", "show", "--catalog", catalog)
 	if got, err := shard.ParseMap([]byte(r.stdout)); err != nil || got.Version != 2 || got.Owner(moving) != to {
 		t.Fatalf("show: %v %s", err, r.stdout)
+	}
+}
+
+// TestShardMoveKilledAndRerun SIGKILLs a `pgfleet shard move` process in the
+// middle of its copy, then runs the same command again: every row of the
+// bucket ends up on the target exactly once, none on the source.
+func TestShardMoveKilledAndRerun(t *testing.T) {
+	dbxtest.SkipShort(t)
+	t.Parallel()
+	topo, pools := itemShards(t)
+	ctx := t.Context()
+	m := shard.EvenMap(1, 64, "shard0", "shard1")
+	moving := shard.BucketOf(shard.Int(1), 64)
+	from := m.Owner(moving)
+	src, dst := pools[0], pools[1]
+	to := "shard1"
+	if from == "shard1" {
+		src, dst, to = pools[1], pools[0], "shard0"
+	}
+	var ids []int64
+	for id := int64(1); len(ids) < 3000; id++ {
+		if shard.BucketOf(shard.Int(id), 64) == moving {
+			ids = append(ids, id)
+		}
+	}
+	if _, err := src.Exec(ctx, `INSERT INTO items SELECT id, $2, 'item ' || id FROM unnest($1::bigint[]) id`, ids, moving); err != nil {
+		t.Fatal(err)
+	}
+	catalog := topo.Primary.DSN()
+	if r := pgfleet(t, nil, "shard", "init", "--catalog", catalog, "--map", writeMap(t, m)); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	args := []string{"shard", "move", "--catalog", catalog, "--shard", "shard0=" + topo.Shards[0].DSN(), "--shard", "shard1=" + topo.Shards[1].DSN(),
+		"--bucket", fmt.Sprint(moving), "--to", to, "--table", "items", "--batch", "1"}
+
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "PGFLEET_TEST_AS_CLI=1")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for copied := 0; copied < 100; time.Sleep(time.Millisecond) { // mid-copy: some rows on the target
+		select {
+		case err := <-exited:
+			t.Fatalf("the move finished (%v) before it could be killed: give it more rows\n%s", err, out.String())
+		default:
+		}
+		if err := dst.QueryRow(ctx, `SELECT count(*) FROM items`).Scan(&copied); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+
+	r := pgfleet(t, nil, args...)
+	if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("copied %d rows", len(ids))) {
+		t.Fatalf("rerun after the kill: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var onDst, distinct, onSrc int
+	if err := dst.QueryRow(ctx, `SELECT count(*), count(DISTINCT id) FILTER (WHERE name = 'item ' || id) FROM items WHERE bucket = $1`, moving).Scan(&onDst, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.QueryRow(ctx, `SELECT count(*) FROM items`).Scan(&onSrc); err != nil {
+		t.Fatal(err)
+	}
+	if onDst != len(ids) || distinct != len(ids) || onSrc != 0 {
+		t.Fatalf("after the rerun: target %d rows (%d intact), source %d; want %d, %d, 0", onDst, distinct, onSrc, len(ids), len(ids))
 	}
 }
