@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
 	"github.com/pgfleet/pgfleet/shard"
 )
@@ -146,11 +149,28 @@ func TestCacheTTLNegativeRefreshAndBounds(t *testing.T) {
 	if _, _ = get(a); o.n(a) != 3 {
 		t.Fatal("an invalidated entry must reload")
 	}
+	// A write through the cache goes to the key's shard and invalidates it.
+	if err := c.Write(ctx, a, func(_ context.Context, cl *dbx.Cluster) error {
+		if cl != r.For(a) {
+			t.Error("Write must run on the key's shard")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _ = get(a); o.n(a) != 4 {
+		t.Fatal("a write must invalidate the key")
+	}
 	for i := range int64(10) {
 		_, _ = get(shard.Int(100 + i))
 	}
 	if s := c.Stats(); s.Entries > 3 || s.Evictions == 0 {
 		t.Fatalf("MaxEntries 3: %+v", s)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c.Collector("test"))
+	if mfs, err := reg.Gather(); err != nil || len(mfs) != 6 {
+		t.Fatalf("cache collector: %d families, %v", len(mfs), err)
 	}
 }
 
