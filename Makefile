@@ -36,6 +36,11 @@ bench: ## Go benchmarks of every package (see BENCHMARKS.md for the side-by-side
 bench/dbx: ## point selects: dbx Cluster vs raw pgxpool vs pgbench, one server, one run
 	$(GO) run ./internal/cmd/dbxbench
 
+.PHONY: bench/shard
+bench/shard: ## Router.For with hot-key detection vs BoomFilters TopK: recall and memory, then speed, one run
+	$(GO) test ./shard/ -run 'TestRecallAgainstBoomTopK|TestHotKeysZipfAccuracy' -v -count=1
+	$(GO) test ./shard/ -run XXX -bench 'BenchmarkFor|BenchmarkBoomTopK' -benchmem -count 5
+
 .PHONY: bench/loader
 bench/loader: ## N+1 vs loaders vs JOIN vs dataloadgen, one server, one run
 	$(GO) run ./internal/cmd/loaderbench
