@@ -69,7 +69,7 @@
 // overestimates by at most its reported error. Memory is fixed: at most 128
 // bytes per counter plus the bytes of string keys (about 90 KiB for 1024
 // integer keys, measured). Unsampled calls take no lock, so detection stays
-// on: For costs ~35-50 ns with it on 2 cores (BENCHMARKS.md). A key that
+// on: For costs 35-90 ns with it on 2 cores (BENCHMARKS.md). A key that
 // stops being requested leaves the top-k within about log2(its old rate /
 // the new k-th rate) half-lives. On a Zipf(1.1) stream of 10 million keys
 // over a million, the default finds all of the true top 10 (a test checks

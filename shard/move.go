@@ -137,7 +137,9 @@ type table struct {
 //
 // Reads of the bucket see the source until the flip and the target after
 // it; other buckets are untouched except for the two short locks. Writers
-// must use READ COMMITTED transactions. catalog holds the map; shards maps
+// must use READ COMMITTED transactions. The trigger stays on the source's
+// tables (it is the fence): each row written there costs one primary-key
+// lookup in pgfleet_shard_moving. catalog holds the map; shards maps
 // every shard name of the map to its database.
 func Move(ctx context.Context, catalog DB, shards map[string]DB, spec MoveSpec) (*MoveReport, error) {
 	spec, err := spec.withDefaults()
