@@ -48,6 +48,7 @@ func main() {
 	flag.IntVar(&opts.Rounds, "rounds", 3, "-busy: turns per contender and rate")
 	flag.DurationVar(&opts.Saturate, "saturate", 3*time.Second, "-busy: closed-loop run per contender that finds its saturation")
 	conns := flag.Int("conns", 4, "pool MaxConns")
+	satFlag := flag.String("sat", "", "-busy: saturation as `loaders,sequential` pages/s, instead of measuring it (to compare builds at the same rates)")
 	flag.Parse()
 	for _, f := range strings.Split(*loads, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
@@ -58,6 +59,15 @@ func main() {
 	}
 	if opts.Scopes < 1 || opts.Rounds < 1 || opts.Slice <= 0 || opts.Saturate <= 0 || *conns < 1 || *conns > 1000 {
 		log.Fatal("loaderbench: -scopes, -rounds, -slice, -saturate must be positive and -conns in 1..1000")
+	}
+	if *satFlag != "" {
+		a, b, ok := strings.Cut(*satFlag, ",")
+		l, err1 := strconv.ParseFloat(a, 64)
+		q, err2 := strconv.ParseFloat(b, 64)
+		if !ok || err1 != nil || err2 != nil || l <= 0 || q <= 0 {
+			log.Fatalf("loaderbench: -sat %q: want two positive rates, loaders,sequential, e.g. 120,40", *satFlag)
+		}
+		opts.Saturation = []float64{l, q}
 	}
 	if err := run(context.Background(), *dsn, *pages, *lone, int32(*conns), *busy, opts); err != nil {
 		log.Fatal(err)
@@ -119,7 +129,13 @@ func run(ctx context.Context, dsn string, pages, lone int, conns int32, busy boo
 func runBusy(ctx context.Context, pool *pgxpool.Pool, counter *demo.QueryCounter, ls *demo.Loaders, opts demo.BusyOptions) error {
 	vs := demo.BusyVariants(ls)
 	sat := make([]float64, len(vs))
+	if opts.Saturation != nil {
+		sat[0], sat[1], sat[2] = opts.Saturation[0], opts.Saturation[0], opts.Saturation[1]
+	}
 	for i, v := range vs {
+		if opts.Saturation != nil {
+			break
+		}
 		if _, err := demo.Saturation(ctx, pool, v, opts.Scopes, opts.Saturate/5); err != nil { // warm-up
 			return err
 		}
@@ -132,7 +148,11 @@ func runBusy(ctx context.Context, pool *pgxpool.Pool, counter *demo.QueryCounter
 	loaders := min(sat[0], sat[1])
 	fmt.Printf("busy server: %d concurrent scopes, open-model arrivals, GOMAXPROCS=%d, pool MaxConns=%d, %d turns of %v per contender and rate, interleaved\n",
 		opts.Scopes, runtime.GOMAXPROCS(0), pool.Config().MaxConns, opts.Rounds, opts.Slice)
-	fmt.Printf("saturation (closed loop, %v): ", opts.Saturate)
+	if opts.Saturation != nil {
+		fmt.Printf("saturation given (-sat): ")
+	} else {
+		fmt.Printf("saturation (closed loop, %v): ", opts.Saturate)
+	}
 	for i, v := range vs {
 		fmt.Printf("%s %.0f pages/s; ", v.Name, sat[i])
 	}

@@ -31,6 +31,9 @@ type BusyOptions struct {
 	Slice    time.Duration // one contender's turn at one rate
 	Rounds   int           // turns per contender and rate, interleaved
 	Saturate time.Duration // closed-loop run that measures each contender's saturation
+	// Saturation, if set, gives it instead, in pages per second: the
+	// loaders' and the sequential page's.
+	Saturation []float64
 }
 
 // BusyStats is one contender at one arrival rate, summed over its turns.
