@@ -57,12 +57,13 @@ func TestOneKeepsKeyOrderAndReportsMissingKeys(t *testing.T) {
 }
 
 // Concurrent single Loads: each caller gets its own row or its own
-// not-found, from one query.
+// not-found, from one query. The batch is sent because it is full (60 keys,
+// MaxBatch 60, an hour's Wait), so the test knows it is exactly one.
 func TestOneConcurrentLoadsBatchWithPerKeyErrors(t *testing.T) {
 	t.Parallel()
 	ctx := scoped(t)
 	q := &counting{Querier: db(t)}
-	l := must(loader.NewOne(q, customersShuffled, loader.Config{}))(t)
+	l := must(loader.NewOne(q, customersShuffled, whenFull(60)))(t)
 
 	var wg sync.WaitGroup
 	errs := make([]error, 60)
@@ -85,22 +86,18 @@ func TestOneConcurrentLoadsBatchWithPerKeyErrors(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
+	if n, sizes := q.count(); n != 1 || sizes[0] != 60 {
+		t.Fatalf("60 concurrent loads: %d queries of %v keys, want one of 60", n, sizes)
+	}
 	// Cached: loading again queries nothing.
-	n, sizes := q.count()
 	if _, err := l.Load(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := l.Load(ctx, 100010); !errors.Is(err, loader.ErrNotFound) {
 		t.Fatalf("cached not-found: %v", err)
 	}
-	if n2, _ := q.count(); n2 != n {
-		t.Errorf("cached loads ran %d more queries", n2-n)
-	}
-	t.Logf("60 concurrent loads: %d queries, keys per query %v", n, sizes)
-	// Usually 1; parallel tests on a loaded machine can split a batch (the
-	// page benchmark measures batching; this only proves it happens).
-	if n > 10 {
-		t.Errorf("60 concurrent loads took %d queries (sizes %v); want them batched", n, sizes)
+	if n, _ := q.count(); n != 1 {
+		t.Errorf("cached loads ran %d more queries", n-1)
 	}
 }
 
@@ -206,25 +203,12 @@ func TestBatchesSplitAtMaxBatch(t *testing.T) {
 
 // The batch runs with the first caller's values but not its cancellation:
 // a caller that gives up (or times out) returns at once, and the others still
-// get their rows from the same batch.
+// get their rows from the same batch (full at 3 keys, so exactly one).
 func TestOneCallerGivingUpDoesNotFailTheOthers(t *testing.T) {
 	t.Parallel()
-	// The three Loads form one batch unless the flusher sees the process idle
-	// between two of them, which a loaded machine can cause: such a run is
-	// inconclusive (nothing was tested), not a failure, and is run again.
-	for range 10 {
-		if oneCallerGivesUp(t) {
-			return
-		}
-	}
-	t.Fatal("10 runs, and the three Loads never formed one batch")
-}
-
-// oneCallerGivesUp runs the scenario once; false means the batch split.
-func oneCallerGivesUp(t *testing.T) bool {
 	ctx := scoped(t)
 	q := &counting{Querier: db(t), started: make(chan struct{}, 3), gate: make(chan struct{})}
-	l := must(loader.NewOne(q, customersQuery, loader.Config{}))(t)
+	l := must(loader.NewOne(q, customersQuery, whenFull(3)))(t)
 	// Three callers: two will give up (one cancelled, one past its deadline)
 	// while the batch is held at the gate; the batch runs with the context of
 	// whichever called first, and the test makes that one give up.
@@ -247,13 +231,6 @@ func oneCallerGivesUp(t *testing.T) bool {
 		}()
 	}
 	<-q.started // the batch is running (held at the gate)
-	if _, sizes := q.count(); sizes[0] != 3 {
-		close(q.gate)
-		for i := range results {
-			<-results[i]
-		}
-		return false
-	}
 	first := q.firstCaller()
 	cancels[first]()
 	if r := <-results[first]; !errors.Is(r.err, context.Canceled) || !strings.HasPrefix(r.err.Error(), "loader: customers: ") {
@@ -277,7 +254,6 @@ func oneCallerGivesUp(t *testing.T) bool {
 	if n, sizes := q.count(); n != 1 || sizes[0] != 3 {
 		t.Fatalf("%d queries of %v keys, want one batch of 3", n, sizes)
 	}
-	return true
 }
 
 // A failed batch is not cached, even within the request: the next Load asks
