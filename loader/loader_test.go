@@ -101,6 +101,98 @@ func TestOneConcurrentLoadsBatchWithPerKeyErrors(t *testing.T) {
 	}
 }
 
+// Regression: Clear(k) while k's batch was still open let the next Load(k)
+// join the same batch again; the batch held k twice, the rows were mapped
+// to its last position only, and the first caller got ErrNotFound for a row
+// that exists. Every caller of a repeated key gets the row, one-to-one and
+// one-to-many, and the query gets each key once.
+func TestClearThenLoadInOneBatchGivesEveryCallerTheRow(t *testing.T) {
+	t.Parallel()
+	ctx := scoped(t)
+	q := &counting{Querier: db(t)}
+	one := must(loader.NewOne(q, customersQuery, whenFull(3)))(t)
+	many := must(loader.NewMany(q, ordersByCustomer, whenFull(3)))(t)
+	customer := int64(1)
+	for !seed.HasOrders(customer) {
+		customer++
+	}
+
+	type res struct {
+		v   any
+		err error
+	}
+	// load runs f on its own goroutine and returns once the loader has
+	// queued n keys in all.
+	load := func(f func() (any, error), queued func() uint64, n uint64) chan res {
+		ch := make(chan res, 1)
+		go func() { v, err := f(); ch <- res{v, err} }()
+		waitFor(t, func() bool { return queued() >= n })
+		return ch
+	}
+	oneQueued := func() uint64 { return loader.Queued(ctx, one) }
+	manyQueued := func() uint64 { return loader.Queued(ctx, many) }
+	loadOne := func(k int64) func() (any, error) {
+		return func() (any, error) { c, err := one.Load(ctx, k); return c, err }
+	}
+	loadOrders := func() (any, error) { o, err := many.Load(ctx, customer); return o, err }
+
+	first := load(loadOne(7), oneQueued, 1)
+	one.Clear(ctx, 7)
+	second := load(loadOne(7), oneQueued, 2)
+	if c, err := one.Load(ctx, 8); err != nil || c.ID != 8 { // the third key fills the batch: sent
+		t.Fatalf("Load(8): %+v, %v", c, err)
+	}
+	for i, ch := range []chan res{first, second} {
+		if r := <-ch; r.err != nil || r.v.(Customer).ID != 7 {
+			t.Errorf("caller %d of key 7 (cleared in between): %+v, %v; want customer 7", i+1, r.v, r.err)
+		}
+	}
+
+	first = load(loadOrders, manyQueued, 1)
+	many.Clear(ctx, customer)
+	second = load(loadOrders, manyQueued, 2)
+	if _, err := many.Load(ctx, customer+1); err != nil {
+		t.Fatal(err)
+	}
+	for i, ch := range []chan res{first, second} {
+		if r := <-ch; r.err != nil || len(r.v.([]Order)) == 0 {
+			t.Errorf("one-to-many caller %d of customer %d (cleared in between): %v, %v; want its orders", i+1, customer, r.v, r.err)
+		}
+	}
+	if n, sizes := q.count(); n != 2 || !slices.Equal(sizes, []int{2, 2}) {
+		t.Errorf("%d queries of %v keys, want 2 of 2 distinct keys each", n, sizes)
+	}
+}
+
+// Regression: LoadMany joined one error per failed key into its message, so
+// 5,000 missing keys made a 180 KB error. The message names the first
+// KeyErrorsShown and counts the rest; every per-key error stays reachable.
+func TestLoadManyErrorIsShortForManyMissingKeys(t *testing.T) {
+	t.Parallel()
+	ctx := scoped(t)
+	l := must(loader.NewOne(db(t), customersQuery, loader.Config{}))(t)
+	keys := []int64{1, 2, 3}
+	for k := range int64(5000) {
+		keys = append(keys, 1_000_000+k)
+	}
+	got, err := l.LoadMany(ctx, keys)
+	var ke *loader.KeysError
+	if !errors.As(err, &ke) || !errors.Is(err, loader.ErrNotFound) {
+		t.Fatalf("LoadMany of 5000 missing keys: %T %v; want a *KeysError matching ErrNotFound", err, err)
+	}
+	msg := err.Error()
+	if len(msg) > 1024 || !strings.HasPrefix(msg, "loader: customers: 5000 of 5003 keys failed:\n") ||
+		!strings.HasSuffix(msg, "\n(and 4990 more)") || !strings.Contains(msg, "key 1000000: not found") {
+		t.Errorf("message (%d bytes): %s", len(msg), msg)
+	}
+	if n := len(ke.Unwrap()); n != 5000 {
+		t.Errorf("%d per-key errors wrapped, want 5000", n)
+	}
+	if got[2].ID != 3 {
+		t.Errorf("found keys lost: %+v", got[:3])
+	}
+}
+
 func TestManyGivesEmptySliceForParentsWithoutChildren(t *testing.T) {
 	t.Parallel()
 	ctx := scoped(t)
