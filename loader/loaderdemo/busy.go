@@ -24,7 +24,9 @@ import (
 // number of concurrent request scopes; a page's latency counts from its
 // scheduled arrival, queueing included.
 
-// BusyOptions set up a [Busy] run.
+// BusyOptions set up a [Busy] run. No field has a default (zero is not
+// valid, except for Saturation): cmd/loaderbench's -busy flags supply them
+// (64 scopes, loads 0.25,0.5,0.9, 3 s slices, 3 rounds, 3 s saturation runs).
 type BusyOptions struct {
 	Scopes   int           // concurrent request scopes (workers)
 	Loads    []float64     // arrival rates as fractions of saturation, e.g. 0.25, 0.5, 0.9
@@ -89,7 +91,7 @@ func Saturation(ctx context.Context, db loader.Querier, v Variant, scopes int, d
 
 // Busy runs every contender at every rate in opts.Loads, in turns of
 // opts.Slice, interleaved (rate by rate, each round visiting every
-// contender, so that a noisy neighbour hurts them alike). rates[v] is
+// contender, so that a noisy neighbour hurts them alike). sat[v] is
 // contender v's saturation in pages per second.
 func Busy(ctx context.Context, db loader.Querier, counter *QueryCounter, vs []Variant, sat []float64, opts BusyOptions) ([]BusyStats, error) {
 	var out []BusyStats
