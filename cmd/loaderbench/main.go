@@ -57,15 +57,16 @@ func main() {
 		}
 		opts.Loads = append(opts.Loads, v)
 	}
-	if opts.Scopes < 1 || opts.Rounds < 1 || opts.Slice <= 0 || opts.Saturate <= 0 || *conns < 1 || *conns > 1000 {
-		log.Fatal("loaderbench: -scopes, -rounds, -slice, -saturate must be positive and -conns in 1..1000")
+	if opts.Scopes < 1 || opts.Scopes > 10000 || opts.Rounds < 1 || opts.Slice <= 0 || opts.Slice > time.Hour ||
+		opts.Saturate <= 0 || *conns < 1 || *conns > 1000 {
+		log.Fatal("loaderbench: -scopes must be in 1..10000, -rounds positive, -slice and -saturate in (0, 1h], -conns in 1..1000")
 	}
 	if *satFlag != "" {
 		a, b, ok := strings.Cut(*satFlag, ",")
 		l, err1 := strconv.ParseFloat(a, 64)
 		q, err2 := strconv.ParseFloat(b, 64)
-		if !ok || err1 != nil || err2 != nil || l <= 0 || q <= 0 {
-			log.Fatalf("loaderbench: -sat %q: want two positive rates, loaders,sequential, e.g. 120,40", *satFlag)
+		if !ok || err1 != nil || err2 != nil || !(l > 0 && l <= 1e5) || !(q > 0 && q <= 1e5) {
+			log.Fatalf("loaderbench: -sat %q: want two rates in pages/s, loaders,sequential, each in (0, 100000], e.g. 120,40", *satFlag)
 		}
 		opts.Saturation = []float64{l, q}
 	}
