@@ -75,8 +75,9 @@ func (in *instance[K, R]) arrived() {
 // A timer costs nothing while it waits. The design it replaced spun on
 // runtime.Gosched and runtime/metrics reads for up to MaxWait per batch so
 // as to send the batch the moment the process went idle: on a busy server
-// that spinning took CPU from the requests (BENCHMARKS.md, "loader on a
-// busy server"). The price is on an idle process, where Go fires a sub-ms
+// that spinning took CPU from the requests (up to ~10% per page:
+// BENCHMARKS.md, "loader on a busy server"), and batch boundaries depended
+// on the rest of the process. The price is on an idle process, where Go fires a sub-ms
 // timer after ~1.1 ms (the netpoller sleeps in whole milliseconds): a lone
 // Load waits that long before its query. LoadMany and full batches do not
 // wait at all.

@@ -41,8 +41,10 @@
 // batch the moment the process went idle (the Go analogue of the end of the
 // tick) by spinning on runtime.Gosched and runtime/metrics for up to
 // MaxWait: a lone Load then cost ~130µs instead of ~1.1 ms, but on a busy
-// server the spinning took CPU from the requests (BENCHMARKS.md, "loader on
-// a busy server", has both measured). A Go timer under 1 ms fires after
+// server the spinning took CPU from the requests (up to ~10% more per page,
+// measured in BENCHMARKS.md, "loader on a busy server"), and when a batch
+// was sent depended on what else the process was doing, so no test could
+// count its queries. A Go timer under 1 ms fires after
 // ~1.1 ms on an idle Linux process (the netpoller sleeps in whole
 // milliseconds) and close to time on a busy one. Use LoadMany where the keys
 // are known together: it never waits.
