@@ -16,7 +16,6 @@ import (
 // subcommand is a new file defining a *command and one entry here.
 var commands = []*command{
 	migrateCommand,
-	demoCommand,
 }
 
 // command is one subcommand. Run gets the arguments after the subcommand's
