@@ -56,7 +56,7 @@ lint: lint-fast ## gofmt check, go vet, staticcheck
 
 .PHONY: demo
 demo: ## start a throwaway topology, migrate, seed, show pgfleet at work
-	$(GO) run ./cmd/pgfleet demo
+	$(GO) run ./internal/cmd/demo
 
 .PHONY: docker/image
 docker/image: ## install Docker if missing, start dockerd, build a local Postgres image (no pull)

@@ -17,7 +17,6 @@ import (
 var commands = []*command{
 	migrateCommand,
 	shardCommand,
-	demoCommand,
 }
 
 // command is one subcommand. Run gets the arguments after the subcommand's
