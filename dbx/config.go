@@ -166,6 +166,25 @@ type Config struct {
 	// DSN. Two Clusters with the same Service and Name cannot register in one
 	// Prometheus registry: give them distinct Names.
 	Name string
+
+	// --- Fleet quota (issue 9): see quota.go and package doc ---
+
+	// Quota is the service's connections across its whole fleet, enforced
+	// by Postgres: every connection of every pod holds one slot (a session
+	// advisory lock in the service's space, [QuotaSpace]) and a connection
+	// that finds none is closed before use while callers wait at the gate.
+	// MaxConns is then each process's cap. At Open it must fit the server's
+	// usable connections. Exclusive with Share. Needs session pooling or
+	// direct connections (not PgBouncer transaction mode). Default:
+	// $PGFLEET_QUOTA, else 0: no quota.
+	Quota int
+	// QuotaMin is each process's guaranteed minimum of the quota: with Fleet
+	// declared, QuotaMin x worst-case processes slots are reserved for
+	// minimums, so a pod that starts while the rest of the quota is taken
+	// still gets its minimum at once. Without Fleet the minimum is only the
+	// gate's starting limit. Default: $PGFLEET_QUOTA_MIN, else 1 when Quota
+	// is set.
+	QuotaMin int
 }
 
 // VerifyPolicy says what Open does when the declared fleet does not fit the
@@ -258,7 +277,9 @@ func (c Config) withDefaults() (Config, error) {
 	c.adoptDSN()
 	exe, _ := os.Executable()
 	host, _ := os.Hostname()
-	orDefault(&c.Service, os.Getenv("PGFLEET_SERVICE"))
+	if err := c.fromEnv(); err != nil {
+		return c, err
+	}
 	orDefault(&c.Service, baseName(exe))
 	orDefault(&c.Pod, os.Getenv("POD_NAME"))
 	orDefault(&c.Pod, host)
@@ -332,6 +353,11 @@ func (c Config) validate() error {
 	if c.Headroom < 0 {
 		bad("Headroom", c.Headroom, "must be >= 0")
 	}
+	if c.Quota < 0 || c.QuotaMin < 0 {
+		bad("Quota", fmt.Sprintf("%d (QuotaMin %d)", c.Quota, c.QuotaMin), "must be >= 0 (0: no fleet quota)")
+	} else if err := c.checkQuota(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Share > 0 && c.Fleet.Pods() < 1 {
 		bad("Fleet", fmt.Sprintf("{Replicas: %d, MaxReplicas: %d}", c.Fleet.Replicas, c.Fleet.MaxReplicas), "a Share needs the fleet's size: declare Fleet.Replicas or Fleet.MaxReplicas (the HPA ceiling)")
 	}
@@ -363,4 +389,29 @@ func (c Config) appName() string {
 		s = s[:63]
 	}
 	return s
+}
+
+// fromEnv fills the zero fields of the fleet declaration from the PGFLEET_*
+// variables (package budget's ParseEnv, which budgetcheck reads from the
+// manifest too). Fields set in the Config win; the Fleet is taken from the
+// environment only when the Config declares none.
+func (c *Config) fromEnv() error {
+	d, err := budget.ParseEnv(os.LookupEnv)
+	if err != nil {
+		return fmt.Errorf("dbx: the environment's fleet declaration: %w", err)
+	}
+	orDefault(&c.Service, d.Service)
+	orDefault(&c.MaxConns, d.PoolMax)
+	orDefault(&c.Share, d.Share)
+	orDefault(&c.Quota, d.Quota)
+	orDefault(&c.QuotaMin, d.QuotaMin)
+	orDefault(&c.Headroom, d.Headroom)
+	if c.Fleet == (budget.Service{}) {
+		c.Fleet = d.Fleet
+		c.Fleet.Name = ""
+	}
+	if c.Quota > 0 {
+		orDefault(&c.QuotaMin, 1)
+	}
+	return nil
 }
