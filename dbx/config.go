@@ -18,7 +18,7 @@ import (
 
 // Defaults. Each is documented on the Config field it fills.
 const (
-	DefaultMaxConns            = 5
+	DefaultMaxConns            = budget.DefaultPoolMax
 	DefaultAcquireTimeout      = time.Second
 	DefaultMaxConnLifetime     = 30 * time.Minute
 	DefaultMaxConnIdleTime     = 5 * time.Minute

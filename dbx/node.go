@@ -125,7 +125,7 @@ func taken[T any](ctx context.Context, n *Node, fn func() (T, error)) (T, error)
 			return v, nil
 		}
 		n.gate.release()
-		if n.quota == nil || !errors.Is(err, ErrPoolExhausted) {
+		if n.quota == nil || !n.quota.refusedBy(err) {
 			return zero, n.fail(err)
 		}
 		if deadline.IsZero() {

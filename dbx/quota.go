@@ -188,10 +188,7 @@ func (q *quota) afterConnect(ctx context.Context, conn *pgx.Conn) error {
 		return fmt.Errorf("dbx: %s: take a slot of service %q's fleet quota: %w", q.node, q.service, err)
 	}
 	if slot < 0 {
-		q.refused.Add(1)
-		q.backoff = min(max(2*q.backoff, quotaProbeMin), quotaProbeMax)
-		q.nextProbe = time.Now().Add(q.backoff/2 + rand.N(q.backoff/2+1))
-		q.gate.setLimit(len(q.held))
+		q.refuseLocked()
 		return &QuotaError{Node: q.node, Service: q.service, Quota: q.slots, Held: len(q.held)}
 	}
 	q.held[conn] = slot
@@ -200,6 +197,33 @@ func (q *quota) afterConnect(ctx context.Context, conn *pgx.Conn) error {
 	}
 	q.backoff = 0
 	return nil
+}
+
+// refuseLocked lowers the gate to the slots held and backs off the next
+// probe: a connect was refused a slot, or the server refused it.
+func (q *quota) refuseLocked() {
+	q.refused.Add(1)
+	q.backoff = min(max(2*q.backoff, quotaProbeMin), quotaProbeMax)
+	q.nextProbe = time.Now().Add(q.backoff/2 + rand.N(q.backoff/2+1))
+	q.gate.setLimit(len(q.held))
+}
+
+// refusedBy reports whether err means "no connection for now" under the
+// quota, so that the caller waits at the gate: no free slot, or a connect
+// the server refused with 53300 (a probe that met a server made full by
+// others, or by probes of many pods at once when Quota leaves no room for
+// them; a query never gets 53300).
+func (q *quota) refusedBy(err error) bool {
+	if errors.Is(err, ErrPoolExhausted) {
+		return true
+	}
+	if !IsServerFull(err) {
+		return false
+	}
+	q.mu.Lock()
+	q.refuseLocked()
+	q.mu.Unlock()
+	return true
 }
 
 // take tries the n slots from lo, starting at a random one so that pods

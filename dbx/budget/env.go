@@ -26,6 +26,10 @@ const (
 	EnvHeadroom    = "PGFLEET_HEADROOM"     // server connections left free
 )
 
+// DefaultPoolMax is the pool of one process when nothing sizes it (dbx's
+// DefaultMaxConns): never pgx's max(4, NumCPU) of the node.
+const DefaultPoolMax = 5
+
 // EnvNames lists every PGFLEET_* variable [ParseEnv] reads.
 var EnvNames = []string{EnvService, EnvPoolMax, EnvShare, EnvQuota, EnvQuotaMin, EnvReplicas, EnvMaxReplicas, EnvMaxSurge, EnvNoSurge, EnvProcesses, EnvHeadroom}
 
