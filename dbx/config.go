@@ -68,15 +68,17 @@ type Config struct {
 	Pool *pgxpool.Config
 
 	// Service names the application in application_name ("service/pod") and
-	// in metrics. Default: $PGFLEET_SERVICE, else the executable's name.
+	// in metrics, and its fleet quota's lock space. Default:
+	// $PGFLEET_SERVICE, else the executable's name.
 	Service string
 	// Pod is the instance within the fleet. Default: $POD_NAME (set it from
 	// the Downward API), else the host name.
 	Pod string
 
 	// MaxConns is this process's pool size: the ceiling of the pgxpool and the
-	// gate's initial effective limit. Precedence: Share (when set) >
-	// MaxConns > the DSN's pool_max_conns > DefaultMaxConns (5). Never pgx's
+	// gate's initial effective limit (with Quota: the process's cap, at most
+	// Quota). Precedence: Share (when set) > MaxConns > the DSN's
+	// pool_max_conns > $PGFLEET_POOL_MAX > DefaultMaxConns (5). Never pgx's
 	// max(4, NumCPU), which counts the node's cores, not the pod's. At most
 	// math.MaxInt32 (pgxpool's limit), and at Open (unless Verify is
 	// VerifyOff) at most the server's usable connections.
@@ -85,15 +87,20 @@ type Config struct {
 	MinConns int
 	// Fleet declares the service's pods (Replicas, MaxReplicas of the HPA,
 	// MaxSurge, NoSurge, Processes) for the budget and the startup check.
-	// Zero: not declared, and the check looks at this process alone.
+	// Default: from $PGFLEET_REPLICAS, $PGFLEET_MAX_REPLICAS,
+	// $PGFLEET_MAX_SURGE, $PGFLEET_NO_SURGE and $PGFLEET_PROCESSES when the
+	// Config declares no Fleet at all (budgetcheck reads the same variables
+	// from the manifest); none set: not declared, and the check looks at
+	// this process alone.
 	Fleet budget.Service
 	// Share, when > 0, sizes MaxConns from the live server: per process =
 	// floor(usable x Share / (worst-case pods x processes)), with usable read
 	// from the server at Open (see package budget). It needs Fleet. In
-	// (0, 1]; 0 means MaxConns is taken as given.
+	// (0, 1]; default $PGFLEET_SHARE, else 0: MaxConns is taken as given.
 	Share float64
 	// Headroom is left free on the server for operators, migrations and
-	// replication when computing usable connections. Default 0.
+	// replication when computing usable connections. Default
+	// $PGFLEET_HEADROOM, else 0.
 	Headroom int
 
 	// AcquireTimeout bounds the wait for a connection when all are in use.

@@ -233,7 +233,9 @@ func (q *quota) take(ctx context.Context, conn *pgx.Conn, lo, n int) (int, error
 		return -1, nil
 	}
 	var slot int32
-	err := conn.QueryRow(ctx, takeSlotSQL, q.space, int32(lo), int32(n), int32(rand.N(n))).Scan(&slot)
+	// QueryExecModeExec: one round trip on a fresh connection, and no
+	// statement left in its cache.
+	err := conn.QueryRow(ctx, takeSlotSQL, pgx.QueryExecModeExec, q.space, int32(lo), int32(n), int32(rand.N(n))).Scan(&slot)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return -1, nil
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/budget"
@@ -125,6 +126,9 @@ func TestQuotaSlotReturnsOnTerminate(t *testing.T) {
 	release := hold(t, b.ctx, a, 3)
 	if st, _ := a.Primary().Quota(); st.Held != 3 {
 		t.Fatalf("pod-a holds %d slots, want 3", st.Held)
+	}
+	if got := quotaMetrics(t, a); got["pgfleet_quota_slots"] != 3 || got["pgfleet_quota_slots_held"] != 3 || got["pgfleet_quota_guaranteed"] != 1 {
+		t.Fatalf("pod-a's quota metrics: %v", got)
 	}
 	other := b.quotaPod(t, "term", "pod-b", 3, 3, nil)
 	_, err := other.Exec(b.ctx, "SELECT 1")
@@ -318,4 +322,27 @@ func TestQuotaServerRestart(t *testing.T) {
 	if o.ok.Load() == 0 || o.serverFull.Load() != 0 || o.slotless.Load() != 0 || o.other.Load() != 0 || onServer > 6 {
 		t.Fatalf("after the restart: %v; %d slots on the server (quota 6)", o, onServer)
 	}
+}
+
+// quotaMetrics gathers a cluster's pgfleet_quota_* series by name.
+func quotaMetrics(t *testing.T, c *dbx.Cluster) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(c.Collector()); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range families {
+		if !strings.HasPrefix(f.GetName(), "pgfleet_quota_") {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			out[f.GetName()] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+	}
+	return out
 }
