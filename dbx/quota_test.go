@@ -267,8 +267,20 @@ func TestQuotaBadInput(t *testing.T) {
 		}
 	}
 
-	// A role that may not take advisory locks.
+	// A role whose CONNECTION LIMIT disagrees with the quota: start-up
+	// verification says so (here it fails: VerifyFail).
 	admin := connect(t, b)
+	if _, err := admin.Exec(b.ctx, `CREATE ROLE limited LOGIN CONNECTION LIMIT 3`); err != nil {
+		t.Fatal(err)
+	}
+	err := open(func(c *dbx.Config) {
+		c.Pool.ConnConfig.User, c.Quota, c.MaxConns, c.Verify = "limited", 6, 2, dbx.VerifyFail
+	})
+	if err == nil || !strings.Contains(err.Error(), `role "limited"'s CONNECTION LIMIT 3 disagrees with service "bad"'s quota 6: ALTER ROLE "limited" CONNECTION LIMIT 6`) {
+		t.Fatalf("role limit below the quota: %v", err)
+	}
+
+	// A role that may not take advisory locks.
 	for _, sql := range []string{
 		`CREATE ROLE nolocks LOGIN`,
 		`REVOKE EXECUTE ON FUNCTION pg_try_advisory_lock(integer, integer) FROM PUBLIC`,
