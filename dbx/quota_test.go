@@ -175,8 +175,9 @@ func TestQuotaUnevenLoadIsWorkConserving(t *testing.T) {
 	}
 	a, c := pod("pod-a"), pod("pod-c")
 	space := dbx.QuotaSpace("uneven")
-	ctx, stop := context.WithCancel(b.ctx)
-	busy := func(p *dbx.Cluster) *sync.WaitGroup {
+	// busy runs 8 loops of 10 ms queries on p until the returned stop.
+	busy := func(p *dbx.Cluster) (stop func()) {
+		ctx, cancel := context.WithCancel(b.ctx)
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Go(func() {
@@ -185,11 +186,12 @@ func TestQuotaUnevenLoadIsWorkConserving(t *testing.T) {
 				}
 			})
 		}
-		return &wg
+		return func() { cancel(); wg.Wait() }
 	}
 	held := func(p *dbx.Cluster) int { st, _ := p.Primary().Quota(); return st.Held }
 
-	wa := busy(a)
+	stopA := busy(a)
+	defer stopA()
 	// pod-a: its reserved minimum plus all 4 shared slots, capped at 5.
 	waitFor(t, "pod-a holds 5 slots while pod-c is idle", func() bool { return held(a) == 5 })
 	if h := held(c); h != 0 {
@@ -199,21 +201,16 @@ func TestQuotaUnevenLoadIsWorkConserving(t *testing.T) {
 	if _, err := c.Exec(b.ctx, "SELECT 1"); err != nil {
 		t.Fatalf("pod-c's minimum while pod-a holds the shared slots: %v", err)
 	}
-	wc := busy(c)
+	stopC := busy(c)
+	defer stopC()
 	time.Sleep(200 * time.Millisecond)
 	if ha, hc := held(a), held(c); ha+hc > 6 || hc < 1 {
 		t.Fatalf("both busy: pod-a %d, pod-c %d slots (quota 6, min 1 each)", ha, hc)
 	}
 	// pod-a goes idle: its shared slots come back and the busy pod-c takes them.
-	stop()
-	wa.Wait()
-	ctx, stop = context.WithCancel(b.ctx)
-	defer stop()
-	wc.Wait()
-	wc = busy(c)
+	stopA()
 	waitFor(t, "pod-c grows to 5 slots after pod-a idles", func() bool { return held(c) == 5 })
-	stop()
-	wc.Wait()
+	stopC()
 	var onServer int
 	conn := connect(t, b)
 	if err := conn.QueryRow(b.ctx, slotsHeldSQL, int64(space)).Scan(&onServer); err != nil || onServer > 6 {
