@@ -1,9 +1,7 @@
 package dbx_test
 
 import (
-	"bytes"
 	"context"
-	"os"
 	"testing"
 
 	"github.com/pgfleet/pgfleet/dbx"
@@ -42,17 +40,5 @@ func TestReadmeQuotaExample(t *testing.T) {
 	if st, ok := c.Primary().Quota(); !ok || st.Held != 3 || st.Reserved != 75 || st.Quota != 80 {
 		t.Fatalf("quota state %+v", st)
 	}
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.ReadFile("quota_readme_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := between(t, self, "// README:quota begin\n", "// README:quota end\n")
-	block := between(t, readme, "<!-- dbx/quota_readme_test.go runs this block -->\n```go\n", "```\n")
-	if !bytes.Equal(bytes.TrimSpace(code), bytes.TrimSpace(block)) {
-		t.Fatalf("README.md's quota example differs from dbx/quota_readme_test.go's; copy one over the other.\nREADME:\n%s\ntest:\n%s", block, code)
-	}
+	readmeShows(t, "quota_readme_test.go", "quota")
 }
