@@ -57,9 +57,11 @@
 // full still gets QuotaMin at once; the rest are shared first come, first
 // served, up to MaxConns per process, and return when their connection has
 // been idle MaxConnIdleTime (work-conserving: busy pods keep theirs, idle
-// pods give theirs back). While callers wait, a pod probes for a freed slot
-// one connect at a time with backoff (50 ms doubling to 2 s), so a full
-// quota or a restarted server does not cause a herd of connects. Leave room
+// pods give theirs back). The gate's limit follows the slots held (never
+// below QuotaMin): while callers wait, a pod grows it by probing for a free
+// slot one connect at a time, with backoff after a refusal (50 ms doubling
+// to 2 s), so a full quota, a burst after a lull or a restarted server does
+// not cause a herd of connects. Leave room
 // on the server for those probes: Quota at most usable minus a few per
 // concurrent prober. [Node.Quota] and the pgfleet_quota_* metrics show the
 // slots held; `pgfleet budget status` shows them per service and pod from

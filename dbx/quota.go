@@ -195,7 +195,7 @@ func (q *quota) afterConnect(ctx context.Context, conn *pgx.Conn) error {
 	if slot < q.reserved {
 		q.heldReserved++
 	}
-	q.backoff = 0
+	q.backoff, q.nextProbe = 0, time.Time{} // slots are free again: probe at the next tick
 	return nil
 }
 
@@ -245,8 +245,11 @@ func (q *quota) take(ctx context.Context, conn *pgx.Conn, lo, n int) (int, error
 	return int(slot), nil
 }
 
-// beforeClose forgets a connection's slot; the server releases the lock
-// when the session ends.
+// beforeClose forgets a connection's slot (the server releases the lock
+// when the session ends) and lowers the gate to the slots still held, but
+// not below the minimum: after a lull in which idle connections were closed,
+// a burst regrows the pool through the prober, one connect at a time, instead
+// of every waiter connecting at once into a quota that may be full.
 func (q *quota) beforeClose(conn *pgx.Conn) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -257,6 +260,9 @@ func (q *quota) beforeClose(conn *pgx.Conn) {
 	delete(q.held, conn)
 	if slot < q.reserved {
 		q.heldReserved--
+	}
+	if floor := max(len(q.held), q.min, 1); q.gate.state().Limit > floor {
+		q.gate.setLimit(floor)
 	}
 }
 
