@@ -58,6 +58,10 @@ lint: lint-fast ## gofmt check, go vet, staticcheck
 demo: ## start a throwaway topology, migrate, seed, show pgfleet at work
 	$(GO) run ./internal/cmd/demo
 
+.PHONY: demo/fleetsim
+demo/fleetsim: ## autoscaling simulation, naive pools vs fleet quotas (~2 min); writes docs/fleetsim/
+	$(GO) run ./cmd/fleetsim -out docs/fleetsim
+
 .PHONY: docker/image
 docker/image: ## install Docker if missing, start dockerd, build a local Postgres image (no pull)
 	bash scripts/docker-postgres-image.sh

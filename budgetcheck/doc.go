@@ -64,6 +64,15 @@
 // number, never replaced by a default; a database with such a setting is
 // never ok. Nothing that was not read fits.
 //
+// pgfleet's own services: a container with PGFLEET_* variables runs dbx,
+// which reads them with budget.ParseEnv; the checker reads the same
+// variables from the manifest with the same function and sizes the pool as
+// dbx does (PGFLEET_SHARE of the server over the declared worst case, else
+// the DSN's pool_max_conns, else PGFLEET_POOL_MAX, else 5, at most
+// PGFLEET_QUOTA; the worst case is at most PGFLEET_QUOTA). A declaration that
+// allows fewer pods or processes than the manifest runs is PGF010: dbx would
+// size itself for a smaller fleet than the autoscaler can make.
+//
 // # JSON schema (pgfleet.dev/budgetcheck/v1)
 //
 // The JSON output is [Report]: "schema"; "databases", each with "id", "kind"
@@ -74,7 +83,7 @@
 // unknown), "explanation", "assumptions" and "clients" (each with "id",
 // "workload", "container", "location", "database", "via", numbers "pods",
 // "surge", "processes", "pool", "demand", "explanation", "suggested_pool",
-// "notes"); and "findings" ([Finding]: "check", "name", "severity",
+// "quota" (a declared PGFLEET_QUOTA, omitted when none), "notes"); and "findings" ([Finding]: "check", "name", "severity",
 // "database", "client", "location", "message", "arithmetic", "suggestion").
 // A number is {"value", "state": known|unknown|unbounded, "source"}; value
 // means something only when state is known. Fields are only ever added

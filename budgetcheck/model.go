@@ -128,8 +128,11 @@ type Client struct {
 	// SuggestedPool is a pool per process that fits when the database is
 	// over or near its budget, weighted by the client's current share; 0
 	// when there is no suggestion.
-	SuggestedPool int      `json:"suggested_pool,omitempty"`
-	Notes         []string `json:"notes,omitempty"`
+	SuggestedPool int `json:"suggested_pool,omitempty"`
+	// Quota is the PGFLEET_QUOTA the client declares: its fleet never holds
+	// more connections, whatever its pods and pool. 0: none.
+	Quota int      `json:"quota,omitempty"`
+	Notes []string `json:"notes,omitempty"`
 
 	demand budget.Demand // dbx/budget's arithmetic behind Demand, when it is known
 }

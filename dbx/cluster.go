@@ -83,10 +83,16 @@ func (cl *Cluster) verify(ctx context.Context) error {
 	if err := r.assess(*c); err != nil {
 		return err
 	}
+	if err := quotaPlan(ctx, probe, *c, r); err != nil {
+		return err
+	}
 	if usable := r.Server.Usable(); c.Share == 0 && c.MaxConns > usable {
 		return &BudgetError{Report: r, Err: fmt.Errorf("Config.MaxConns = %d exceeds the %d connections the server can give (%s): lower MaxConns, or set Share and Fleet to size the pool from the server", c.MaxConns, max(usable, 0), r.Server.Explain())}
 	}
 	c.MaxConns = r.PerProcess
+	if c.Quota > 0 {
+		c.MaxConns = min(c.MaxConns, c.Quota) // no process can hold more than the quota
+	}
 	if c.MinConns > c.MaxConns {
 		c.MinConns = c.MaxConns
 	}
@@ -146,11 +152,20 @@ func (cl *Cluster) openNode(ctx context.Context, name string, base *pgxpool.Conf
 	pc.MaxConnLifetimeJitter = c.MaxConnLifetimeJitter
 	pc.MaxConnIdleTime = c.MaxConnIdleTime
 	pc.HealthCheckPeriod = c.HealthCheckPeriod
+	g := newGate(name, c.MaxConns, c.maxWaiters(), c.AcquireTimeout, cl.metrics.observeAcquire(name))
+	var q *quota
+	if c.Quota > 0 {
+		q = newQuota(name, c, g)
+		q.hook(pc)
+	}
 	pool, err := newPool(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("dbx: open %s pool (%s): %w", name, dsn.Redact(c.DSN), err)
 	}
-	return &Node{name: name, pool: pool, log: c.Logger, secrets: cl.secrets, gate: newGate(name, c.MaxConns, c.maxWaiters(), c.AcquireTimeout, cl.metrics.observeAcquire(name))}, nil
+	if q != nil {
+		go q.run(pool)
+	}
+	return &Node{name: name, pool: pool, log: c.Logger, secrets: cl.secrets, gate: g, quota: q}, nil
 }
 
 // newPool is pgxpool.NewWithConfig, which panics on a Config that
@@ -180,6 +195,9 @@ func connectProbe(ctx context.Context, cc *pgx.ConnConfig) (conn *pgx.Conn, err 
 func (cl *Cluster) Close() {
 	for _, n := range cl.Nodes() {
 		n.pool.Close()
+		if n.quota != nil {
+			n.quota.close()
+		}
 	}
 }
 

@@ -46,7 +46,11 @@ func newGate(node string, limit, maxWaiters int, timeout time.Duration, observe 
 // acquire takes a slot, waiting at most the gate's timeout (or less if ctx
 // ends first). It never leaks a slot or a waiter: a waiter that gives up is
 // removed from the queue, and a slot granted in the same instant is passed on.
-func (g *gate) acquire(ctx context.Context) error {
+func (g *gate) acquire(ctx context.Context) error { return g.acquireWithin(ctx, g.timeout) }
+
+// acquireWithin is acquire with a wait bound of its own (the rest of the
+// timeout, when a fleet quota sends a caller back to the gate).
+func (g *gate) acquireWithin(ctx context.Context, timeout time.Duration) error {
 	g.mu.Lock()
 	if g.inUse < g.limit && g.waiters.Len() == 0 {
 		g.inUse++
@@ -69,7 +73,7 @@ func (g *gate) acquire(ctx context.Context) error {
 	g.mu.Unlock()
 
 	start := time.Now()
-	timer := time.NewTimer(g.timeout)
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	var cause error
 	select {

@@ -20,6 +20,9 @@ type Node struct {
 	pool *pgxpool.Pool
 	gate *gate
 	log  *slog.Logger
+	// quota is the node's share of the service's fleet quota; nil without
+	// Config.Quota.
+	quota *quota
 	// secrets are the DSN's secrets, hidden from errors of lazy connects
 	// (see scrub).
 	secrets []string
@@ -64,8 +67,10 @@ type NodeStat struct {
 // call fails, and one line per call would add to the overload.
 const saturationLogEvery = 10 * time.Second
 
-func (n *Node) enter(ctx context.Context) error {
-	err := n.gate.acquire(ctx)
+func (n *Node) enter(ctx context.Context) error { return n.enterWithin(ctx, n.gate.timeout) }
+
+func (n *Node) enterWithin(ctx context.Context, timeout time.Duration) error {
+	err := n.gate.acquireWithin(ctx, timeout)
 	if err != nil {
 		n.noteRefusal(err)
 	}
@@ -89,14 +94,9 @@ func (n *Node) noteRefusal(err error) {
 
 // held runs fn holding a gate slot for its duration.
 func held[T any](ctx context.Context, n *Node, fn func() (T, error)) (T, error) {
-	if err := n.enter(ctx); err != nil {
-		var zero T
-		return zero, err
-	}
-	defer n.gate.release()
-	v, err := fn()
-	if err != nil {
-		err = n.fail(err)
+	v, err := taken(ctx, n, fn)
+	if err == nil {
+		n.gate.release()
 	}
 	return v, err
 }
@@ -109,18 +109,32 @@ func (n *Node) fail(err error) error {
 
 // taken runs fn with a gate slot that stays taken when fn succeeds: what fn
 // returns (rows, a transaction, a connection) gives the slot back when done.
+//
+// A connection refused a slot of the fleet quota (*QuotaError) sends the
+// caller back to the gate, whose limit the refusal lowered, for what is left
+// of AcquireTimeout: the caller waits as for any full pool.
 func taken[T any](ctx context.Context, n *Node, fn func() (T, error)) (T, error) {
-	if err := n.enter(ctx); err != nil {
-		var zero T
-		return zero, err
-	}
-	v, err := fn()
-	if err != nil {
+	var zero T
+	timeout, deadline := n.gate.timeout, time.Time{}
+	for {
+		if err := n.enterWithin(ctx, timeout); err != nil {
+			return zero, err
+		}
+		v, err := fn()
+		if err == nil {
+			return v, nil
+		}
 		n.gate.release()
-		var zero T
-		return zero, n.fail(err)
+		if n.quota == nil || !n.quota.refusedBy(err) {
+			return zero, n.fail(err)
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(n.gate.timeout)
+		}
+		if timeout = time.Until(deadline); timeout <= 0 {
+			return zero, n.fail(err)
+		}
 	}
-	return v, nil
 }
 
 func (n *Node) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {

@@ -17,6 +17,7 @@ import (
 var commands = []*command{
 	migrateCommand,
 	shardCommand,
+	budgetCommand,
 }
 
 // command is one subcommand. Run gets the arguments after the subcommand's
