@@ -24,6 +24,7 @@ type Cluster struct {
 	metrics *metrics
 	report  *Report
 	secrets []string // what no error may show: see scrub
+	classes *classRecord
 }
 
 // Open opens a Cluster from a DSN (URL or key=value; pgx's pool_* keys are
@@ -48,7 +49,7 @@ func OpenConfig(ctx context.Context, cfg *Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl := &Cluster{cfg: c, metrics: newMetrics(c.Service, c.Name), secrets: secretsOf(c)}
+	cl := &Cluster{cfg: c, metrics: newMetrics(c.Service, c.Name), secrets: secretsOf(c), classes: newClassRecord(c.Classes, c.Service, c.Name)}
 	if c.Verify != VerifyOff {
 		if err := cl.verify(ctx); err != nil {
 			return nil, scrub(err, cl.secrets)
@@ -123,6 +124,7 @@ func (cl *Cluster) connConfig(base *pgx.ConnConfig) *pgx.ConnConfig {
 	}
 	setIfAbsent("statement_timeout", cl.cfg.StatementTimeout)
 	setIfAbsent("idle_in_transaction_session_timeout", cl.cfg.IdleInTxTimeout)
+	cl.watchClasses(cc)
 	return cc
 }
 
@@ -150,7 +152,8 @@ func (cl *Cluster) openNode(ctx context.Context, name string, base *pgxpool.Conf
 	if err != nil {
 		return nil, fmt.Errorf("dbx: open %s pool (%s): %w", name, dsn.Redact(c.DSN), err)
 	}
-	return &Node{name: name, pool: pool, log: c.Logger, secrets: cl.secrets, gate: newGate(name, c.MaxConns, c.maxWaiters(), c.AcquireTimeout, cl.metrics.observeAcquire(name))}, nil
+	return &Node{name: name, pool: pool, log: c.Logger, secrets: cl.secrets, gate: newGate(name, c.MaxConns, c.maxWaiters(), c.AcquireTimeout, cl.metrics.observeAcquire(name)),
+		classes: cl.classes.set, stats: cl.classes.forNode(name)}, nil
 }
 
 // newPool is pgxpool.NewWithConfig, which panics on a Config that

@@ -166,6 +166,19 @@ type Config struct {
 	// DSN. Two Clusters with the same Service and Name cannot register in one
 	// Prometheus registry: give them distinct Names.
 	Name string
+
+	// --- Latency budgets per query class (class.go) ---
+
+	// Classes declares the query classes that callers name with WithClass,
+	// each with its timeout, P95/P99 targets and objective (see [Class]).
+	// Work whose ctx names no class, or an undeclared one, falls in
+	// DefaultClass ("default": no timeout, no target, unless declared here).
+	// At most 256. When any class is declared, a ctx that ends during a
+	// statement sends the server a cancel request (pgx's
+	// CancelRequestContextWatcherHandler) instead of closing the connection,
+	// so the server stops the statement and the connection stays in the
+	// pool. Default: none.
+	Classes []Class
 }
 
 // VerifyPolicy says what Open does when the declared fleet does not fit the
@@ -335,6 +348,7 @@ func (c Config) validate() error {
 	if c.Share > 0 && c.Fleet.Pods() < 1 {
 		bad("Fleet", fmt.Sprintf("{Replicas: %d, MaxReplicas: %d}", c.Fleet.Replicas, c.Fleet.MaxReplicas), "a Share needs the fleet's size: declare Fleet.Replicas or Fleet.MaxReplicas (the HPA ceiling)")
 	}
+	errs = append(errs, validateClasses(c.Classes))
 	if c.Share > 0 && c.Verify == VerifyOff {
 		bad("Verify", "VerifyOff", "a Share is sized from the server's live max_connections: use VerifyWarn or VerifyFail")
 	}

@@ -91,6 +91,7 @@ func (col collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	m.acquire.Describe(ch)
 	m.queryTime.Describe(ch)
+	col.c.classes.describe(ch)
 }
 
 func (col collector) Collect(ch chan<- prometheus.Metric) {
@@ -123,4 +124,5 @@ func (col collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	m.acquire.Collect(ch)
 	m.queryTime.Collect(ch)
+	col.c.classes.collect(ch)
 }
