@@ -16,6 +16,7 @@ import (
 // subcommand is a new file defining a *command and one entry here.
 var commands = []*command{
 	migrateCommand,
+	rulesCommand,
 	demoCommand,
 }
 
