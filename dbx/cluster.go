@@ -25,6 +25,7 @@ type Cluster struct {
 	report  *Report
 	secrets []string // what no error may show: see scrub
 	classes *classRecord
+	capMet  *capacityMetrics
 }
 
 // Open opens a Cluster from a DSN (URL or key=value; pgx's pool_* keys are
@@ -49,7 +50,7 @@ func OpenConfig(ctx context.Context, cfg *Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl := &Cluster{cfg: c, metrics: newMetrics(c.Service, c.Name), secrets: secretsOf(c), classes: newClassRecord(c.Classes, c.Service, c.Name)}
+	cl := &Cluster{cfg: c, metrics: newMetrics(c.Service, c.Name), secrets: secretsOf(c), classes: newClassRecord(c.Classes, c.Service, c.Name), capMet: newCapacityMetrics(c.Service, c.Name)}
 	if c.Verify != VerifyOff {
 		if err := cl.verify(ctx); err != nil {
 			return nil, scrub(err, cl.secrets)
@@ -153,7 +154,7 @@ func (cl *Cluster) openNode(ctx context.Context, name string, base *pgxpool.Conf
 		return nil, fmt.Errorf("dbx: open %s pool (%s): %w", name, dsn.Redact(c.DSN), err)
 	}
 	return &Node{name: name, pool: pool, log: c.Logger, secrets: cl.secrets, gate: newGate(name, c.MaxConns, c.maxWaiters(), c.AcquireTimeout, cl.metrics.observeAcquire(name)),
-		classes: cl.classes.set, stats: cl.classes.forNode(name)}, nil
+		classes: cl.classes.set, stats: cl.classes.forNode(name), capacity: newCapacityState(c.CapacityWindow)}, nil
 }
 
 // newPool is pgxpool.NewWithConfig, which panics on a Config that

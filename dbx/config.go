@@ -179,6 +179,12 @@ type Config struct {
 	// so the server stops the statement and the connection stays in the
 	// pool. Default: none.
 	Classes []Class
+
+	// CapacityWindow is how often each node reads its load with Little's
+	// law (arrival rate x mean hold time) and warns when its pool is too
+	// small for the traffic (see [Node.Capacity]). Default 30s; negative:
+	// off.
+	CapacityWindow time.Duration
 }
 
 // VerifyPolicy says what Open does when the declared fleet does not fit the
@@ -285,6 +291,7 @@ func (c Config) withDefaults() (Config, error) {
 	orDefault(&c.StatementTimeout, DefaultStatementTimeout)
 	orDefault(&c.IdleInTxTimeout, DefaultIdleInTxTimeout)
 	orDefault(&c.OperationTimeout, c.defaultOperationTimeout())
+	orDefault(&c.CapacityWindow, DefaultCapacityWindow)
 	orDefault(&c.Logger, slog.Default())
 	orDefault(&c.Name, defaultName(&c.Pool.ConnConfig.Config))
 	return c, c.validate()

@@ -92,6 +92,7 @@ func (col collector) Describe(ch chan<- *prometheus.Desc) {
 	m.acquire.Describe(ch)
 	m.queryTime.Describe(ch)
 	col.c.classes.describe(ch)
+	col.c.capMet.describe(ch)
 }
 
 func (col collector) Collect(ch chan<- prometheus.Metric) {
@@ -125,4 +126,5 @@ func (col collector) Collect(ch chan<- prometheus.Metric) {
 	m.acquire.Collect(ch)
 	m.queryTime.Collect(ch)
 	col.c.classes.collect(ch)
+	col.c.capMet.collect(ch, col.c.Nodes())
 }

@@ -29,6 +29,8 @@ type Node struct {
 	// Latency classes (class.go): the declarations and this node's stats.
 	classes *classSet
 	stats   map[*Class]*classStats
+	// Little's law readings (capacity.go).
+	capacity *capacityState
 }
 
 // Name is "primary" (later "replicaN").
@@ -69,6 +71,7 @@ type NodeStat struct {
 const saturationLogEvery = 10 * time.Second
 
 func (n *Node) enter(ctx context.Context) error {
+	n.capacityTick()
 	err := n.gate.acquire(ctx)
 	if err != nil {
 		n.noteRefusal(err)
