@@ -71,6 +71,9 @@ var Checks = []*Check{
 				p.emit(c, Finding{Location: pr.loc, Message: pr.message, Suggestion: "pass each object once: one rendering of the chart or overlay"})
 			}
 		}},
+	{ID: "PGF013", Name: "under-capacity", Severity: Warning,
+		Doc: "A workload declares its peak (annotations pgfleet.dev/rps and pgfleet.dev/db-time-per-request) and its pools cannot carry it: max pods x processes x pool is below rps x db time per request (Little's law), so at peak requests queue for a connection even if the server has room.",
+		run: runUnderCapacity},
 }
 
 // LookupCheck returns the check with the given ID or name, or nil.

@@ -71,6 +71,7 @@ func (ix *index) addClients(w *workload) {
 		cl.Pool = ix.poolSize(w, c.Name, cl, vars, d, conv)
 		cl.Processes = ix.processes(w, c, cl, vars)
 		ix.finish(cl, w, sc)
+		ix.readLoad(w, c.Name, cl)
 		ix.clients = append(ix.clients, cl)
 	}
 }

@@ -130,6 +130,10 @@ type Client struct {
 	// when there is no suggestion.
 	SuggestedPool int      `json:"suggested_pool,omitempty"`
 	Notes         []string `json:"notes,omitempty"`
+	// Load is the declared peak (annotations pgfleet.dev/rps and
+	// pgfleet.dev/db-time-per-request) and what it needs; nil when not
+	// declared.
+	Load *Load `json:"load,omitempty"`
 
 	demand budget.Demand // dbx/budget's arithmetic behind Demand, when it is known
 }
