@@ -185,6 +185,10 @@ type Config struct {
 	// small for the traffic (see [Node.Capacity]). Default 30s; negative:
 	// off.
 	CapacityWindow time.Duration
+
+	// FanOutLimit bounds the branches of one Cluster.FanOut running at
+	// once, so that one request cannot hold the whole pool. Default 4.
+	FanOutLimit int
 }
 
 // VerifyPolicy says what Open does when the declared fleet does not fit the
@@ -292,6 +296,7 @@ func (c Config) withDefaults() (Config, error) {
 	orDefault(&c.IdleInTxTimeout, DefaultIdleInTxTimeout)
 	orDefault(&c.OperationTimeout, c.defaultOperationTimeout())
 	orDefault(&c.CapacityWindow, DefaultCapacityWindow)
+	orDefault(&c.FanOutLimit, DefaultFanOutLimit)
 	orDefault(&c.Logger, slog.Default())
 	orDefault(&c.Name, defaultName(&c.Pool.ConnConfig.Config))
 	return c, c.validate()
@@ -356,6 +361,9 @@ func (c Config) validate() error {
 		bad("Fleet", fmt.Sprintf("{Replicas: %d, MaxReplicas: %d}", c.Fleet.Replicas, c.Fleet.MaxReplicas), "a Share needs the fleet's size: declare Fleet.Replicas or Fleet.MaxReplicas (the HPA ceiling)")
 	}
 	errs = append(errs, validateClasses(c.Classes))
+	if c.FanOutLimit < 0 || c.FanOutLimit > MaxFanOutBranches {
+		bad("FanOutLimit", c.FanOutLimit, fmt.Sprintf("must be between 1 and %d (or 0 for the default, %d)", MaxFanOutBranches, DefaultFanOutLimit))
+	}
 	if c.Share > 0 && c.Verify == VerifyOff {
 		bad("Verify", "VerifyOff", "a Share is sized from the server's live max_connections: use VerifyWarn or VerifyFail")
 	}
