@@ -153,9 +153,12 @@ type classCall struct {
 
 // startClass resolves ctx's class, applies its deadline and refuses a call
 // whose budget is already spent (nothing is sent then).
-func (n *Node) startClass(ctx context.Context) (context.Context, *classCall, error) {
+//
+// The call is a value, kept on the stack or inside the rows that carry it:
+// a heap allocation per query is what this layer must not add.
+func (n *Node) startClass(ctx context.Context) (context.Context, classCall, error) {
 	c := n.classes.of(ctx)
-	call := &classCall{class: c, stats: n.classStats(c), start: time.Now()}
+	call := classCall{class: c, stats: n.classStats(c), start: time.Now()}
 	if c.Timeout > 0 {
 		d := call.start.Add(c.Timeout)
 		if cd, ok := ctx.Deadline(); !ok || d.Before(cd) {
@@ -209,14 +212,15 @@ func (call *classCall) spent(ctx context.Context, where string) error {
 // end records the call's latency and outcome and releases its deadline. It
 // is idempotent: rows may be closed twice.
 func (call *classCall) end(err error) {
-	if call == nil || call.ended {
+	if call.ended || call.stats == nil {
 		return
 	}
 	call.ended = true
 	if call.cancel != nil {
 		call.cancel()
 	}
-	call.stats.observe(time.Since(call.start), err)
+	now := time.Now()
+	call.stats.observe(now, now.Sub(call.start), err)
 }
 
 // release ends the class's deadline without recording a latency: for

@@ -55,13 +55,12 @@ type burnCount struct {
 
 // observe records one call. A call the caller cancelled says nothing about
 // the database and is not counted.
-func (s *classStats) observe(d time.Duration, err error) {
+func (s *classStats) observe(now time.Time, d time.Duration, err error) {
 	if err != nil && errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return
 	}
 	bad := spendsBudget(err) || (s.class.P99 > 0 && d > s.class.P99)
 	s.hist.Observe(d.Seconds())
-	now := time.Now()
 	s.mu.Lock()
 	s.calls++
 	if bad {

@@ -99,7 +99,7 @@ func (n *Node) noteRefusal(err error) {
 func held[T any](ctx context.Context, n *Node, fn func(context.Context) (T, error)) (T, error) {
 	ctx, call, err := n.startClass(ctx)
 	if err == nil {
-		err = n.admit(ctx, call)
+		err = n.admit(ctx, &call)
 	}
 	if err != nil {
 		call.end(err)
@@ -124,10 +124,10 @@ func (n *Node) fail(err error) error {
 // taken runs fn with a gate slot that stays taken when fn succeeds: what fn
 // returns (rows, a transaction, a connection) gives the slot back when done,
 // and ends the class call it is given (or fn ends it at once).
-func taken[T any](ctx context.Context, n *Node, fn func(context.Context, *classCall) (T, error)) (T, error) {
+func taken[T any](ctx context.Context, n *Node, fn func(context.Context, classCall) (T, error)) (T, error) {
 	ctx, call, err := n.startClass(ctx)
 	if err == nil {
-		err = n.admit(ctx, call)
+		err = n.admit(ctx, &call)
 	}
 	if err != nil {
 		call.end(err)
@@ -162,7 +162,7 @@ func (n *Node) query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 }
 
 func (n *Node) gatedQuery(ctx context.Context, sql string, args ...any) (*gatedRows, error) {
-	return taken(ctx, n, func(ctx context.Context, call *classCall) (*gatedRows, error) {
+	return taken(ctx, n, func(ctx context.Context, call classCall) (*gatedRows, error) {
 		rows, err := n.pool.Query(ctx, sql, args...)
 		if err != nil {
 			return nil, err
@@ -182,7 +182,7 @@ func (n *Node) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 func (n *Node) sendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	ctx, call, err := n.startClass(ctx)
 	if err == nil {
-		err = n.admit(ctx, call)
+		err = n.admit(ctx, &call)
 	}
 	if err != nil {
 		call.end(err)
@@ -192,7 +192,7 @@ func (n *Node) sendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 }
 
 func (n *Node) beginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
-	return taken(ctx, n, func(ctx context.Context, call *classCall) (pgx.Tx, error) {
+	return taken(ctx, n, func(ctx context.Context, call classCall) (pgx.Tx, error) {
 		tx, err := n.pool.BeginTx(ctx, opts)
 		if err != nil {
 			return nil, err
@@ -203,7 +203,7 @@ func (n *Node) beginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) 
 }
 
 func (n *Node) acquire(ctx context.Context) (*Conn, error) {
-	return taken(ctx, n, func(ctx context.Context, call *classCall) (*Conn, error) {
+	return taken(ctx, n, func(ctx context.Context, call classCall) (*Conn, error) {
 		c, err := n.pool.Acquire(ctx)
 		if err != nil {
 			return nil, err

@@ -18,7 +18,7 @@ import (
 type gatedRows struct {
 	pgx.Rows
 	gate   *gate
-	call   *classCall // ends at Close: the class's latency covers reading the rows
+	call   classCall // ends at Close: the class's latency covers reading the rows
 	closed bool
 }
 
@@ -67,7 +67,7 @@ func (r *gatedRow) Scan(dest ...any) error {
 type gatedBatch struct {
 	pgx.BatchResults
 	node   *Node
-	call   *classCall // ends at Close
+	call   classCall // ends at Close
 	closed bool
 }
 
