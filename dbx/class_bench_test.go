@@ -20,26 +20,12 @@ import (
 // in one run. BENCHMARKS.md records the ratios.
 func BenchmarkClassOverhead(b *testing.B) {
 	ctx := context.Background()
-	topo := dbxtest.Start(b, dbxtest.Topology{})
-	const conns = 4
-	raw := dbxtest.Pool(b, topo.Primary, func(c *pgxpool.Config) { c.MaxConns = conns })
-	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MaxConns, cfg.Logger = conns, slog.New(slog.DiscardHandler)
-	cfg.Classes = []dbx.Class{
-		{Name: "kv.get", Timeout: time.Second, P95: 5 * time.Millisecond, P99: 20 * time.Millisecond},
-		{Name: "kv.targets", P95: 5 * time.Millisecond, P99: 20 * time.Millisecond},
-	}
-	cluster, err := dbx.OpenConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cluster.Close()
-	if _, err := raw.Exec(ctx, `CREATE TABLE kv AS SELECT g AS k, g::text AS v FROM generate_series(1, 1000) g; ALTER TABLE kv ADD PRIMARY KEY (k)`); err != nil {
-		b.Fatal(err)
-	}
+	raw, cluster := kvFixture(b, 4, func(cfg *dbx.Config) {
+		cfg.Classes = []dbx.Class{
+			{Name: "kv.get", Timeout: time.Second, P95: 5 * time.Millisecond, P99: 20 * time.Millisecond},
+			{Name: "kv.targets", P95: 5 * time.Millisecond, P99: 20 * time.Millisecond},
+		}
+	})
 	type querier interface {
 		QueryRow(context.Context, string, ...any) pgx.Row
 	}
@@ -77,6 +63,33 @@ func BenchmarkClassOverhead(b *testing.B) {
 			})
 		})
 	}
+}
+
+// kvFixture starts a server with a 1000-row kv table and opens a raw
+// pgxpool and a dbx.Cluster of conns connections on it, for side-by-side
+// point selects.
+func kvFixture(b *testing.B, conns int, mutate func(*dbx.Config)) (*pgxpool.Pool, *dbx.Cluster) {
+	b.Helper()
+	ctx := context.Background()
+	topo := dbxtest.Start(b, dbxtest.Topology{})
+	raw := dbxtest.Pool(b, topo.Primary, func(c *pgxpool.Config) { c.MaxConns = int32(conns) })
+	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns, cfg.Logger = conns, slog.New(slog.DiscardHandler)
+	if mutate != nil {
+		mutate(cfg)
+	}
+	cluster, err := dbx.OpenConfig(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cluster.Close)
+	if _, err := raw.Exec(ctx, `CREATE TABLE kv AS SELECT g AS k, g::text AS v FROM generate_series(1, 1000) g; ALTER TABLE kv ADD PRIMARY KEY (k)`); err != nil {
+		b.Fatal(err)
+	}
+	return raw, cluster
 }
 
 // BenchmarkServerDeadline is what enforcing a deadline on the server costs
