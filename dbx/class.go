@@ -55,8 +55,9 @@ const DefaultObjective = 0.99
 // well in a dashboard and cannot smuggle anything into a rule.
 var classNameRE = regexp.MustCompile(`^[A-Za-z0-9._\-/:]{1,64}$`)
 
-// maxClasses bounds Config.Classes: each class is a set of series per node.
-const maxClasses = 256
+// maxClasses bounds Config.Classes: each class is a set of series per node
+// and ~70 KB of memory per node (two HDR histograms, 6 h of burn-rate slots).
+const maxClasses = 64
 
 type classKey struct{}
 

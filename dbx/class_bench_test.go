@@ -115,7 +115,7 @@ func BenchmarkServerDeadline(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				batch := &pgx.Batch{}
-				batch.Queue(`SELECT set_config('statement_timeout', $1, true)`, "50")
+				batch.Queue(`SELECT set_config('statement_timeout', $1, true)`, "1000")
 				batch.Queue(`SELECT 1`)
 				if err := pool.SendBatch(ctx, batch).Close(); err != nil {
 					b.Error(err)

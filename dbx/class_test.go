@@ -286,4 +286,12 @@ func TestClassConfigErrors(t *testing.T) {
 			t.Errorf("classes %+v: err %v, want it to say %q", tc.classes, err, tc.want)
 		}
 	}
+	cfg, err := dbx.ParseConfig("postgres://u@127.0.0.1:1/db?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Verify, cfg.FanOutLimit = dbx.VerifyOff, dbx.MaxFanOutBranches+1
+	if _, err := dbx.OpenConfig(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "Config.FanOutLimit = 65: must be between 1 and 64") {
+		t.Errorf("FanOutLimit 65: err %v", err)
+	}
 }

@@ -25,7 +25,7 @@ import (
 var BurnWindows = []time.Duration{5 * time.Minute, 30 * time.Minute, time.Hour, 6 * time.Hour}
 
 const (
-	burnSlot  = 10 * time.Second
+	burnSlot  = 30 * time.Second
 	burnSlots = int(6 * time.Hour / burnSlot) // the longest window
 	// hdrRotate is how long the in-process percentiles look back: between
 	// one and two of these.

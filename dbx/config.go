@@ -167,17 +167,18 @@ type Config struct {
 	// Prometheus registry: give them distinct Names.
 	Name string
 
-	// --- Latency budgets per query class (class.go) ---
+	// --- Latency budgets per query class, capacity, fan-out (issue 13:
+	// class.go, capacity.go, fanout.go) ---
 
 	// Classes declares the query classes that callers name with WithClass,
 	// each with its timeout, P95/P99 targets and objective (see [Class]).
 	// Work whose ctx names no class, or an undeclared one, falls in
 	// DefaultClass ("default": no timeout, no target, unless declared here).
-	// At most 256. When any class is declared, a ctx that ends during a
-	// statement sends the server a cancel request (pgx's
-	// CancelRequestContextWatcherHandler) instead of closing the connection,
-	// so the server stops the statement and the connection stays in the
-	// pool. Default: none.
+	// At most 64 (each costs ~70 KB per node). When any class is declared,
+	// a ctx that ends during a statement sends the server a cancel request
+	// (pgx's CancelRequestContextWatcherHandler) instead of closing the
+	// connection, so the server stops the statement and the connection
+	// stays in the pool. Default: none.
 	Classes []Class
 
 	// CapacityWindow is how often each node reads its load with Little's

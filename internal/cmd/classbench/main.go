@@ -109,7 +109,7 @@ func run(clients int, duration time.Duration, rounds, cancels int) error {
 		{"pgxpool SELECT 1", func(ctx context.Context, _ int) error { _, err := raw.Exec(ctx, `SELECT 1`); return err }},
 		{"pgxpool SET statement_timeout + SELECT 1 (pipelined)", func(ctx context.Context, _ int) error {
 			b := &pgx.Batch{}
-			b.Queue(`SELECT set_config('statement_timeout', $1, true)`, "50")
+			b.Queue(`SELECT set_config('statement_timeout', $1, true)`, "1000")
 			b.Queue(`SELECT 1`)
 			return raw.SendBatch(ctx, b).Close()
 		}},
