@@ -176,9 +176,9 @@ type Config struct {
 	// DefaultClass ("default": no timeout, no target, unless declared here).
 	// At most 64 (each costs ~70 KB per node). When any class is declared,
 	// a ctx that ends during a statement sends the server a cancel request
-	// (pgx's CancelRequestContextWatcherHandler) instead of closing the
-	// connection, so the server stops the statement and the connection
-	// stays in the pool. Default: none.
+	// (repeated until the call returns, see class_watch.go) instead of
+	// closing the connection, so the server stops the statement and the
+	// connection stays in the pool. Default: none.
 	Classes []Class
 
 	// CapacityWindow is how often each node reads its load with Little's
