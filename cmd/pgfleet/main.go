@@ -16,8 +16,8 @@ import (
 // subcommand is a new file defining a *command and one entry here.
 var commands = []*command{
 	migrateCommand,
+	shardCommand,
 	rulesCommand,
-	demoCommand,
 }
 
 // command is one subcommand. Run gets the arguments after the subcommand's
