@@ -47,7 +47,8 @@ var burnAlerts = []burnAlert{
 // Rules returns Prometheus recording and alerting rules (a rule file, YAML)
 // for the per-class series: P95/P99 per class from the exported histogram,
 // an alert when the P99 exceeds the class's target under enough traffic,
-// and the multi-window burn-rate alerts. `pgfleet rules` prints it.
+// the multi-window burn-rate alerts, and an alert when a pool stays too
+// small for its load (Little's law, capacity.go). `pgfleet rules` prints it.
 func Rules(opts RulesOptions) (string, error) {
 	orDefault(&opts.MinRate, DefaultRulesMinRate)
 	orDefault(&opts.For, DefaultRulesFor)
@@ -94,5 +95,8 @@ func Rules(opts RulesOptions) (string, error) {
 				"\n          and on ("+by+") pgfleet:class_bad_ratio:rate"+a.short+" > on ("+by+") ("+f+" * pgfleet:class_error_budget)"+guard,
 			"{{ $labels.service }} class {{ $labels.class }} burns its error budget "+f+"x too fast ("+a.long+" and "+a.short+")")
 	}
+	alert("PgfleetPoolTooSmall", "ticket", promDuration(opts.For),
+		"max by (service, cluster, node) (pgfleet_capacity_pool_too_small) == 1",
+		"{{ $labels.service }} {{ $labels.node }}: the pool is the bottleneck (Little's law); see pgfleet_capacity_suggested_connections and the dbx log line for the size that would serve the load")
 	return b.String(), nil
 }

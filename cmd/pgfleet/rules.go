@@ -22,7 +22,8 @@ const rulesUsage = `usage: pgfleet rules [--min-rate N] [--for DURATION] > pgfle
 Prints a Prometheus rule file for the per-class series dbx exports
 (Config.Classes): P95/P99 per class, an alert when a class's P99 stays above
 its target, and the multi-window error-budget burn-rate alerts of the SRE
-workbook (1h with 5m at 14.4x: page; 6h with 30m at 6x: ticket). Targets and
+workbook (1h with 5m at 14.4x: page; 6h with 30m at 6x: ticket), and an alert
+when a pool stays too small for its load (Little's law). Targets and
 objectives are read from the series themselves, so one file serves every
 service and class. Load it with rule_files in prometheus.yml, or wrap it in a
 PrometheusRule for the Prometheus Operator.
@@ -31,7 +32,8 @@ flags:
   --min-rate N     request-volume guard: a class with fewer calls per second
                    (over 5m) never alerts (default 1; 0 for the default,
                    negative for no guard)
-  --for DURATION   how long the P99 must stay above target (default 10m)
+  --for DURATION   how long the P99 must stay above target, or a pool too
+                   small, before alerting (default 10m)
 `
 
 func runRules(_ context.Context, e *env, args []string) error {

@@ -33,8 +33,8 @@ func TestRulesParse(t *testing.T) {
 				}
 			}
 		}
-		if len(records) != 8 || len(alerts) != 3 {
-			t.Fatalf("%v: records %v, alerts %v: want 8 and 3", args, records, alerts)
+		if len(records) != 8 || len(alerts) != 4 {
+			t.Fatalf("%v: records %v, alerts %v: want 8 and 4", args, records, alerts)
 		}
 		guarded := strings.Contains(r.stdout, "pgfleet:class_calls:rate5m >")
 		if wantGuard := args[len(args)-1] != "-1"; guarded != wantGuard {
