@@ -36,6 +36,10 @@ bench: ## Go benchmarks of every package (see BENCHMARKS.md for the side-by-side
 bench/dbx: ## point selects: dbx Cluster vs raw pgxpool vs pgbench, one server, one run
 	$(GO) run ./internal/cmd/dbxbench
 
+.PHONY: bench/classes
+bench/classes: ## latency classes: cost per query vs plain and vs a caller deadline; statement_timeout vs cancel; cancel timing
+	$(GO) run ./internal/cmd/classbench
+
 .PHONY: bench/shard
 bench/shard: ## Router.For with hot-key detection vs BoomFilters TopK: recall and memory, then speed, one run
 	$(GO) test ./shard/ -run 'TestRecallAgainstBoomTopK|TestHotKeysZipfAccuracy' -v -count=1

@@ -70,6 +70,9 @@ var Checks = []*Check{
 	{ID: "PGF010", Name: "declaration-mismatch", Severity: Warning,
 		Doc: "A container's PGFLEET_* fleet declaration, which dbx sizes its pool and guarantees quota minimums from at runtime, disagrees with the manifest: the autoscaler or the rollout can run more pods than declared, or the container runs another number of processes.",
 		run: runProblems},
+	{ID: "PGF013", Name: "under-capacity", Severity: Warning,
+		Doc: "A workload declares its peak (annotations pgfleet.dev/rps and pgfleet.dev/db-time-per-request) and its pools cannot carry it: max pods x processes x pool is below rps x db time per request (Little's law), so at peak requests queue for a connection even if the server has room.",
+		run: runUnderCapacity},
 }
 
 // LookupCheck returns the check with the given ID or name, or nil.

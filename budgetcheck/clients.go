@@ -76,6 +76,7 @@ func (ix *index) addClients(w *workload) {
 		}
 		ix.finish(cl, w, sc)
 		decl.apply(ix, cl)
+		ix.readLoad(w, c.Name, cl)
 		ix.clients = append(ix.clients, cl)
 	}
 }

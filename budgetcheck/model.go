@@ -133,6 +133,10 @@ type Client struct {
 	// more connections, whatever its pods and pool. 0: none.
 	Quota int      `json:"quota,omitempty"`
 	Notes []string `json:"notes,omitempty"`
+	// Load is the declared peak (annotations pgfleet.dev/rps and
+	// pgfleet.dev/db-time-per-request) and what it needs; nil when not
+	// declared.
+	Load *Load `json:"load,omitempty"`
 
 	demand budget.Demand // dbx/budget's arithmetic behind Demand, when it is known
 }

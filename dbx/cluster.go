@@ -24,6 +24,8 @@ type Cluster struct {
 	metrics *metrics
 	report  *Report
 	secrets []string // what no error may show: see scrub
+	classes *classRecord
+	capMet  *capacityMetrics
 }
 
 // Open opens a Cluster from a DSN (URL or key=value; pgx's pool_* keys are
@@ -48,7 +50,7 @@ func OpenConfig(ctx context.Context, cfg *Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl := &Cluster{cfg: c, metrics: newMetrics(c.Service, c.Name), secrets: secretsOf(c)}
+	cl := &Cluster{cfg: c, metrics: newMetrics(c.Service, c.Name), secrets: secretsOf(c), classes: newClassRecord(c.Classes, c.Service, c.Name), capMet: newCapacityMetrics(c.Service, c.Name)}
 	if c.Verify != VerifyOff {
 		if err := cl.verify(ctx); err != nil {
 			return nil, scrub(err, cl.secrets)
@@ -129,6 +131,7 @@ func (cl *Cluster) connConfig(base *pgx.ConnConfig) *pgx.ConnConfig {
 	}
 	setIfAbsent("statement_timeout", cl.cfg.StatementTimeout)
 	setIfAbsent("idle_in_transaction_session_timeout", cl.cfg.IdleInTxTimeout)
+	cl.watchClasses(cc)
 	return cc
 }
 
@@ -165,7 +168,8 @@ func (cl *Cluster) openNode(ctx context.Context, name string, base *pgxpool.Conf
 	if q != nil {
 		go q.run(pool)
 	}
-	return &Node{name: name, pool: pool, log: c.Logger, secrets: cl.secrets, gate: g, quota: q}, nil
+	return &Node{name: name, pool: pool, log: c.Logger, secrets: cl.secrets, gate: g, quota: q,
+		classes: cl.classes.set, stats: cl.classes.forNode(name), capacity: newCapacityState(c.CapacityWindow)}, nil
 }
 
 // newPool is pgxpool.NewWithConfig, which panics on a Config that

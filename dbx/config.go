@@ -192,6 +192,30 @@ type Config struct {
 	// gate's starting limit. Default: $PGFLEET_QUOTA_MIN, else 1 when Quota
 	// is set.
 	QuotaMin int
+
+	// --- Latency budgets per query class, capacity, fan-out (issue 13:
+	// class.go, capacity.go, fanout.go) ---
+
+	// Classes declares the query classes that callers name with WithClass,
+	// each with its timeout, P95/P99 targets and objective (see [Class]).
+	// Work whose ctx names no class, or an undeclared one, falls in
+	// DefaultClass ("default": no timeout, no target, unless declared here).
+	// At most 64 (each costs ~70 KB per node). When any class is declared,
+	// a ctx that ends during a statement sends the server a cancel request
+	// (repeated until the call returns, see class_watch.go) instead of
+	// closing the connection, so the server stops the statement and the
+	// connection stays in the pool. Default: none.
+	Classes []Class
+
+	// CapacityWindow is how often each node reads its load with Little's
+	// law (arrival rate x mean hold time) and warns when its pool is too
+	// small for the traffic (see [Node.Capacity]). Default 30s; negative:
+	// off.
+	CapacityWindow time.Duration
+
+	// FanOutLimit bounds the branches of one Cluster.FanOut running at
+	// once, so that one request cannot hold the whole pool. Default 4.
+	FanOutLimit int
 }
 
 // VerifyPolicy says what Open does when the declared fleet does not fit the
@@ -300,6 +324,8 @@ func (c Config) withDefaults() (Config, error) {
 	orDefault(&c.StatementTimeout, DefaultStatementTimeout)
 	orDefault(&c.IdleInTxTimeout, DefaultIdleInTxTimeout)
 	orDefault(&c.OperationTimeout, c.defaultOperationTimeout())
+	orDefault(&c.CapacityWindow, DefaultCapacityWindow)
+	orDefault(&c.FanOutLimit, DefaultFanOutLimit)
 	orDefault(&c.Logger, slog.Default())
 	orDefault(&c.Name, defaultName(&c.Pool.ConnConfig.Config))
 	return c, c.validate()
@@ -367,6 +393,10 @@ func (c Config) validate() error {
 	}
 	if c.Share > 0 && c.Fleet.Pods() < 1 {
 		bad("Fleet", fmt.Sprintf("{Replicas: %d, MaxReplicas: %d}", c.Fleet.Replicas, c.Fleet.MaxReplicas), "a Share needs the fleet's size: declare Fleet.Replicas or Fleet.MaxReplicas (the HPA ceiling)")
+	}
+	errs = append(errs, validateClasses(c.Classes))
+	if c.FanOutLimit < 0 || c.FanOutLimit > MaxFanOutBranches {
+		bad("FanOutLimit", c.FanOutLimit, fmt.Sprintf("must be between 1 and %d (or 0 for the default, %d)", MaxFanOutBranches, DefaultFanOutLimit))
 	}
 	if c.Share > 0 && c.Verify == VerifyOff {
 		bad("Verify", "VerifyOff", "a Share is sized from the server's live max_connections: use VerifyWarn or VerifyFail")

@@ -82,6 +82,26 @@
 // (one per database or server) registers all their Collectors in one
 // registry and a dashboard tells them apart.
 //
+// # Latency classes
+//
+// [WithClass] names an operation's class; Config.Classes gives each a
+// timeout, P95/P99 targets and an objective ([Class]). The deadline is the
+// earlier of the caller's and the class's, counted from the call, so the
+// gate wait spends it; a budget spent before a connection is taken fails
+// with a *[BudgetSpentError] and sends nothing, and a statement still
+// running at the deadline is cancelled on the server (a cancel request,
+// which keeps the connection). [Cluster.ClassStats] and the collector give
+// per-class latency, percentiles and error-budget burn rates; [Rules]
+// writes the Prometheus rules for them. [Cluster.FanOut] runs a request's
+// independent reads concurrently under one deadline, each in its class.
+//
+// # Capacity
+//
+// Each node applies Little's law online ([Node.Capacity]): arrival rate x
+// mean hold time is the concurrency the load needs; when the pool is the
+// bottleneck it says so in a metric and a rate-limited log line, with the
+// size that would serve the load and whether the budget allows it.
+//
 // # Errors
 //
 // [SaturationError] (the gate said no: nothing was sent), [ServerFullError]

@@ -29,6 +29,8 @@ type gate struct {
 	shed     atomic.Int64
 	timeouts atomic.Int64
 	observe  func(time.Duration) // acquire-wait histogram; never nil
+
+	load loadMeter // guarded by mu: Little's law inputs (capacity.go)
 }
 
 type waiter struct {
@@ -52,7 +54,9 @@ func (g *gate) acquire(ctx context.Context) error { return g.acquireWithin(ctx, 
 // timeout, when a fleet quota sends a caller back to the gate).
 func (g *gate) acquireWithin(ctx context.Context, timeout time.Duration) error {
 	g.mu.Lock()
+	g.load.arrivals++
 	if g.inUse < g.limit && g.waiters.Len() == 0 {
+		g.tickLocked()
 		g.inUse++
 		g.mu.Unlock()
 		g.observe(0)
@@ -62,6 +66,7 @@ func (g *gate) acquireWithin(ctx context.Context, timeout time.Duration) error {
 		g.mu.Unlock()
 		return err
 	}
+	g.load.queued++
 	if g.waiters.Len() >= g.maxWaiters {
 		err := g.saturated(0, true)
 		g.mu.Unlock()
@@ -88,6 +93,7 @@ func (g *gate) acquireWithin(ctx context.Context, timeout time.Duration) error {
 	g.mu.Lock()
 	if w.granted {
 		// Granted while we were giving up: hand the slot on.
+		g.tickLocked()
 		g.inUse--
 		g.grantLocked()
 	} else {
@@ -109,6 +115,8 @@ func (g *gate) acquireWithin(ctx context.Context, timeout time.Duration) error {
 // release returns a slot and wakes the next waiter if the limit allows.
 func (g *gate) release() {
 	g.mu.Lock()
+	g.tickLocked()
+	g.load.done++
 	g.inUse--
 	g.grantLocked()
 	g.mu.Unlock()
@@ -127,6 +135,7 @@ func (g *gate) grantLocked() {
 	for g.inUse < g.limit && g.waiters.Len() > 0 {
 		w := g.waiters.Remove(g.waiters.Front()).(*waiter)
 		w.granted = true
+		g.tickLocked()
 		g.inUse++
 		close(w.ready)
 	}

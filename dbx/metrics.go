@@ -96,6 +96,8 @@ func (col collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	m.acquire.Describe(ch)
 	m.queryTime.Describe(ch)
+	col.c.classes.describe(ch)
+	col.c.capMet.describe(ch)
 }
 
 func (col collector) Collect(ch chan<- prometheus.Metric) {
@@ -134,4 +136,6 @@ func (col collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	m.acquire.Collect(ch)
 	m.queryTime.Collect(ch)
+	col.c.classes.collect(ch)
+	col.c.capMet.collect(ch, col.c.Nodes())
 }

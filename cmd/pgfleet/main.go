@@ -18,6 +18,7 @@ var commands = []*command{
 	migrateCommand,
 	shardCommand,
 	budgetCommand,
+	rulesCommand,
 }
 
 // command is one subcommand. Run gets the arguments after the subcommand's
