@@ -23,6 +23,7 @@ type pass struct {
 	problems []problem
 	decode   []decodeError
 	dupes    []problem // objects read more than once, see dedupe
+	unbuilt  []problem // units, or parts of them, that could not be built or rendered
 }
 
 func (p *pass) emit(c *Check, f Finding) {
@@ -69,6 +70,14 @@ var Checks = []*Check{
 		run: func(p *pass, c *Check) {
 			for _, pr := range p.dupes {
 				p.emit(c, Finding{Location: pr.loc, Message: pr.message, Suggestion: "pass each object once: one rendering of the chart or overlay"})
+			}
+		}},
+	{ID: "PGF010", Name: "unit-not-built", Severity: Error,
+		Doc: "A kustomization cannot be built or a Helm chart cannot be loaded or rendered, or a chart dependency that the values enable is not vendored under charts/: its workloads are not checked, so nothing about them fits.",
+		run: func(p *pass, c *Check) {
+			for _, pr := range p.unbuilt {
+				p.emit(c, Finding{Location: pr.loc, Message: pr.message,
+					Suggestion: "fix the build (kubectl kustomize DIR / helm template DIR show the same error), or vendor the dependency with helm dependency build"})
 			}
 		}},
 }

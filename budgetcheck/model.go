@@ -73,9 +73,12 @@ const (
 // Database is one connection budget: a Postgres server, a pooler's client
 // side, or an unresolved target, with the clients that draw on it.
 type Database struct {
-	ID       string       `json:"id"`
-	Kind     DatabaseKind `json:"kind"`
-	Location Location     `json:"location"`
+	ID   string       `json:"id"`
+	Kind DatabaseKind `json:"kind"`
+	// Unit is the deployment unit the database was found in: the
+	// kustomization or chart directory; empty for loose manifests.
+	Unit     string   `json:"unit,omitempty"`
+	Location Location `json:"location"`
 	// MaxConnections is max_connections (for a pooler: max_client_conn x
 	// pooler pods).
 	MaxConnections    Number `json:"max_connections"`

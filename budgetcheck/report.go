@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/pgfleet/pgfleet/dbx/budget"
@@ -34,7 +35,7 @@ func Run(ctx context.Context, opts Options, stdin io.Reader, paths ...string) (*
 	if err != nil {
 		return nil, err
 	}
-	if !slices.ContainsFunc(srcs, func(s Source) bool { return len(splitDocuments(s)) > 0 }) {
+	if !slices.ContainsFunc(srcs, func(s Source) bool { return len(splitDocuments(s)) > 0 || len(s.failed) > 0 }) {
 		return nil, &InputError{Path: strings.Join(paths, " "), Reason: "no manifests in the input (only empty files, blank lines or comments): nothing was checked",
 			Fix: "check that the files or the command piping into budgetcheck produce manifests"}
 	}
@@ -42,8 +43,40 @@ func Run(ctx context.Context, opts Options, stdin io.Reader, paths ...string) (*
 }
 
 // Analyze checks manifests already read: manifests -> workload model ->
-// findings.
+// findings. Sources of different deployment units ([Source.Unit]) are
+// checked separately, each database and finding naming its unit: two
+// overlays of one base deploy the same workloads twice over, not both at
+// once.
 func Analyze(srcs []Source, opts Options) *Report {
+	var units []string
+	byUnit := map[string][]Source{}
+	for _, s := range srcs {
+		if _, ok := byUnit[s.Unit]; !ok {
+			units = append(units, s.Unit)
+		}
+		byUnit[s.Unit] = append(byUnit[s.Unit], s)
+	}
+	if len(units) <= 1 {
+		return analyzeUnit(srcs, opts)
+	}
+	sort.Strings(units) // loose manifests ("") first, then by directory
+	r := &Report{Schema: SchemaVersion, Databases: []*Database{}, Findings: []Finding{}}
+	for _, u := range units {
+		ur := analyzeUnit(byUnit[u], opts)
+		r.Databases = append(r.Databases, ur.Databases...)
+		r.Findings = append(r.Findings, ur.Findings...)
+	}
+	return r
+}
+
+// analyzeUnit checks the sources of one deployment unit.
+func analyzeUnit(srcs []Source, opts Options) *Report {
+	unit := ""
+	var failed []problem
+	for _, s := range srcs {
+		unit = s.Unit
+		failed = append(failed, s.failed...)
+	}
 	objs, decodeErrs := decodeAll(srcs)
 	objs, dupes := dedupe(objs)
 	ix := newIndex(objs, opts)
@@ -58,9 +91,15 @@ func Analyze(srcs []Source, opts Options) *Report {
 			ix.problems = append(ix.problems, problem{check: "PGF007", loc: d.Location, database: d.ID, message: d.ID + ": " + err.Error()})
 		}
 	}
-	p := &pass{report: r, problems: ix.problems, decode: decodeErrs, dupes: dupes}
+	p := &pass{report: r, problems: ix.problems, decode: decodeErrs, dupes: dupes, unbuilt: failed}
 	for _, c := range Checks {
 		c.run(p, c)
+	}
+	for _, d := range r.Databases {
+		d.Unit = unit
+	}
+	for i := range r.Findings {
+		r.Findings[i].Unit = unit
 	}
 	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
 		return cmp.Or(

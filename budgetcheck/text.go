@@ -24,6 +24,9 @@ func writeText(w io.Writer, r *Report) error {
 	}
 	clients := false
 	for _, d := range r.Databases {
+		if d.Unit != "" {
+			p("[%s] ", d.Unit)
+		}
 		p("%s (%s): %s\n", d.ID, d.Kind, upper(d.Verdict))
 		if d.MaxConnections.State == Known {
 			p("  %s\n", d.UsableExplanation)
