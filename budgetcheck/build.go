@@ -137,6 +137,7 @@ func (ix *index) addScaler(loc Location, target string, s scaler) {
 func (ix *index) build() []*Database {
 	ix.findServers()
 	ix.findPoolers()
+	ix.findPgpools()
 	for _, w := range ix.workloads {
 		if !ix.serving[w] {
 			ix.addClients(w)
@@ -203,6 +204,19 @@ func (ix *index) resolveHost(host, secret, ns string) (*Database, string) {
 	svcNS := ns
 	if len(parts) > 1 {
 		svcNS = parts[1]
+	}
+	// A StatefulSet pod's name under its headless Service,
+	// pod.service[.ns[.svc...]], reaches that Service's servers.
+	if len(parts) >= 2 {
+		podNS := ns
+		if len(parts) >= 3 && parts[2] != "svc" {
+			podNS = parts[2]
+		}
+		if s := ix.services[nsName(podNS, parts[1])]; s != nil && s.Spec.ClusterIP == corev1.ClusterIPNone {
+			if d := ix.byService[nsName(podNS, parts[1])]; d != nil {
+				return d, fmt.Sprintf("pod %s of headless Service %s -> %s", parts[0], nsName(podNS, parts[1]), d.ID)
+			}
+		}
 	}
 	inCluster := len(parts) <= 2 || parts[2] == "svc"
 	if inCluster {

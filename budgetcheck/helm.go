@@ -41,10 +41,10 @@ const (
 // disabled by its condition or tags is not deployed and not reported. A
 // chart that cannot be loaded or rendered is one PGF010 problem.
 func renderChart(dir string, opts Options) []Source {
+	chartFile := filepath.Join(dir, "Chart.yaml")
 	fail := func(format string, args ...any) []Source {
-		return []Source{{Name: dir, Unit: dir, failed: []problem{{check: "PGF010",
-			loc:     Location{File: filepath.Join(dir, "Chart.yaml"), Line: 1},
-			message: fmt.Sprintf("chart %s: ", dir) + fmt.Sprintf(format, args...)}}}}
+		return []Source{{Name: chartFile, Unit: dir, failed: []problem{{check: "PGF010",
+			message: fmt.Sprintf("chart %s: ", filepath.Base(dir)) + fmt.Sprintf(format, args...)}}}}
 	}
 	ch, err := loader.LoadDir(dir)
 	if err != nil {
@@ -60,9 +60,9 @@ func renderChart(dir string, opts Options) []Source {
 	var missing []problem
 	for _, dep := range ch.Metadata.Dependencies {
 		if !hasDependency(ch, dep.Name) {
-			missing = append(missing, problem{check: "PGF010", loc: Location{File: filepath.Join(dir, "Chart.yaml"), Line: 1},
-				message: fmt.Sprintf("chart %s: dependency %s (version %q from %s) is enabled but not vendored under charts/: its workloads are not checked (run helm dependency build %s)",
-					dir, dep.Name, dep.Version, dep.Repository, dir)})
+			missing = append(missing, problem{check: "PGF010",
+				message: fmt.Sprintf("chart %s: dependency %s (version %q from %s) is enabled but not vendored under charts/: its workloads are not checked (run helm dependency build on the chart)",
+					ch.Name(), dep.Name, dep.Version, dep.Repository)})
 		}
 	}
 	caps := chartutil.DefaultCapabilities.Copy()
@@ -73,7 +73,7 @@ func renderChart(dir string, opts Options) []Source {
 	}
 	files, err := engine.Render(ch, top)
 	if err != nil {
-		return fail("cannot be rendered: %v (its workloads are not checked; helm template %s shows the same error)", err, dir)
+		return fail("cannot be rendered: %v (its workloads are not checked; helm template shows the same error)", err)
 	}
 	names := make([]string, 0, len(files))
 	for name := range files {
@@ -91,10 +91,9 @@ func renderChart(dir string, opts Options) []Source {
 		rel := strings.TrimPrefix(name, ch.Name()+"/")
 		out = append(out, Source{Name: filepath.Join(dir, filepath.FromSlash(rel)), Unit: dir, Data: []byte(files[name])})
 	}
-	if len(out) == 0 {
-		out = append(out, Source{Name: dir, Unit: dir})
+	if len(missing) > 0 || len(out) == 0 {
+		out = append(out, Source{Name: chartFile, Unit: dir, failed: missing})
 	}
-	out[0].failed = append(out[0].failed, missing...)
 	return out
 }
 

@@ -24,7 +24,9 @@ type Source struct {
 	// for loose manifests. Each unit is checked on its own (see units.go).
 	Unit string
 
-	failed []problem // units that could not be built or rendered (PGF010)
+	// failed are PGF010 problems of the unit, located at Name (the
+	// kustomization or Chart.yaml): it, or part of it, was not built.
+	failed []problem
 }
 
 // ReadSources reads the named inputs: files, directories (walked

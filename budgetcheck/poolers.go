@@ -84,15 +84,7 @@ func (ix *index) addPooler(w *workload, cfg bouncerConfig, up *Database, via str
 	d := &Database{ID: w.key(), Kind: Pooler, Location: w.loc,
 		SuperuserReserved: known(0, "PgBouncer reserves no client slots"), Reserved: known(0, "PgBouncer reserves no client slots")}
 	maxClient := cfg.int(ix, d, "max_client_conn", pgbouncerMaxClientConn)
-	// Clients can count only on the pods that surely run: the autoscaler's
-	// minimum, else the replicas.
-	minPods := w.pods
-	switch {
-	case sc != nil && sc.bad != "":
-		minPods = unknown("%s", sc.bad)
-	case sc != nil:
-		minPods = known(sc.min, "autoscaler minimum %d", sc.min)
-	}
+	minPods := guaranteedPods(w, sc)
 	if minPods.State == Known && maxClient.State == Known {
 		d.MaxConnections = known(budget.Mul(maxClient.Value, minPods.Value), "max_client_conn %d (%s) x pooler pods %d (%s)", maxClient.Value, maxClient.Source, minPods.Value, minPods.Source)
 	} else {
@@ -112,6 +104,18 @@ func (ix *index) addPooler(w *workload, cfg bouncerConfig, up *Database, via str
 	d.upstream = cl
 	ix.finish(cl, w, sc)
 	ix.clients = append(ix.clients, cl)
+}
+
+// guaranteedPods is the pooler pods its clients can count on: the
+// autoscaler's minimum, else the replicas.
+func guaranteedPods(w *workload, sc *scaler) Number {
+	switch {
+	case sc != nil && sc.bad != "":
+		return unknown("%s", sc.bad)
+	case sc != nil:
+		return known(sc.min, "autoscaler minimum %d", sc.min)
+	}
+	return w.pods
 }
 
 // pairs is the number of (database, user) pools one pooler process keeps.

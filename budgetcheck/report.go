@@ -75,7 +75,10 @@ func analyzeUnit(srcs []Source, opts Options) *Report {
 	var failed []problem
 	for _, s := range srcs {
 		unit = s.Unit
-		failed = append(failed, s.failed...)
+		for _, f := range s.failed {
+			f.loc = Location{File: s.Name, Line: 1}
+			failed = append(failed, f)
+		}
 	}
 	objs, decodeErrs := decodeAll(srcs)
 	objs, dupes := dedupe(objs)

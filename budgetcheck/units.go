@@ -220,9 +220,8 @@ func buildUnits(ctx context.Context, l layout, opts Options) []Source {
 		}
 		src, err := buildKustomization(dir)
 		if err != nil {
-			src = Source{Name: dir, Unit: dir, failed: []problem{{check: "PGF010",
-				loc:     Location{File: kustomizationFile(dir), Line: 1},
-				message: fmt.Sprintf("kustomization %s cannot be built: %v (its workloads are not checked; run kubectl kustomize %s to see the same error)", dir, err, dir)}}}
+			src = Source{Name: kustomizationFile(dir), Unit: dir, failed: []problem{{check: "PGF010",
+				message: fmt.Sprintf("kustomization cannot be built: %v (its workloads are not checked; kubectl kustomize shows the same error)", err)}}}
 		}
 		out = append(out, src)
 	}
