@@ -134,14 +134,7 @@ func (ix *index) pgpoolInt(d *Database, settings map[string]setting, name string
 func (ix *index) pgpoolConfig(w *workload, c *corev1.Container) (map[string]setting, []setting) {
 	out := map[string]setting{}
 	var backends []setting
-	for _, vol := range w.pod.Volumes {
-		if vol.ConfigMap == nil {
-			continue
-		}
-		cm := ix.configMaps[nsName(w.ns, vol.ConfigMap.Name)]
-		if cm == nil {
-			continue
-		}
+	for _, cm := range ix.mountedConfigMaps(w) {
 		for _, k := range slices.Sorted(maps.Keys(cm.Data)) {
 			if !strings.HasSuffix(k, ".conf") {
 				continue

@@ -3,7 +3,8 @@ package budgetcheck
 import (
 	"fmt"
 	"regexp"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -109,20 +110,8 @@ func (ix *index) postgresParams(w *workload, c *corev1.Container) map[string]set
 	if v, ok := vars["POSTGRESQL_MAX_CONNECTIONS"]; ok && !v.missing && v.secret == "" {
 		params["max_connections"] = setting{value: v.value, source: v.origin}
 	}
-	for _, vol := range w.pod.Volumes {
-		if vol.ConfigMap == nil {
-			continue
-		}
-		cm := ix.configMaps[nsName(w.ns, vol.ConfigMap.Name)]
-		if cm == nil {
-			continue
-		}
-		keys := make([]string, 0, len(cm.Data))
-		for k := range cm.Data {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+	for _, cm := range ix.mountedConfigMaps(w) {
+		for _, k := range slices.Sorted(maps.Keys(cm.Data)) {
 			for _, m := range confLine.FindAllStringSubmatch(cm.Data[k], -1) {
 				params[m[1]] = setting{value: m[2], source: fmt.Sprintf("ConfigMap %s key %s", cm.Name, k)}
 			}
@@ -147,6 +136,21 @@ func (ix *index) postgresParams(w *workload, c *corev1.Container) map[string]set
 		}
 	}
 	return params
+}
+
+// mountedConfigMaps lists the ConfigMaps of the manifests that the
+// workload's pods mount as volumes, in volume order.
+func (ix *index) mountedConfigMaps(w *workload) []*corev1.ConfigMap {
+	var out []*corev1.ConfigMap
+	for _, vol := range w.pod.Volumes {
+		if vol.ConfigMap == nil {
+			continue
+		}
+		if cm := ix.configMaps[nsName(w.ns, vol.ConfigMap.Name)]; cm != nil {
+			out = append(out, cm)
+		}
+	}
+	return out
 }
 
 // settings attaches one source to a parameters map.
