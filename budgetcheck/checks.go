@@ -98,10 +98,14 @@ func verdictCheck(v Verdict, verb string) func(*pass, *Check) {
 			if d.Verdict != v {
 				continue
 			}
+			demand := fmt.Sprint(d.WorstCase)
+			if d.UnknownClients > 0 {
+				demand = fmt.Sprintf("at least %d (%s unknown)", d.WorstCase, plural(d.UnknownClients, "client"))
+			}
 			p.emit(c, Finding{
 				Database:   d.ID,
 				Location:   d.Location,
-				Message:    fmt.Sprintf("%s: worst-case demand %d %s usable %d", d.ID, d.WorstCase, verb, d.Usable),
+				Message:    fmt.Sprintf("%s: worst-case demand %s %s usable %d", d.ID, demand, verb, d.Usable),
 				Arithmetic: d.arithmetic(),
 				Suggestion: d.suggestion(),
 			})

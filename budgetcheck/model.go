@@ -89,11 +89,16 @@ type Database struct {
 	UsableExplanation string `json:"usable_explanation"`
 	// WorstCase is the sum of the known clients' worst-case demands; a lower
 	// bound when Verdict is unbounded or unknown.
-	WorstCase   int       `json:"worst_case"`
-	Verdict     Verdict   `json:"verdict"`
-	Explanation string    `json:"explanation"`
-	Clients     []*Client `json:"clients"`
-	Assumptions []string  `json:"assumptions"`
+	WorstCase int `json:"worst_case"`
+	// UnknownClients counts the clients whose demand is unknown or
+	// unbounded: WorstCase leaves them out, so it is "at least" when this
+	// is not zero. The verdict is over when the known part alone exceeds
+	// usable, unknown (or unbounded) only when it fits.
+	UnknownClients int       `json:"unknown_clients"`
+	Verdict        Verdict   `json:"verdict"`
+	Explanation    string    `json:"explanation"`
+	Clients        []*Client `json:"clients"`
+	Assumptions    []string  `json:"assumptions"`
 
 	upstream *Client // for a pooler: its server-side connections
 	invalid  bool    // a setting of this database is a PGF007 problem: it cannot be ok

@@ -139,30 +139,42 @@ func (d *Database) evaluate() error {
 	srv := d.server()
 	var demands []budget.Demand
 	verdict := Verdict("")
+	d.UnknownClients = 0
 	for _, c := range d.Clients {
 		switch c.Demand.State {
 		case Known:
 			demands = append(demands, c.demand)
 		case Unbounded:
 			verdict = VerdictUnbounded
+			d.UnknownClients++
+		default:
+			d.UnknownClients++
 		}
 	}
 	fit := budget.Check(srv, demands...)
 	d.Usable, d.WorstCase, d.UsableExplanation = fit.Usable, fit.Demand, srv.Explain()
 	d.Explanation = fit.Explanation
 	limitKnown := d.MaxConnections.State == Known && d.SuperuserReserved.State == Known && d.Reserved.State == Known
+	// The known clients' demand is a lower bound of the worst case: when it
+	// alone exceeds the limit, the database is over whatever the unknown
+	// clients open; only when it fits does an unknown make the verdict
+	// unknown.
+	limitUsable := limitKnown && d.Kind != Unresolved && srv.CheckCounts() == nil
 	switch {
+	case limitUsable && fit.Verdict == budget.Over:
+		verdict = VerdictOver
+		if d.UnknownClients > 0 {
+			d.Explanation = fmt.Sprintf("at least %d, and %s unknown: the known clients alone exceed usable %d; %s", fit.Demand, plural(d.UnknownClients, "client"), fit.Usable, fit.Explanation)
+		}
 	case verdict == VerdictUnbounded:
 		d.Explanation = fmt.Sprintf("a client's pool is unbounded; the known clients' demand alone is %d", fit.Demand)
 	case !limitKnown || d.Kind == Unresolved:
 		verdict, d.Explanation = VerdictUnknown, fmt.Sprintf("the database's limit is unknown; known demand %d", fit.Demand)
 	case srv.CheckCounts() != nil:
 		verdict, d.Explanation = VerdictUnknown, fmt.Sprintf("the database's limit cannot be computed (%v); known demand %d", srv.CheckCounts(), fit.Demand)
-	case fit.Verdict == budget.Over:
-		verdict = VerdictOver
 	case d.anyUnknown():
 		verdict = VerdictUnknown
-		d.Explanation = fmt.Sprintf("a client's demand is unknown; the known clients' %s", fit.Explanation)
+		d.Explanation = fmt.Sprintf("at least %d, and %s unknown; the known clients' %s", fit.Demand, plural(d.UnknownClients, "client"), fit.Explanation)
 	case d.invalid:
 		// Nothing unread may fit: a setting of this database could not be
 		// used (PGF007), so the verdict cannot be ok.
