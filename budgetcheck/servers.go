@@ -2,8 +2,8 @@ package budgetcheck
 
 import (
 	"fmt"
-	"regexp"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
