@@ -73,13 +73,11 @@ var Checks = []*Check{
 			}
 		}},
 	{ID: "PGF010", Name: "unit-not-built", Severity: Error,
-		Doc: "A kustomization cannot be built or a Helm chart cannot be loaded or rendered, or a chart dependency that the values enable is not vendored under charts/: its workloads are not checked, so nothing about them fits.",
-		run: func(p *pass, c *Check) {
-			for _, pr := range p.unbuilt {
-				p.emit(c, Finding{Location: pr.loc, Message: pr.message,
-					Suggestion: "fix the build (kubectl kustomize DIR / helm template DIR show the same error), or vendor the dependency with helm dependency build"})
-			}
-		}},
+		Doc: "A kustomization cannot be built or a Helm chart cannot be loaded or rendered: its workloads are not checked, so nothing about them fits.",
+		run: unbuiltCheck("fix the build: kubectl kustomize DIR or helm template DIR shows the same error")},
+	{ID: "PGF011", Name: "dependency-not-vendored", Severity: Warning,
+		Doc: "A chart dependency that the values enable is not under charts/ (helm dependency build was not run): its workloads are not checked, except Bitnami's postgresql and postgresql-ha, which are modelled from the values.",
+		run: unbuiltCheck("run helm dependency build on the chart before budgetcheck, or pass the rendered output (helm template)")},
 }
 
 // LookupCheck returns the check with the given ID or name, or nil.
@@ -90,6 +88,16 @@ func LookupCheck(idOrName string) *Check {
 		}
 	}
 	return nil
+}
+
+func unbuiltCheck(suggestion string) func(*pass, *Check) {
+	return func(p *pass, c *Check) {
+		for _, pr := range p.unbuilt {
+			if pr.check == c.ID {
+				p.emit(c, Finding{Location: pr.loc, Message: pr.message, Suggestion: suggestion})
+			}
+		}
+	}
 }
 
 func verdictCheck(v Verdict, verb string) func(*pass, *Check) {

@@ -57,19 +57,30 @@ func renderChart(dir string, opts Options) []Source {
 	if err := chartutil.ProcessDependenciesWithMerge(ch, vals); err != nil {
 		return fail("dependencies cannot be processed: %v (its workloads are not checked)", err)
 	}
-	var missing []problem
-	for _, dep := range ch.Metadata.Dependencies {
-		if !hasDependency(ch, dep.Name) {
-			missing = append(missing, problem{check: "PGF010",
-				message: fmt.Sprintf("chart %s: dependency %s (version %q from %s) is enabled but not vendored under charts/: its workloads are not checked (run helm dependency build on the chart)",
-					ch.Name(), dep.Name, dep.Version, dep.Repository)})
-		}
-	}
 	caps := chartutil.DefaultCapabilities.Copy()
 	rel := chartutil.ReleaseOptions{Name: opts.helmRelease(), Namespace: opts.helmNamespace(), Revision: 1, IsInstall: true}
 	top, err := chartutil.ToRenderValuesWithSchemaValidation(ch, vals, rel, caps, false)
 	if err != nil {
 		return fail("values do not fit the chart: %v", err)
+	}
+	var missing []problem
+	var modelled []Source
+	for _, dep := range ch.Metadata.Dependencies {
+		if hasDependency(ch, dep.Name) {
+			continue
+		}
+		values, _ := top["Values"].(chartutil.Values)
+		if m, ok := bitnamiModel(dir, dep.Name, dep.Alias, dep.Repository, rel.Name, rel.Namespace, values); ok {
+			m.Unit = dir
+			modelled = append(modelled, m)
+			missing = append(missing, problem{check: "PGF011",
+				message: fmt.Sprintf("chart %s: dependency %s (version %q from %s) is not vendored under charts/: its server was modelled from the chart's values (Bitnami keys); vendor it (helm dependency build) to check what it renders",
+					ch.Name(), dep.Name, dep.Version, dep.Repository)})
+			continue
+		}
+		missing = append(missing, problem{check: "PGF011",
+			message: fmt.Sprintf("chart %s: dependency %s (version %q from %s) is enabled but not vendored under charts/: its workloads are not checked (run helm dependency build on the chart)",
+				ch.Name(), dep.Name, dep.Version, dep.Repository)})
 	}
 	files, err := engine.Render(ch, top)
 	if err != nil {
@@ -91,6 +102,7 @@ func renderChart(dir string, opts Options) []Source {
 		rel := strings.TrimPrefix(name, ch.Name()+"/")
 		out = append(out, Source{Name: filepath.Join(dir, filepath.FromSlash(rel)), Unit: dir, Data: []byte(files[name])})
 	}
+	out = append(out, modelled...)
 	if len(missing) > 0 || len(out) == 0 {
 		out = append(out, Source{Name: chartFile, Unit: dir, failed: missing})
 	}
