@@ -38,6 +38,13 @@ type problem struct {
 	message  string
 }
 
+// serverOf is the Postgres a workload runs and the container running it:
+// the pod's other containers are clients (of it, when they use localhost).
+type serverOf struct {
+	db        *Database
+	container string
+}
+
 // index holds the decoded objects by key and the model being built.
 type index struct {
 	opts       Options
@@ -51,7 +58,8 @@ type index struct {
 	databases map[string]*Database // by ID
 	externals map[string]*Database // by host, see external
 	byService map[string]*Database // ns/service name -> database it reaches
-	serving   map[*workload]bool   // workloads that are servers or poolers
+	serving   map[*workload]bool   // workloads that are poolers: not clients
+	servers   map[*workload]serverOf
 	clients   []*Client
 	problems  []problem
 }
@@ -67,6 +75,7 @@ func newIndex(objs []object, opts Options) *index {
 		externals:  map[string]*Database{},
 		byService:  map[string]*Database{},
 		serving:    map[*workload]bool{},
+		servers:    map[*workload]serverOf{},
 	}
 	for _, o := range objs {
 		switch v := o.obj.(type) {

@@ -31,7 +31,11 @@ func (ix *index) addClients(w *workload) {
 		return
 	}
 	pods, sc := ix.scaledPods(w)
+	own, isServer := ix.servers[w]
 	for _, c := range w.containers() {
+		if isServer && c.Name == own.container {
+			continue // the server is never a client of itself
+		}
 		vars, envNotes := ix.containerEnv(w.ns, c)
 		dsnVal, d, hasDSN := findDSN(vars)
 		dbAnn, _, hasDBAnn := w.annotation(AnnotationDatabase, c.Name)
@@ -57,6 +61,8 @@ func (ix *index) addClients(w *workload) {
 		switch {
 		case hasDBAnn:
 			db, cl.Via = ix.resolveDatabase(dbAnn, w.ns)
+		case host != "" && isLocalhost(host) && isServer:
+			db, cl.Via = own.db, "host "+host+": the Postgres of its own pod -> "+own.db.ID
 		case host != "":
 			db, cl.Via = ix.resolveHost(host, hostVal.secret, w.ns)
 			from := hostVal.origin

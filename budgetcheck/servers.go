@@ -71,28 +71,22 @@ func (ix *index) findServers() {
 		}
 	}
 	for _, w := range ix.workloads {
-		c := postgresContainer(w)
+		c := ix.postgresContainer(w)
 		if c == nil || w.annotations[AnnotationIgnore] == "true" {
 			continue
 		}
 		d := &Database{ID: w.key(), Kind: Postgres, Location: w.loc, workload: w.key()}
 		ix.assumeServer(d, ix.postgresParams(w, c))
-		ix.serving[w] = true
+		ix.servers[w] = serverOf{db: d, container: c.Name}
 		ix.addDatabase(d, w.ns, ix.servicesOf(w)...)
 	}
 }
 
-// postgresContainer returns the container that runs Postgres, or nil.
-func postgresContainer(w *workload) *corev1.Container {
+// postgresContainer returns the container that runs Postgres, or nil (see
+// recognize.go).
+func (ix *index) postgresContainer(w *workload) *corev1.Container {
 	for _, c := range w.containers() {
-		img := strings.ToLower(c.Image)
-		if i := strings.LastIndexByte(img, '/'); i >= 0 {
-			img = img[i+1:]
-		}
-		name, _, _ := strings.Cut(img, ":")
-		name, _, _ = strings.Cut(name, "@")
-		switch name {
-		case "postgres", "postgresql", "postgis", "timescaledb", "timescaledb-ha", "postgresql-repmgr", "spilo":
+		if ix.serverReason(w, c) != "" {
 			return c
 		}
 	}
