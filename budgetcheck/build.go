@@ -145,6 +145,7 @@ func (ix *index) addScaler(loc Location, target string, s scaler) {
 // build turns the index into databases with their clients.
 func (ix *index) build() []*Database {
 	ix.findServers()
+	ix.operatorObjects()
 	ix.findPoolers()
 	ix.findPgpools()
 	for _, w := range ix.workloads {

@@ -22,6 +22,9 @@ type bouncerConfig struct {
 	settings  map[string]setting // [pgbouncer] section and environment
 	databases []setting          // [databases] entries' connection strings
 	wildcard  bool               // a "*" entry: pairs depend on traffic
+	// pairs, when known, is the (db,user) pools that count: 1 for an
+	// operator's pooler whose max_db_connections caps all pairs together.
+	pairs Number
 }
 
 // findPoolers registers PgBouncer workloads and CloudNativePG Poolers: each
@@ -126,6 +129,9 @@ func (ix *index) pairs(w *workload, cfg bouncerConfig, d *Database) Number {
 		}
 		ix.problems = append(ix.problems, problem{check: "PGF007", loc: w.loc, database: d.ID, message: fmt.Sprintf("%s: annotation %s %q: want %s", d.ID, AnnotationPoolPairs, v, wantCount(1))})
 		return unknown("(db,user) pairs: annotation %s is invalid", AnnotationPoolPairs)
+	}
+	if cfg.pairs.State == Known {
+		return cfg.pairs
 	}
 	if cfg.wildcard || len(cfg.databases) == 0 {
 		d.Assumptions = append(d.Assumptions, fmt.Sprintf("(db,user) pairs not stated: assumed 1 (annotation %s)", AnnotationPoolPairs))
