@@ -59,7 +59,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "usage: budgetcheck [flags] file|dir|- ...\n\nChecks Postgres connection budgets in Kubernetes manifests.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	paths, err := parseInterspersed(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -71,12 +72,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return 0
 	}
-	if err := validate(&opts, reserved, *format, *failOn, fs.NArg()); err != nil {
+	if err := validate(&opts, reserved, *format, *failOn, len(paths)); err != nil {
 		fmt.Fprintln(stderr, err)
 		fs.Usage()
 		return 2
 	}
-	report, err := budgetcheck.Run(ctx, opts, stdin, fs.Args()...)
+	report, err := budgetcheck.Run(ctx, opts, stdin, paths...)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -89,6 +90,28 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	return 0
+}
+
+// parseInterspersed parses flags before and after the inputs, so that
+// "budgetcheck ./charts/myapp --values prod.yaml" reads the values file
+// (the flag package stops at the first non-flag); everything after "--"
+// is an input.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var paths []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return paths, nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(paths, rest...), nil
+		}
+		paths = append(paths, rest[0])
+		args = rest[1:]
+	}
 }
 
 // validate checks the flags and names the one at fault.
