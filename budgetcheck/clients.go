@@ -41,8 +41,18 @@ func (ix *index) addClients(w *workload) {
 		dbAnn, _, hasDBAnn := w.annotation(AnnotationDatabase, c.Name)
 		_, _, hasPoolAnn := w.annotation(AnnotationPoolMax, c.Name)
 		conv := ix.convention(w, c.Name, vars, d.params)
+		profile := profileFor(c.Image)
+		if _, _, driven := w.annotation(AnnotationDriver, c.Name); driven || !profile.postgres(vars) {
+			profile = nil
+		}
+		if profile != nil {
+			conv = profile.convention()
+		}
 		host, hostVal := d.host, dsnVal
-		if !hasDSN {
+		if !hasDSN && profile != nil {
+			host, hostVal = profile.host(vars)
+		}
+		if !hasDSN && host == "" {
 			for _, h := range hostVars {
 				if v, ok := vars[h]; ok && v.value != "" {
 					host, hostVal = v.value, v
@@ -50,7 +60,7 @@ func (ix *index) addClients(w *workload) {
 				}
 			}
 		}
-		if !hasDSN && host == "" && !hasDBAnn && !hasPoolAnn && conv == nil {
+		if !hasDSN && host == "" && !hasDBAnn && !hasPoolAnn && (conv == nil || profile != nil) {
 			continue // not a database client
 		}
 		cl := &Client{
