@@ -58,6 +58,9 @@ var Profiles = []*AppProfile{
 		Source:  "metabase.com docs configuring-metabase/environment-variables: MB_APPLICATION_DB_MAX_CONNECTION_POOL_SIZE default 15",
 		HostEnv: []string{"MB_DB_HOST"}, TypeEnv: []string{"MB_DB_TYPE"}, PoolEnv: []string{"MB_APPLICATION_DB_MAX_CONNECTION_POOL_SIZE"},
 		Default: 15, DefaultState: Known},
+	{Name: "harbor", Images: []string{"harbor-core", "harbor-exporter"}, Version: "chart 1.16",
+		Source:  "goharbor/harbor-helm values.yaml database.maxOpenConns 900, passed as POSTGRESQL_MAX_OPEN_CONNS (core) and HARBOR_DATABASE_MAX_OPEN_CONNS (exporter); unset, Harbor's own default was not verified: unknown",
+		PoolEnv: []string{"POSTGRESQL_MAX_OPEN_CONNS", "HARBOR_DATABASE_MAX_OPEN_CONNS"}, DefaultState: Unknown, ZeroUnbounded: true},
 }
 
 // profileFor returns the profile of a container image, or nil.

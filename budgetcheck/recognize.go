@@ -17,8 +17,9 @@ import (
 //     operators, poolers) are not;
 //  2. it runs postgres: command or args start with "postgres" or
 //     "docker-entrypoint.sh postgres" (the official image's entrypoint);
-//  3. it exposes port 5432 and has the settings a Postgres image reads
-//     (POSTGRES_*, PGDATA, POSTGRESQL_* variables);
+//  3. it sets PGDATA (only a server uses its data directory: Harbor's
+//     harbor-db declares no port), or it exposes port 5432 and has the
+//     settings a Postgres image reads (POSTGRES_*, POSTGRESQL_* variables);
 //  4. it mounts a ConfigMap holding postgresql.conf.
 //
 // Only that container is the server: the other containers of its pod are
@@ -67,6 +68,11 @@ func (ix *index) serverReason(w *workload, c *corev1.Container) string {
 		}
 		if first == "postgres" || (first == "docker-entrypoint.sh" && len(args) > 1 && args[1] == "postgres") {
 			return "command " + strings.Join(args[:min(2, len(args))], " ")
+		}
+	}
+	for _, e := range c.Env {
+		if e.Name == "PGDATA" {
+			return "PGDATA set"
 		}
 	}
 	exposes := false

@@ -29,6 +29,7 @@ func TestServerRecognition(t *testing.T) {
 		{"command", "image: acme/db:1\n          command: [postgres, -c, max_connections=50]", true},
 		{"entrypoint", "image: acme/db:1\n          args: [docker-entrypoint.sh, postgres]", true},
 		{"port-env", "image: acme/db:1\n          ports: [{containerPort: 5432}]\n          env: [{name: PGDATA, value: /data}]", true},
+		{"pgdata-no-port", "image: goharbor/harbor-db:v2.11.1\n          env: [{name: PGDATA, value: /var/lib/postgresql/data/pgdata}]", true},
 		{"conf-mount", "image: acme/db:1\n          volumeMounts: [{name: conf, mountPath: /etc/postgresql}]", true},
 		{"exporter", `image: quay.io/prometheuscommunity/postgres-exporter:v0.15.0`, false},
 		{"pgbouncer-is-pooler", `image: bitnami/pgbouncer:1.23.1`, false},
