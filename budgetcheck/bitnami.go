@@ -25,7 +25,8 @@ import (
 //     text; the chart mounts them from ConfigMaps <fullname>-extended-configuration
 //     and <fullname>-configuration), Service <fullname> for the primary and
 //     <fullname>-read for read replicas (architecture: replication), which
-//     share the primary's settings and are counted on one budget.
+//     share the primary's settings and are counted on one budget; the
+//     retired stable/postgresql chart's postgresqlMaxConnections too.
 //   - postgresql-ha (bitnami/charts bitnami/postgresql-ha/values.yaml and
 //     templates/postgresql/statefulset.yaml, templates/pgpool/deployment.yaml):
 //     postgresql.maxConnections (-> POSTGRESQL_MAX_CONNECTIONS),
@@ -38,7 +39,7 @@ import (
 // dependency from the values the parent chart gives it, or nil when the
 // dependency is not one of those charts.
 func bitnamiModel(chartDir, name, alias, repo, release, ns string, top map[string]any) (Source, bool) {
-	if !strings.Contains(strings.ToLower(repo), "bitnami") || (name != "postgresql" && name != "postgresql-ha") {
+	if !bitnamiRepo(repo) || (name != "postgresql" && name != "postgresql-ha") {
 		return Source{}, false
 	}
 	key := name
@@ -57,6 +58,9 @@ func bitnamiModel(chartDir, name, alias, repo, release, ns string, top map[strin
 	src := fmt.Sprintf("values %s.", key)
 	if name == "postgresql" {
 		conf := fmt.Sprint(orEmpty(lookup(vals, "primary", "configuration"))) + "\n" + fmt.Sprint(orEmpty(lookup(vals, "primary", "extendedConfiguration")))
+		if v := lookup(vals, "postgresqlMaxConnections"); v != nil {
+			conf += fmt.Sprintf("\nmax_connections = %v", v) // the stable/ chart's key (Bitnami-maintained, before v10)
+		}
 		docs = append(docs,
 			manifest("v1", "ConfigMap", full+"-configuration", ns, map[string]any{"data": map[string]any{"postgresql.conf": conf}}),
 			manifest("apps/v1", "StatefulSet", full, ns, statefulSet(full, 1, map[string]any{
@@ -91,6 +95,14 @@ func bitnamiModel(chartDir, name, alias, repo, release, ns string, top map[strin
 		src += "postgresql.maxConnections and pgpool.*"
 	}
 	return Source{Name: filepath.Join(chartDir, "charts", key+" (modelled from "+src+")"), Data: []byte(strings.Join(docs, "---\n"))}, true
+}
+
+// bitnamiRepo reports whether a dependency's repository serves Bitnami's
+// charts: Bitnami's own (https or OCI), or the retired stable repository,
+// whose postgresql chart Bitnami maintained (postgresqlMaxConnections).
+func bitnamiRepo(repo string) bool {
+	r := strings.ToLower(repo)
+	return strings.Contains(r, "bitnami") || strings.Contains(r, "charts.helm.sh/stable") || strings.Contains(r, "kubernetes-charts.storage.googleapis.com")
 }
 
 func lookup(m map[string]any, path ...string) any {
