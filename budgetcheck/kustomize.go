@@ -14,8 +14,11 @@ import (
 // Helm inflation off, no managed-by label. namePrefix/nameSuffix,
 // namespaces, patches, replicas, images, configMapGenerator and
 // secretGenerator (env and property files) and components are applied by
-// kustomize itself. A build error is returned as it is: the unit becomes a
-// PGF010 finding and the other units are still checked.
+// kustomize itself. Remote resources (git URLs) are fetched as kubectl
+// kustomize fetches them, each git command bounded by kustomize's own
+// 27 s timeout (api/internal/git/repospec.go defaultTimeout). A build
+// error is returned as it is: the unit becomes a PGF010 finding and the
+// other units are still checked.
 func buildKustomization(dir string) (Source, error) {
 	opts := krusty.MakeDefaultOptions()
 	res, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), dir)
