@@ -255,6 +255,9 @@ func (ix *index) processes(w *workload, c *corev1.Container, cl *Client, vars ma
 	if v, ok := vars["GUNICORN_CMD_ARGS"]; ok && v.secret == "" {
 		args = append(args, strings.Fields(v.value)...)
 	}
+	if n, ok := celeryWorkers(c.Name, args); ok {
+		return n
+	}
 	for i, a := range args {
 		val, flag := "", a
 		if k, v, ok := strings.Cut(a, "="); ok {
