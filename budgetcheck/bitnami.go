@@ -94,7 +94,8 @@ func bitnamiModel(chartDir, name, alias, repo, release, ns string, top map[strin
 			service(pp, ns, pp))
 		src += "postgresql.maxConnections and pgpool.*"
 	}
-	return Source{Name: filepath.Join(chartDir, "charts", key+" (modelled from "+src+")"), Data: []byte(strings.Join(docs, "---\n"))}, true
+	docs[0] = "# " + key + ": modelled from " + src + "\n" + docs[0]
+	return Source{Name: filepath.Join(chartDir, "Chart.yaml") + modelledSuffix, Data: []byte(strings.Join(docs, "---\n"))}, true
 }
 
 // bitnamiRepo reports whether a dependency's repository serves Bitnami's

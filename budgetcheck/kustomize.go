@@ -2,7 +2,7 @@ package budgetcheck
 
 import (
 	"fmt"
-	"path/filepath"
+	"strings"
 
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -29,5 +29,26 @@ func buildKustomization(dir string) (Source, error) {
 	if err != nil {
 		return Source{}, fmt.Errorf("rendering the build as YAML: %w", err)
 	}
-	return Source{Name: filepath.Join(dir, "kustomization (built)"), Unit: dir, Data: data}, nil
+	return Source{Name: kustomizationFile(dir) + builtSuffix, Unit: dir, Data: data}, nil
+}
+
+// Sources that are not files as written (a kustomize build, a modelled
+// chart dependency) are named after the file they come from plus one of
+// these suffixes: text and JSON show where the lines are, and SARIF, whose
+// locations must be files of the repository, points at that file's first
+// line instead (see [syntheticFile]).
+const (
+	builtSuffix    = " (built)"
+	modelledSuffix = " (modelled from values)"
+)
+
+// syntheticFile returns the file a built or modelled source comes from,
+// and whether name is such a source.
+func syntheticFile(name string) (string, bool) {
+	for _, suf := range []string{builtSuffix, modelledSuffix} {
+		if f, ok := strings.CutSuffix(name, suf); ok {
+			return f, true
+		}
+	}
+	return name, false
 }
