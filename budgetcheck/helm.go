@@ -95,6 +95,13 @@ func renderChart(dir string, opts Options) []Source {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	total := 0
+	for _, name := range names {
+		total += len(files[name])
+	}
+	if int64(total) > opts.maxFileBytes() {
+		return fail("the rendered chart is %d bytes, over --max-file-bytes %d", total, opts.maxFileBytes())
+	}
 	var out []Source
 	for _, name := range names {
 		// Named like helm template's "# Source:" line, under the chart's

@@ -22,7 +22,9 @@ type Options struct {
 	Headroom int
 	// MaxFileBytes bounds each input (a file, standard input, a pipe): a
 	// larger one is an *InputError, so that a link to /dev/zero or a huge
-	// file cannot exhaust memory. Zero means DefaultMaxFileBytes (64 MiB).
+	// file cannot exhaust memory; a kustomize build or a rendered chart
+	// larger than it is a PGF010 finding. Zero means DefaultMaxFileBytes
+	// (64 MiB).
 	MaxFileBytes int64
 	// ReadTimeout bounds reading an input that is not a regular file (a
 	// FIFO, a device, a process substitution such as <(helm template .)):

@@ -219,6 +219,9 @@ func buildUnits(ctx context.Context, l layout, opts Options) []Source {
 			break
 		}
 		src, err := buildKustomization(dir)
+		if err == nil && int64(len(src.Data)) > opts.maxFileBytes() {
+			err = fmt.Errorf("the build is %d bytes, over --max-file-bytes %d", len(src.Data), opts.maxFileBytes())
+		}
 		if err != nil {
 			src = Source{Name: kustomizationFile(dir), Unit: dir, failed: []problem{{check: "PGF010",
 				message: fmt.Sprintf("kustomization cannot be built: %v (its workloads are not checked; kubectl kustomize shows the same error)", err)}}}

@@ -73,3 +73,18 @@ func write(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+// A unit whose build exceeds the input bound is PGF010, as a file over it
+// is an input error: a kustomization or chart cannot exhaust memory.
+func TestUnitOverSizeLimit(t *testing.T) {
+	t.Parallel()
+	for _, dir := range []string{"kustomize-overlays/overlays/prod", "helm-values/myapp"} {
+		r, err := budgetcheck.Run(context.Background(), budgetcheck.Options{MaxFileBytes: 100}, nil, filepath.Join(goldenDir, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Findings) != 1 || r.Findings[0].Check != "PGF010" || !strings.Contains(r.Findings[0].Message, "over --max-file-bytes 100") {
+			t.Errorf("%s: findings %+v, want one PGF010 over --max-file-bytes", dir, r.Findings)
+		}
+	}
+}
