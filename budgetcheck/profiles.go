@@ -61,6 +61,9 @@ var Profiles = []*AppProfile{
 	{Name: "harbor", Images: []string{"harbor-core", "harbor-exporter"}, Version: "chart 1.16",
 		Source:  "goharbor/harbor-helm values.yaml database.maxOpenConns 900, passed as POSTGRESQL_MAX_OPEN_CONNS (core) and HARBOR_DATABASE_MAX_OPEN_CONNS (exporter); unset, Harbor's own default was not verified: unknown",
 		PoolEnv: []string{"POSTGRESQL_MAX_OPEN_CONNS", "HARBOR_DATABASE_MAX_OPEN_CONNS"}, DefaultState: Unknown, ZeroUnbounded: true},
+	{Name: "postgres-exporter", Images: []string{"postgres-exporter", "postgres_exporter"}, Version: "0.15",
+		Source:  "prometheus-community/postgres_exporter cmd/postgres_exporter/server.go NewServer and pkg/collector/instance.go setup: SetMaxOpenConns(1) each, 2 per target",
+		HostEnv: []string{"DATA_SOURCE_URI"}, Default: 2, DefaultState: Known},
 }
 
 // profileFor returns the profile of a container image, or nil.
@@ -104,7 +107,7 @@ func (p *AppProfile) host(vars map[string]envValue) (string, envValue) {
 		if !ok || v.value == "" {
 			continue
 		}
-		host := v.value
+		host, _, _ := strings.Cut(v.value, "/") // host:port/db?params (DATA_SOURCE_URI)
 		if hh, _, err := net.SplitHostPort(host); err == nil {
 			host = hh
 		}
