@@ -38,6 +38,13 @@ type problem struct {
 	message  string
 }
 
+// serverOf is the Postgres a workload runs and the container running it:
+// the pod's other containers are clients (of it, when they use localhost).
+type serverOf struct {
+	db        *Database
+	container string
+}
+
 // index holds the decoded objects by key and the model being built.
 type index struct {
 	opts       Options
@@ -51,7 +58,8 @@ type index struct {
 	databases map[string]*Database // by ID
 	externals map[string]*Database // by host, see external
 	byService map[string]*Database // ns/service name -> database it reaches
-	serving   map[*workload]bool   // workloads that are servers or poolers
+	serving   map[*workload]bool   // workloads that are poolers: not clients
+	servers   map[*workload]serverOf
 	clients   []*Client
 	problems  []problem
 }
@@ -67,6 +75,7 @@ func newIndex(objs []object, opts Options) *index {
 		externals:  map[string]*Database{},
 		byService:  map[string]*Database{},
 		serving:    map[*workload]bool{},
+		servers:    map[*workload]serverOf{},
 	}
 	for _, o := range objs {
 		switch v := o.obj.(type) {
@@ -136,7 +145,9 @@ func (ix *index) addScaler(loc Location, target string, s scaler) {
 // build turns the index into databases with their clients.
 func (ix *index) build() []*Database {
 	ix.findServers()
+	ix.operatorObjects()
 	ix.findPoolers()
+	ix.findPgpools()
 	for _, w := range ix.workloads {
 		if !ix.serving[w] {
 			ix.addClients(w)
@@ -203,6 +214,19 @@ func (ix *index) resolveHost(host, secret, ns string) (*Database, string) {
 	svcNS := ns
 	if len(parts) > 1 {
 		svcNS = parts[1]
+	}
+	// A StatefulSet pod's name under its headless Service,
+	// pod.service[.ns[.svc...]], reaches that Service's servers.
+	if len(parts) >= 2 {
+		podNS := ns
+		if len(parts) >= 3 && parts[2] != "svc" {
+			podNS = parts[2]
+		}
+		if s := ix.services[nsName(podNS, parts[1])]; s != nil && s.Spec.ClusterIP == corev1.ClusterIPNone {
+			if d := ix.byService[nsName(podNS, parts[1])]; d != nil {
+				return d, fmt.Sprintf("pod %s of headless Service %s -> %s", parts[0], nsName(podNS, parts[1]), d.ID)
+			}
+		}
 	}
 	inCluster := len(parts) <= 2 || parts[2] == "svc"
 	if inCluster {

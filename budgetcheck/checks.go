@@ -23,6 +23,7 @@ type pass struct {
 	problems []problem
 	decode   []decodeError
 	dupes    []problem // objects read more than once, see dedupe
+	unbuilt  []problem // units, or parts of them, that could not be built or rendered
 }
 
 func (p *pass) emit(c *Check, f Finding) {
@@ -73,6 +74,12 @@ var Checks = []*Check{
 	{ID: "PGF013", Name: "under-capacity", Severity: Warning,
 		Doc: "A workload declares its peak (annotations pgfleet.dev/rps and pgfleet.dev/db-time-per-request) and its pools cannot carry it: max pods x processes x pool is below rps x db time per request (Little's law), so at peak requests queue for a connection even if the server has room.",
 		run: runUnderCapacity},
+	{ID: "PGF011", Name: "unit-not-built", Severity: Error,
+		Doc: "A kustomization cannot be built or a Helm chart cannot be loaded or rendered: its workloads are not checked, so nothing about them fits.",
+		run: unbuiltCheck("fix the build: kubectl kustomize DIR or helm template DIR shows the same error")},
+	{ID: "PGF012", Name: "dependency-not-vendored", Severity: Warning,
+		Doc: "A chart dependency that the values enable is not under charts/ (helm dependency build was not run): its workloads are not checked, except Bitnami's postgresql and postgresql-ha, which are modelled from the values.",
+		run: unbuiltCheck("run helm dependency build on the chart before budgetcheck, or pass the rendered output (helm template)")},
 }
 
 // LookupCheck returns the check with the given ID or name, or nil.
@@ -85,16 +92,30 @@ func LookupCheck(idOrName string) *Check {
 	return nil
 }
 
+func unbuiltCheck(suggestion string) func(*pass, *Check) {
+	return func(p *pass, c *Check) {
+		for _, pr := range p.unbuilt {
+			if pr.check == c.ID {
+				p.emit(c, Finding{Location: pr.loc, Message: pr.message, Suggestion: suggestion})
+			}
+		}
+	}
+}
+
 func verdictCheck(v Verdict, verb string) func(*pass, *Check) {
 	return func(p *pass, c *Check) {
 		for _, d := range p.report.Databases {
 			if d.Verdict != v {
 				continue
 			}
+			demand := fmt.Sprint(d.WorstCase)
+			if d.UnknownClients > 0 {
+				demand = fmt.Sprintf("at least %d (%s unknown)", d.WorstCase, plural(d.UnknownClients, "client"))
+			}
 			p.emit(c, Finding{
 				Database:   d.ID,
 				Location:   d.Location,
-				Message:    fmt.Sprintf("%s: worst-case demand %d %s usable %d", d.ID, d.WorstCase, verb, d.Usable),
+				Message:    fmt.Sprintf("%s: worst-case demand %s %s usable %d", d.ID, demand, verb, d.Usable),
 				Arithmetic: d.arithmetic(),
 				Suggestion: d.suggestion(),
 			})

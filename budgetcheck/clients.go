@@ -31,14 +31,28 @@ func (ix *index) addClients(w *workload) {
 		return
 	}
 	pods, sc := ix.scaledPods(w)
+	own, isServer := ix.servers[w]
 	for _, c := range w.containers() {
+		if isServer && c.Name == own.container {
+			continue // the server is never a client of itself
+		}
 		vars, envNotes := ix.containerEnv(w.ns, c)
 		dsnVal, d, hasDSN := findDSN(vars)
 		dbAnn, _, hasDBAnn := w.annotation(AnnotationDatabase, c.Name)
 		_, _, hasPoolAnn := w.annotation(AnnotationPoolMax, c.Name)
 		conv := ix.convention(w, c.Name, vars, d.params)
+		profile := profileFor(c.Image)
+		if _, _, driven := w.annotation(AnnotationDriver, c.Name); driven || !profile.postgres(vars) {
+			profile = nil
+		}
+		if profile != nil {
+			conv = profile.convention()
+		}
 		host, hostVal := d.host, dsnVal
-		if !hasDSN {
+		if !hasDSN && profile != nil {
+			host, hostVal = profile.host(vars)
+		}
+		if !hasDSN && host == "" {
 			for _, h := range hostVars {
 				if v, ok := vars[h]; ok && v.value != "" {
 					host, hostVal = v.value, v
@@ -46,7 +60,7 @@ func (ix *index) addClients(w *workload) {
 				}
 			}
 		}
-		if !hasDSN && host == "" && !hasDBAnn && !hasPoolAnn && conv == nil {
+		if !hasDSN && host == "" && !hasDBAnn && !hasPoolAnn && (conv == nil || profile != nil) {
 			continue // not a database client
 		}
 		cl := &Client{
@@ -57,6 +71,8 @@ func (ix *index) addClients(w *workload) {
 		switch {
 		case hasDBAnn:
 			db, cl.Via = ix.resolveDatabase(dbAnn, w.ns)
+		case host != "" && isLocalhost(host) && isServer:
+			db, cl.Via = own.db, "host "+host+": the Postgres of its own pod -> "+own.db.ID
 		case host != "":
 			db, cl.Via = ix.resolveHost(host, hostVal.secret, w.ns)
 			from := hostVal.origin
@@ -244,6 +260,9 @@ func (ix *index) processes(w *workload, c *corev1.Container, cl *Client, vars ma
 	args := append(append([]string{}, c.Command...), c.Args...)
 	if v, ok := vars["GUNICORN_CMD_ARGS"]; ok && v.secret == "" {
 		args = append(args, strings.Fields(v.value)...)
+	}
+	if n, ok := celeryWorkers(c.Name, args); ok {
+		return n
 	}
 	for i, a := range args {
 		val, flag := "", a

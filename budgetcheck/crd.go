@@ -71,8 +71,14 @@ type cnpgPooler struct {
 type zalandoPostgresql struct {
 	metav1.ObjectMeta `json:"metadata"`
 	Spec              struct {
-		NumberOfInstances int          `json:"numberOfInstances"`
-		PostgreSQL        pgParameters `json:"postgresql"`
+		NumberOfInstances             int          `json:"numberOfInstances"`
+		PostgreSQL                    pgParameters `json:"postgresql"`
+		EnableConnectionPooler        *bool        `json:"enableConnectionPooler"`
+		EnableReplicaConnectionPooler *bool        `json:"enableReplicaConnectionPooler"`
+		ConnectionPooler              *struct {
+			NumberOfInstances *int32 `json:"numberOfInstances"`
+			MaxDBConnections  *int32 `json:"maxDBConnections"`
+		} `json:"connectionPooler"`
 	} `json:"spec"`
 }
 
@@ -86,5 +92,17 @@ type crunchyCluster struct {
 				PostgreSQL pgParameters `json:"postgresql"`
 			} `json:"dynamicConfiguration"`
 		} `json:"patroni"`
+		Users []struct {
+			Name      string   `json:"name"`
+			Databases []string `json:"databases"`
+		} `json:"users"`
+		Proxy struct {
+			PgBouncer *struct {
+				Replicas *int32 `json:"replicas"` // default 1
+				Config   struct {
+					Global map[string]string `json:"global"`
+				} `json:"config"`
+			} `json:"pgBouncer"`
+		} `json:"proxy"`
 	} `json:"spec"`
 }

@@ -49,14 +49,34 @@
 // counted once (PGF009). [Run] fails with an *[InputError] when the input
 // holds no document at all: nothing checked is not a pass.
 //
-// Servers: Postgres StatefulSets/Deployments (-c max_connections=, a mounted
-// postgresql.conf, Bitnami's POSTGRESQL_MAX_CONNECTIONS), CloudNativePG
-// Cluster, Zalando postgresql, Crunchy PostgresCluster; a client's DSN host
-// is resolved through Services. Settings not found are assumed from
-// [Options] and reported (PGF006). Poolers (PgBouncer workloads,
-// CloudNativePG Pooler) are databases for their clients (max_client_conn x
+// # Deployment units: kustomize and Helm
+//
+// A directory holding kustomization.yaml is built with kustomize's krusty
+// as kubectl kustomize builds it; one holding Chart.yaml is rendered with
+// Helm's engine as helm template renders it ([Options.HelmValues],
+// [Options.HelmSet]). In a tree, each kustomization no other references
+// and each chart is a deployment unit, checked and reported on its own
+// ([Database.Unit], [Finding.Unit]); their files are not also read as loose
+// manifests. PGF011: a unit that does not build; PGF012: a chart dependency
+// not vendored (Bitnami postgresql and postgresql-ha are then modelled from
+// the values, see bitnami.go).
+//
+// Servers are recognised by what they run (recognize.go): Postgres and
+// derived images, postgres commands, port 5432 with Postgres settings, a
+// mounted postgresql.conf; CloudNativePG Cluster, Zalando postgresql,
+// Crunchy PostgresCluster, and what those operators create (Services,
+// connection Secrets, poolers: operators.go). Settings are read from -c
+// max_connections=, a mounted postgresql.conf, Bitnami's
+// POSTGRESQL_MAX_CONNECTIONS; a client's DSN host is resolved through
+// Services (a pod under a headless Service too; localhost is the pod's own
+// server). Settings not found are assumed from [Options] and reported
+// (PGF006). Poolers (PgBouncer workloads, CloudNativePG Pooler, Pgpool-II)
+// are databases for their clients (max_client_conn or num_init_children x
 // pooler pods) and clients of their server ((default_pool_size +
-// reserve_pool_size) x (db,user) pairs x pooler pods, autoscaler aware).
+// reserve_pool_size) x (db,user) pairs, or num_init_children x max_pool,
+// per pooler pod, autoscaler aware). A database with unknown clients
+// reports the known demand as a lower bound and is over when that alone
+// exceeds usable.
 //
 // Every count is read as an integer of at most 2147483647 (budget.MaxCount).
 // A value that cannot be used (not an integer, negative, too large, an
@@ -87,14 +107,15 @@
 // The JSON output is [Report]: "schema"; "databases", each with "id", "kind"
 // (postgres|pooler|external|unresolved), "location", "max_connections",
 // "superuser_reserved", "reserved" (numbers), "headroom", "usable",
-// "usable_explanation", "worst_case" (sum of known demands; a lower bound
-// unless the verdict is ok|warn|over), "verdict" (ok|warn|over|unbounded|
-// unknown), "explanation", "assumptions" and "clients" (each with "id",
+// "usable_explanation", "worst_case" (sum of known demands: a lower bound
+// when "unknown_clients" is not 0), "unknown_clients", "unit" (the
+// kustomization or chart directory, absent for loose manifests), "verdict"
+// (ok|warn|over|unbounded|unknown), "explanation", "assumptions" and "clients" (each with "id",
 // "workload", "container", "location", "database", "via", numbers "pods",
 // "surge", "processes", "pool", "demand", "explanation", "suggested_pool",
 // "quota" (a declared PGFLEET_QUOTA, omitted when none), "notes", "load" when declared: "rps", "db_time_per_request",
 // "needed_connections", "capacity"); and "findings" ([Finding]: "check", "name", "severity",
-// "database", "client", "location", "message", "arithmetic", "suggestion").
+// "unit", "database", "client", "location", "message", "arithmetic", "suggestion").
 // A number is {"value", "state": known|unknown|unbounded, "source"}; value
 // means something only when state is known. Fields are only ever added
 // within v1.

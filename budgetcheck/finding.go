@@ -38,6 +38,9 @@ type Finding struct {
 	Check    string   `json:"check"` // the check's ID, e.g. "PGF001"
 	Name     string   `json:"name"`  // the check's name, e.g. "over-budget"
 	Severity Severity `json:"severity"`
+	// Unit is the deployment unit (kustomization or chart directory) the
+	// finding is about; empty for loose manifests.
+	Unit     string   `json:"unit,omitempty"`
 	Database string   `json:"database,omitempty"`
 	Client   string   `json:"client,omitempty"`
 	Location Location `json:"location"`

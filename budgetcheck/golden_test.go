@@ -18,14 +18,40 @@ var update = flag.Bool("update", false, "rewrite the expected outputs of the gol
 // the expected report in each format (expected.txt, .json, .sarif).
 const goldenDir = "../testdata/budgetcheck"
 
-// goldenOptions are the flags every scenario is checked with.
+// goldenOptions are the flags every scenario is checked with; a scenario's
+// flags.txt adds Helm values, one flag a line ("--values FILE" or
+// "--set k=v", FILE relative to the scenario).
 var goldenOptions = budgetcheck.Options{}
+
+func caseOptions(t *testing.T, dir string) budgetcheck.Options {
+	t.Helper()
+	opts := goldenOptions
+	data, err := os.ReadFile(filepath.Join(dir, "flags.txt"))
+	if os.IsNotExist(err) {
+		return opts
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		flag, v, _ := strings.Cut(strings.TrimSpace(l), " ")
+		switch flag {
+		case "--values":
+			opts.HelmValues = append(opts.HelmValues, filepath.Join(dir, v))
+		case "--set":
+			opts.HelmSet = append(opts.HelmSet, v)
+		default:
+			t.Fatalf("%s/flags.txt: unknown line %q", dir, l)
+		}
+	}
+	return opts
+}
 
 // readCase reads a scenario's inputs with names relative to its directory,
 // so that the expected outputs do not depend on where the test runs.
 func readCase(t *testing.T, dir string) []budgetcheck.Source {
 	t.Helper()
-	srcs, err := budgetcheck.ReadSources(context.Background(), nil, dir)
+	srcs, err := budgetcheck.ReadSourcesWith(context.Background(), caseOptions(t, dir), nil, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,10 +60,18 @@ func readCase(t *testing.T, dir string) []budgetcheck.Source {
 		if strings.HasPrefix(filepath.Base(s.Name), "expected") {
 			continue
 		}
-		rel, _ := filepath.Rel(dir, s.Name)
-		out = append(out, budgetcheck.Source{Name: rel, Data: s.Data})
+		s.Name = relTo(dir, s.Name)
+		if s.Unit != "" {
+			s.Unit = relTo(dir, s.Unit)
+		}
+		out = append(out, s)
 	}
 	return out
+}
+
+func relTo(dir, p string) string {
+	rel, _ := filepath.Rel(dir, p)
+	return filepath.ToSlash(rel)
 }
 
 func cases(t *testing.T) []string {
@@ -63,7 +97,7 @@ func TestGolden(t *testing.T) {
 	for _, dir := range cases(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			t.Parallel()
-			r := budgetcheck.Analyze(readCase(t, dir), goldenOptions)
+			r := budgetcheck.Analyze(readCase(t, dir), caseOptions(t, dir))
 			for ext, f := range map[string]budgetcheck.Format{"txt": budgetcheck.Text, "json": budgetcheck.JSON, "sarif": budgetcheck.SARIF} {
 				got := render(t, r, f)
 				path := filepath.Join(dir, "expected."+ext)
@@ -97,9 +131,9 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	t.Parallel()
 	secrets := []string{"S3cr3t-Hunter2-pw", "billing:S3cr3t", "pg-billing:5432/billing?pool_max_conns=6", "OQ==",
 		"Semi;colonPW1", "colonPW1", "db.example.com", "NotANumberSecret7", "Exp4ndedSecret", "BouncerSecret9",
-		"Bouncer;Url2", "Url2", "IniSemi", "Secret3", "IniSecretVal5", "SslPw6Secret", "BrokenSecret10", "MapKeySecret11"}
+		"Bouncer;Url2", "Url2", "IniSemi", "Secret3", "IniSecretVal5", "SslPw6Secret", "BrokenSecret10", "MapKeySecret11", "Kust0mizeSecret8"}
 	for _, dir := range cases(t) {
-		r := budgetcheck.Analyze(readCase(t, dir), goldenOptions)
+		r := budgetcheck.Analyze(readCase(t, dir), caseOptions(t, dir))
 		for _, f := range budgetcheck.Formats {
 			out := bytes.ToLower(render(t, r, f))
 			for _, s := range secrets {

@@ -19,15 +19,35 @@ import (
 type Source struct {
 	Name string // the file name as given, or "-" for standard input
 	Data []byte
+	// Unit is the deployment unit the source belongs to: the kustomization
+	// directory it was built from or the chart it was rendered from; ""
+	// for loose manifests. Each unit is checked on its own (see units.go).
+	Unit string
+
+	// failed are PGF011 problems of the unit, located at Name (the
+	// kustomization or Chart.yaml): it, or part of it, was not built.
+	failed []problem
 }
 
 // ReadSources reads the named inputs: files, directories (walked
 // recursively for *.yaml, *.yml and *.json, in lexical order) and "-" for
-// stdin, with the default bounds of [Options] (use [Run] to set others).
+// stdin. A directory holding kustomization.yaml is built as kubectl
+// kustomize builds it and one holding Chart.yaml is rendered as helm
+// template renders it; in a tree, each kustomization no other one
+// references and each chart is a deployment unit of its own, and their
+// files are not read raw. It uses the default [Options] (see
+// [ReadSourcesWith] and [Run] for others).
 // It returns a *[InputError] when an input cannot be read; the CLI exits 2
 // on it.
 func ReadSources(ctx context.Context, stdin io.Reader, paths ...string) ([]Source, error) {
 	return readSources(ctx, Options{}, stdin, paths...)
+}
+
+// ReadSourcesWith is [ReadSources] with the bounds and the Helm values of
+// opts: kustomizations are built and charts rendered while reading (see
+// units.go), so the values must be known here.
+func ReadSourcesWith(ctx context.Context, opts Options, stdin io.Reader, paths ...string) ([]Source, error) {
+	return readSources(ctx, opts, stdin, paths...)
 }
 
 func readSources(ctx context.Context, opts Options, stdin io.Reader, paths ...string) ([]Source, error) {
@@ -51,11 +71,22 @@ func readSources(ctx context.Context, opts Options, stdin io.Reader, paths ...st
 			out = append(out, Source{Name: "-", Data: data})
 			continue
 		}
-		files, err := manifestFiles(p)
+		l, err := planPath(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, buildUnits(ctx, l, opts)...)
+		if len(l.kustomizations)+len(l.charts) > 0 && !isDir(p) {
+			continue // a kustomization or Chart.yaml file named on its own
+		}
+		files, err := manifestFiles(p, len(l.kustomizations)+len(l.charts) > 0)
 		if err != nil {
 			return nil, err
 		}
 		for _, f := range files {
+			if !l.raw(f) {
+				continue
+			}
 			data, err := readFile(ctx, f, limit, opts.readTimeout())
 			if err != nil {
 				return nil, err
@@ -155,7 +186,9 @@ func readFile(ctx context.Context, path string, limit int64, timeout time.Durati
 // manifestFiles turns a path into the manifest files it names. Walking a
 // directory takes regular files only (and links to them): a FIFO or a link
 // to a device named *.yaml is an error rather than a read that never ends.
-func manifestFiles(p string) ([]string, error) {
+// units says whether the path also holds kustomizations or charts: a
+// directory with nothing else is not an error then.
+func manifestFiles(p string, units bool) ([]string, error) {
 	st, err := os.Stat(p)
 	if err != nil {
 		return nil, &InputError{Path: p, Reason: "cannot read input", Err: err, Fix: "check the path"}
@@ -195,12 +228,17 @@ func manifestFiles(p string) ([]string, error) {
 	if err != nil {
 		return nil, &InputError{Path: p, Reason: "walking directory", Err: err}
 	}
-	if len(files) == 0 {
+	if len(files) == 0 && !units {
 		return nil, &InputError{Path: p, Reason: "no *.yaml, *.yml or *.json files in the directory",
 			Fix: "name the directory that holds the manifests"}
 	}
 	sort.Strings(files)
 	return files, nil
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
 
 func isManifestName(path string) bool {

@@ -73,9 +73,12 @@ const (
 // Database is one connection budget: a Postgres server, a pooler's client
 // side, or an unresolved target, with the clients that draw on it.
 type Database struct {
-	ID       string       `json:"id"`
-	Kind     DatabaseKind `json:"kind"`
-	Location Location     `json:"location"`
+	ID   string       `json:"id"`
+	Kind DatabaseKind `json:"kind"`
+	// Unit is the deployment unit the database was found in: the
+	// kustomization or chart directory; empty for loose manifests.
+	Unit     string   `json:"unit,omitempty"`
+	Location Location `json:"location"`
 	// MaxConnections is max_connections (for a pooler: max_client_conn x
 	// pooler pods).
 	MaxConnections    Number `json:"max_connections"`
@@ -86,11 +89,16 @@ type Database struct {
 	UsableExplanation string `json:"usable_explanation"`
 	// WorstCase is the sum of the known clients' worst-case demands; a lower
 	// bound when Verdict is unbounded or unknown.
-	WorstCase   int       `json:"worst_case"`
-	Verdict     Verdict   `json:"verdict"`
-	Explanation string    `json:"explanation"`
-	Clients     []*Client `json:"clients"`
-	Assumptions []string  `json:"assumptions"`
+	WorstCase int `json:"worst_case"`
+	// UnknownClients counts the clients whose demand is unknown or
+	// unbounded: WorstCase leaves them out, so it is "at least" when this
+	// is not zero. The verdict is over when the known part alone exceeds
+	// usable, unknown (or unbounded) only when it fits.
+	UnknownClients int       `json:"unknown_clients"`
+	Verdict        Verdict   `json:"verdict"`
+	Explanation    string    `json:"explanation"`
+	Clients        []*Client `json:"clients"`
+	Assumptions    []string  `json:"assumptions"`
 
 	upstream *Client // for a pooler: its server-side connections
 	invalid  bool    // a setting of this database is a PGF007 problem: it cannot be ok

@@ -22,7 +22,9 @@ type Options struct {
 	Headroom int
 	// MaxFileBytes bounds each input (a file, standard input, a pipe): a
 	// larger one is an *InputError, so that a link to /dev/zero or a huge
-	// file cannot exhaust memory. Zero means DefaultMaxFileBytes (64 MiB).
+	// file cannot exhaust memory; a kustomize build or a rendered chart
+	// larger than it is a PGF011 finding. Zero means DefaultMaxFileBytes
+	// (64 MiB).
 	MaxFileBytes int64
 	// ReadTimeout bounds reading an input that is not a regular file (a
 	// FIFO, a device, a process substitution such as <(helm template .)):
@@ -30,6 +32,21 @@ type Options struct {
 	// means DefaultReadTimeout (1 minute). Regular files and standard input
 	// are not timed.
 	ReadTimeout time.Duration
+
+	// Helm: how charts in the input are rendered (see renderChart).
+
+	// HelmValues are values files merged over every chart's defaults, in
+	// order (helm --values). None by default.
+	HelmValues []string
+	// HelmSet are key=value overrides applied after HelmValues (helm
+	// --set). None by default.
+	HelmSet []string
+	// HelmRelease is the release name charts are rendered with. Empty means
+	// DefaultHelmRelease ("release-name", as helm template).
+	HelmRelease string
+	// HelmNamespace is the namespace charts are rendered into. Empty means
+	// DefaultHelmNamespace ("default").
+	HelmNamespace string
 }
 
 // Defaults of [Options.MaxFileBytes] and [Options.ReadTimeout].
@@ -67,4 +84,18 @@ func (o Options) superuserReserved() int {
 		return 3
 	}
 	return o.SuperuserReserved
+}
+
+func (o Options) helmRelease() string {
+	if o.HelmRelease == "" {
+		return DefaultHelmRelease
+	}
+	return o.HelmRelease
+}
+
+func (o Options) helmNamespace() string {
+	if o.HelmNamespace == "" {
+		return DefaultHelmNamespace
+	}
+	return o.HelmNamespace
 }

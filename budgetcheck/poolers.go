@@ -22,6 +22,9 @@ type bouncerConfig struct {
 	settings  map[string]setting // [pgbouncer] section and environment
 	databases []setting          // [databases] entries' connection strings
 	wildcard  bool               // a "*" entry: pairs depend on traffic
+	// pairs, when known, is the (db,user) pools that count: 1 for an
+	// operator's pooler whose max_db_connections caps all pairs together.
+	pairs Number
 }
 
 // findPoolers registers PgBouncer workloads and CloudNativePG Poolers: each
@@ -84,15 +87,7 @@ func (ix *index) addPooler(w *workload, cfg bouncerConfig, up *Database, via str
 	d := &Database{ID: w.key(), Kind: Pooler, Location: w.loc,
 		SuperuserReserved: known(0, "PgBouncer reserves no client slots"), Reserved: known(0, "PgBouncer reserves no client slots")}
 	maxClient := cfg.int(ix, d, "max_client_conn", pgbouncerMaxClientConn)
-	// Clients can count only on the pods that surely run: the autoscaler's
-	// minimum, else the replicas.
-	minPods := w.pods
-	switch {
-	case sc != nil && sc.bad != "":
-		minPods = unknown("%s", sc.bad)
-	case sc != nil:
-		minPods = known(sc.min, "autoscaler minimum %d", sc.min)
-	}
+	minPods := guaranteedPods(w, sc)
 	if minPods.State == Known && maxClient.State == Known {
 		d.MaxConnections = known(budget.Mul(maxClient.Value, minPods.Value), "max_client_conn %d (%s) x pooler pods %d (%s)", maxClient.Value, maxClient.Source, minPods.Value, minPods.Source)
 	} else {
@@ -114,6 +109,18 @@ func (ix *index) addPooler(w *workload, cfg bouncerConfig, up *Database, via str
 	ix.clients = append(ix.clients, cl)
 }
 
+// guaranteedPods is the pooler pods its clients can count on: the
+// autoscaler's minimum, else the replicas.
+func guaranteedPods(w *workload, sc *scaler) Number {
+	switch {
+	case sc != nil && sc.bad != "":
+		return unknown("%s", sc.bad)
+	case sc != nil:
+		return known(sc.min, "autoscaler minimum %d", sc.min)
+	}
+	return w.pods
+}
+
 // pairs is the number of (database, user) pools one pooler process keeps.
 func (ix *index) pairs(w *workload, cfg bouncerConfig, d *Database) Number {
 	if v, ok := w.annotations[AnnotationPoolPairs]; ok {
@@ -122,6 +129,9 @@ func (ix *index) pairs(w *workload, cfg bouncerConfig, d *Database) Number {
 		}
 		ix.problems = append(ix.problems, problem{check: "PGF007", loc: w.loc, database: d.ID, message: fmt.Sprintf("%s: annotation %s %q: want %s", d.ID, AnnotationPoolPairs, v, wantCount(1))})
 		return unknown("(db,user) pairs: annotation %s is invalid", AnnotationPoolPairs)
+	}
+	if cfg.pairs.State == Known {
+		return cfg.pairs
 	}
 	if cfg.wildcard || len(cfg.databases) == 0 {
 		d.Assumptions = append(d.Assumptions, fmt.Sprintf("(db,user) pairs not stated: assumed 1 (annotation %s)", AnnotationPoolPairs))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/pgfleet/pgfleet/dbx/budget"
@@ -34,7 +35,7 @@ func Run(ctx context.Context, opts Options, stdin io.Reader, paths ...string) (*
 	if err != nil {
 		return nil, err
 	}
-	if !slices.ContainsFunc(srcs, func(s Source) bool { return len(splitDocuments(s)) > 0 }) {
+	if !slices.ContainsFunc(srcs, func(s Source) bool { return len(splitDocuments(s)) > 0 || len(s.failed) > 0 }) {
 		return nil, &InputError{Path: strings.Join(paths, " "), Reason: "no manifests in the input (only empty files, blank lines or comments): nothing was checked",
 			Fix: "check that the files or the command piping into budgetcheck produce manifests"}
 	}
@@ -42,8 +43,43 @@ func Run(ctx context.Context, opts Options, stdin io.Reader, paths ...string) (*
 }
 
 // Analyze checks manifests already read: manifests -> workload model ->
-// findings.
+// findings. Sources of different deployment units ([Source.Unit]) are
+// checked separately, each database and finding naming its unit: two
+// overlays of one base deploy the same workloads twice over, not both at
+// once.
 func Analyze(srcs []Source, opts Options) *Report {
+	var units []string
+	byUnit := map[string][]Source{}
+	for _, s := range srcs {
+		if _, ok := byUnit[s.Unit]; !ok {
+			units = append(units, s.Unit)
+		}
+		byUnit[s.Unit] = append(byUnit[s.Unit], s)
+	}
+	if len(units) <= 1 {
+		return analyzeUnit(srcs, opts)
+	}
+	sort.Strings(units) // loose manifests ("") first, then by directory
+	r := &Report{Schema: SchemaVersion, Databases: []*Database{}, Findings: []Finding{}}
+	for _, u := range units {
+		ur := analyzeUnit(byUnit[u], opts)
+		r.Databases = append(r.Databases, ur.Databases...)
+		r.Findings = append(r.Findings, ur.Findings...)
+	}
+	return r
+}
+
+// analyzeUnit checks the sources of one deployment unit.
+func analyzeUnit(srcs []Source, opts Options) *Report {
+	unit := ""
+	var failed []problem
+	for _, s := range srcs {
+		unit = s.Unit
+		for _, f := range s.failed {
+			f.loc = Location{File: s.Name, Line: 1}
+			failed = append(failed, f)
+		}
+	}
 	objs, decodeErrs := decodeAll(srcs)
 	objs, dupes := dedupe(objs)
 	ix := newIndex(objs, opts)
@@ -58,9 +94,15 @@ func Analyze(srcs []Source, opts Options) *Report {
 			ix.problems = append(ix.problems, problem{check: "PGF007", loc: d.Location, database: d.ID, message: d.ID + ": " + err.Error()})
 		}
 	}
-	p := &pass{report: r, problems: ix.problems, decode: decodeErrs, dupes: dupes}
+	p := &pass{report: r, problems: ix.problems, decode: decodeErrs, dupes: dupes, unbuilt: failed}
 	for _, c := range Checks {
 		c.run(p, c)
+	}
+	for _, d := range r.Databases {
+		d.Unit = unit
+	}
+	for i := range r.Findings {
+		r.Findings[i].Unit = unit
 	}
 	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
 		return cmp.Or(
@@ -97,30 +139,42 @@ func (d *Database) evaluate() error {
 	srv := d.server()
 	var demands []budget.Demand
 	verdict := Verdict("")
+	d.UnknownClients = 0
 	for _, c := range d.Clients {
 		switch c.Demand.State {
 		case Known:
 			demands = append(demands, c.demand)
 		case Unbounded:
 			verdict = VerdictUnbounded
+			d.UnknownClients++
+		default:
+			d.UnknownClients++
 		}
 	}
 	fit := budget.Check(srv, demands...)
 	d.Usable, d.WorstCase, d.UsableExplanation = fit.Usable, fit.Demand, srv.Explain()
 	d.Explanation = fit.Explanation
 	limitKnown := d.MaxConnections.State == Known && d.SuperuserReserved.State == Known && d.Reserved.State == Known
+	// The known clients' demand is a lower bound of the worst case: when it
+	// alone exceeds the limit, the database is over whatever the unknown
+	// clients open; only when it fits does an unknown make the verdict
+	// unknown.
+	limitUsable := limitKnown && d.Kind != Unresolved && srv.CheckCounts() == nil
 	switch {
+	case limitUsable && fit.Verdict == budget.Over:
+		verdict = VerdictOver
+		if d.UnknownClients > 0 {
+			d.Explanation = fmt.Sprintf("at least %d, and %s unknown: the known clients alone exceed usable %d; %s", fit.Demand, plural(d.UnknownClients, "client"), fit.Usable, fit.Explanation)
+		}
 	case verdict == VerdictUnbounded:
 		d.Explanation = fmt.Sprintf("a client's pool is unbounded; the known clients' demand alone is %d", fit.Demand)
 	case !limitKnown || d.Kind == Unresolved:
 		verdict, d.Explanation = VerdictUnknown, fmt.Sprintf("the database's limit is unknown; known demand %d", fit.Demand)
 	case srv.CheckCounts() != nil:
 		verdict, d.Explanation = VerdictUnknown, fmt.Sprintf("the database's limit cannot be computed (%v); known demand %d", srv.CheckCounts(), fit.Demand)
-	case fit.Verdict == budget.Over:
-		verdict = VerdictOver
 	case d.anyUnknown():
 		verdict = VerdictUnknown
-		d.Explanation = fmt.Sprintf("a client's demand is unknown; the known clients' %s", fit.Explanation)
+		d.Explanation = fmt.Sprintf("at least %d, and %s unknown; the known clients' %s", fit.Demand, plural(d.UnknownClients, "client"), fit.Explanation)
 	case d.invalid:
 		// Nothing unread may fit: a setting of this database could not be
 		// used (PGF007), so the verdict cannot be ok.

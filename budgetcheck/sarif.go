@@ -87,6 +87,10 @@ func toSARIF(r *Report) sarifLog {
 			var l sarifLocation
 			l.PhysicalLocation.ArtifactLocation.URI = f.Location.File
 			l.PhysicalLocation.Region.StartLine = max(1, f.Location.Line)
+			if file, ok := syntheticFile(f.Location.File); ok {
+				l.PhysicalLocation.ArtifactLocation.URI = file
+				l.PhysicalLocation.Region.StartLine = 1
+			}
 			res.Locations = []sarifLocation{l}
 		}
 		run.Results = append(run.Results, res)

@@ -2,8 +2,9 @@ package budgetcheck
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -70,28 +71,22 @@ func (ix *index) findServers() {
 		}
 	}
 	for _, w := range ix.workloads {
-		c := postgresContainer(w)
+		c := ix.postgresContainer(w)
 		if c == nil || w.annotations[AnnotationIgnore] == "true" {
 			continue
 		}
 		d := &Database{ID: w.key(), Kind: Postgres, Location: w.loc, workload: w.key()}
 		ix.assumeServer(d, ix.postgresParams(w, c))
-		ix.serving[w] = true
+		ix.servers[w] = serverOf{db: d, container: c.Name}
 		ix.addDatabase(d, w.ns, ix.servicesOf(w)...)
 	}
 }
 
-// postgresContainer returns the container that runs Postgres, or nil.
-func postgresContainer(w *workload) *corev1.Container {
+// postgresContainer returns the container that runs Postgres, or nil (see
+// recognize.go).
+func (ix *index) postgresContainer(w *workload) *corev1.Container {
 	for _, c := range w.containers() {
-		img := strings.ToLower(c.Image)
-		if i := strings.LastIndexByte(img, '/'); i >= 0 {
-			img = img[i+1:]
-		}
-		name, _, _ := strings.Cut(img, ":")
-		name, _, _ = strings.Cut(name, "@")
-		switch name {
-		case "postgres", "postgresql", "postgis", "timescaledb", "timescaledb-ha", "postgresql-repmgr", "spilo":
+		if ix.serverReason(w, c) != "" {
 			return c
 		}
 	}
@@ -109,20 +104,8 @@ func (ix *index) postgresParams(w *workload, c *corev1.Container) map[string]set
 	if v, ok := vars["POSTGRESQL_MAX_CONNECTIONS"]; ok && !v.missing && v.secret == "" {
 		params["max_connections"] = setting{value: v.value, source: v.origin}
 	}
-	for _, vol := range w.pod.Volumes {
-		if vol.ConfigMap == nil {
-			continue
-		}
-		cm := ix.configMaps[nsName(w.ns, vol.ConfigMap.Name)]
-		if cm == nil {
-			continue
-		}
-		keys := make([]string, 0, len(cm.Data))
-		for k := range cm.Data {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+	for _, cm := range ix.mountedConfigMaps(w) {
+		for _, k := range slices.Sorted(maps.Keys(cm.Data)) {
 			for _, m := range confLine.FindAllStringSubmatch(cm.Data[k], -1) {
 				params[m[1]] = setting{value: m[2], source: fmt.Sprintf("ConfigMap %s key %s", cm.Name, k)}
 			}
@@ -147,6 +130,21 @@ func (ix *index) postgresParams(w *workload, c *corev1.Container) map[string]set
 		}
 	}
 	return params
+}
+
+// mountedConfigMaps lists the ConfigMaps of the manifests that the
+// workload's pods mount as volumes, in volume order.
+func (ix *index) mountedConfigMaps(w *workload) []*corev1.ConfigMap {
+	var out []*corev1.ConfigMap
+	for _, vol := range w.pod.Volumes {
+		if vol.ConfigMap == nil {
+			continue
+		}
+		if cm := ix.configMaps[nsName(w.ns, vol.ConfigMap.Name)]; cm != nil {
+			out = append(out, cm)
+		}
+	}
+	return out
 }
 
 // settings attaches one source to a parameters map.

@@ -24,10 +24,17 @@ func writeText(w io.Writer, r *Report) error {
 	}
 	clients := false
 	for _, d := range r.Databases {
+		if d.Unit != "" {
+			p("[%s] ", d.Unit)
+		}
 		p("%s (%s): %s\n", d.ID, d.Kind, upper(d.Verdict))
 		if d.MaxConnections.State == Known {
 			p("  %s\n", d.UsableExplanation)
-			p("  worst case %v of usable %v (%s)\n", d.WorstCase, d.Usable, percent(d.WorstCase, d.Usable))
+			if d.UnknownClients > 0 {
+				p("  worst case at least %v of usable %v (%s), and %s unknown\n", d.WorstCase, d.Usable, percent(d.WorstCase, d.Usable), plural(d.UnknownClients, "client"))
+			} else {
+				p("  worst case %v of usable %v (%s)\n", d.WorstCase, d.Usable, percent(d.WorstCase, d.Usable))
+			}
 		} else {
 			p("  max_connections unknown: %s; known demand %v\n", d.MaxConnections.Source, d.WorstCase)
 		}

@@ -5,6 +5,8 @@
 //	budgetcheck deploy/                       # files and directories
 //	helm template . | budgetcheck -           # standard input
 //	budgetcheck --format sarif k8s/ > budget.sarif
+//	budgetcheck ./deploy/overlays/prod        # built as kubectl kustomize does
+//	budgetcheck ./charts/myapp --values prod.yaml --set api.replicas=6
 //
 // Exit codes: 0 fits, 1 findings at or above --fail-on, 2 usage error or
 // unreadable input.
@@ -43,11 +45,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.IntVar(&opts.Headroom, "headroom", 0, "connections kept free on every server")
 	fs.Int64Var(&opts.MaxFileBytes, "max-file-bytes", budgetcheck.DefaultMaxFileBytes, "largest input (file, stdin, pipe) read, in bytes")
 	fs.DurationVar(&opts.ReadTimeout, "read-timeout", budgetcheck.DefaultReadTimeout, "time allowed to read an input that is not a regular file (FIFO, device, <(...))")
+	fs.Func("values", "Helm values file merged over each chart's defaults (repeatable, in order)", func(v string) error {
+		opts.HelmValues = append(opts.HelmValues, v)
+		return nil
+	})
+	fs.Func("set", "Helm value override key=value, applied after --values (repeatable)", func(v string) error {
+		opts.HelmSet = append(opts.HelmSet, v)
+		return nil
+	})
+	fs.StringVar(&opts.HelmRelease, "release-name", budgetcheck.DefaultHelmRelease, "release name charts are rendered with")
+	fs.StringVar(&opts.HelmNamespace, "namespace", budgetcheck.DefaultHelmNamespace, "namespace charts are rendered into")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: budgetcheck [flags] file|dir|- ...\n\nChecks Postgres connection budgets in Kubernetes manifests.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	paths, err := parseInterspersed(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -59,12 +72,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return 0
 	}
-	if err := validate(&opts, reserved, *format, *failOn, fs.NArg()); err != nil {
+	if err := validate(&opts, reserved, *format, *failOn, len(paths)); err != nil {
 		fmt.Fprintln(stderr, err)
 		fs.Usage()
 		return 2
 	}
-	report, err := budgetcheck.Run(ctx, opts, stdin, fs.Args()...)
+	report, err := budgetcheck.Run(ctx, opts, stdin, paths...)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -77,6 +90,28 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	return 0
+}
+
+// parseInterspersed parses flags before and after the inputs, so that
+// "budgetcheck ./charts/myapp --values prod.yaml" reads the values file
+// (the flag package stops at the first non-flag); everything after "--"
+// is an input.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var paths []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return paths, nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(paths, rest...), nil
+		}
+		paths = append(paths, rest[0])
+		args = rest[1:]
+	}
 }
 
 // validate checks the flags and names the one at fault.

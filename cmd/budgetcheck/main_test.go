@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -69,5 +70,20 @@ func TestJSONFromStdin(t *testing.T) {
 	}
 	if r.Schema != "pgfleet.dev/budgetcheck/v1" || len(r.Databases) != 2 || r.Databases[0].Verdict != "over" {
 		t.Fatalf("report = %+v", r)
+	}
+}
+
+// Flags after the inputs are flags, as in "budgetcheck ./charts/myapp
+// --values prod.yaml"; after "--" everything is an input.
+func TestFlagsAfterInputs(t *testing.T) {
+	t.Parallel()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	values := fs.String("values", "", "")
+	paths, err := parseInterspersed(fs, []string{"./charts/myapp", "--values", "prod.yaml", "-", "--", "--values"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *values != "prod.yaml" || len(paths) != 3 || paths[0] != "./charts/myapp" || paths[1] != "-" || paths[2] != "--values" {
+		t.Fatalf("values %q, paths %q; want prod.yaml and [./charts/myapp - --values]", *values, paths)
 	}
 }

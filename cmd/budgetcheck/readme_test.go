@@ -63,8 +63,8 @@ func TestREADMEExamples(t *testing.T) {
 			}
 		}
 	}
-	if ran != 7 {
-		t.Fatalf("ran %d README examples, want the 7 of the budgetcheck section", ran)
+	if ran != 9 {
+		t.Fatalf("ran %d README examples, want the 9 of the budgetcheck section", ran)
 	}
 	if !tableChecked {
 		t.Fatal("the README's first budgetcheck example is no longer the hpa-surge table this test compares")

@@ -1,0 +1,1 @@
+{{- define "myapp.fullname" -}}{{ .Release.Name }}-{{ .Chart.Name }}{{- end -}}
