@@ -24,6 +24,8 @@ type Cluster struct {
 	metrics *metrics
 	report  *Report
 	secrets []string // what no error may show: see scrub
+
+	replicas *replicaSet // read replicas and the read router (replica.go)
 }
 
 // Open opens a Cluster from a DSN (URL or key=value; pgx's pool_* keys are
@@ -55,8 +57,12 @@ func OpenConfig(ctx context.Context, cfg *Config) (*Cluster, error) {
 		}
 	}
 	cl.cfg.resolveWaiters()
-	cl.primary, err = cl.openNode(ctx, "primary", c.Pool)
+	cl.primary, err = cl.openNode(ctx, "primary", c.DSN, c.Pool, cl.cfg.MaxConns)
 	if err != nil {
+		return nil, scrub(err, cl.secrets)
+	}
+	if err := cl.openReplicas(ctx); err != nil {
+		cl.Close()
 		return nil, scrub(err, cl.secrets)
 	}
 	return cl, nil
@@ -126,7 +132,7 @@ func (cl *Cluster) connConfig(base *pgx.ConnConfig) *pgx.ConnConfig {
 	return cc
 }
 
-func (cl *Cluster) openNode(ctx context.Context, name string, base *pgxpool.Config) (*Node, error) {
+func (cl *Cluster) openNode(ctx context.Context, name, dsnText string, base *pgxpool.Config, maxConns int) (*Node, error) {
 	c := cl.cfg
 	pc := base.Copy()
 	pc.ConnConfig = cl.connConfig(base.ConnConfig)
@@ -140,7 +146,7 @@ func (cl *Cluster) openNode(ctx context.Context, name string, base *pgxpool.Conf
 		// out, with the acquirer's ctx: without this, unbounded.
 		pc.PingTimeout = c.OperationTimeout
 	}
-	pc.MaxConns = int32(c.MaxConns)
+	pc.MaxConns = int32(maxConns)
 	pc.MinConns = int32(c.MinConns)
 	pc.MaxConnLifetime = c.MaxConnLifetime
 	pc.MaxConnLifetimeJitter = c.MaxConnLifetimeJitter
@@ -148,9 +154,9 @@ func (cl *Cluster) openNode(ctx context.Context, name string, base *pgxpool.Conf
 	pc.HealthCheckPeriod = c.HealthCheckPeriod
 	pool, err := newPool(ctx, pc)
 	if err != nil {
-		return nil, fmt.Errorf("dbx: open %s pool (%s): %w", name, dsn.Redact(c.DSN), err)
+		return nil, fmt.Errorf("dbx: open %s pool (%s): %w", name, dsn.Redact(dsnText), err)
 	}
-	return &Node{name: name, pool: pool, log: c.Logger, secrets: cl.secrets, gate: newGate(name, c.MaxConns, c.maxWaiters(), c.AcquireTimeout, cl.metrics.observeAcquire(name))}, nil
+	return &Node{name: name, pool: pool, log: c.Logger, secrets: cl.secrets, gate: newGate(name, maxConns, c.maxWaiters(), c.AcquireTimeout, cl.metrics.observeAcquire(name))}, nil
 }
 
 // newPool is pgxpool.NewWithConfig, which panics on a Config that
@@ -178,6 +184,9 @@ func connectProbe(ctx context.Context, cc *pgx.ConnConfig) (conn *pgx.Conn, err 
 // Close closes every pool, waiting for acquired connections to be released.
 // It is safe to call more than once (as pgxpool's Close is).
 func (cl *Cluster) Close() {
+	if cl.replicas != nil {
+		cl.replicas.close()
+	}
 	for _, n := range cl.Nodes() {
 		n.pool.Close()
 	}
@@ -186,8 +195,16 @@ func (cl *Cluster) Close() {
 // Primary is the primary's node.
 func (cl *Cluster) Primary() *Node { return cl.primary }
 
-// Nodes lists every node, primary first.
-func (cl *Cluster) Nodes() []*Node { return []*Node{cl.primary} }
+// Nodes lists every node, primary first, then the read replicas.
+func (cl *Cluster) Nodes() []*Node {
+	nodes := []*Node{cl.primary}
+	if cl.replicas != nil {
+		for _, r := range cl.replicas.replicas {
+			nodes = append(nodes, r.node)
+		}
+	}
+	return nodes
+}
 
 // Report is what Open learned from the server; nil with VerifyOff.
 func (cl *Cluster) Report() *Report { return cl.report }

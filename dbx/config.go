@@ -166,6 +166,10 @@ type Config struct {
 	// DSN. Two Clusters with the same Service and Name cannot register in one
 	// Prometheus registry: give them distinct Names.
 	Name string
+
+	// Read replicas: the servers [Cluster.Reader] routes to, and how. See
+	// [ReplicaConfig]; zero means no replicas, every read on the primary.
+	ReadReplicas ReplicaConfig
 }
 
 // VerifyPolicy says what Open does when the declared fleet does not fit the
@@ -274,6 +278,7 @@ func (c Config) withDefaults() (Config, error) {
 	orDefault(&c.OperationTimeout, c.defaultOperationTimeout())
 	orDefault(&c.Logger, slog.Default())
 	orDefault(&c.Name, defaultName(&c.Pool.ConnConfig.Config))
+	c.ReadReplicas = c.ReadReplicas.withDefaults()
 	return c, c.validate()
 }
 
@@ -338,6 +343,7 @@ func (c Config) validate() error {
 	if c.Share > 0 && c.Verify == VerifyOff {
 		bad("Verify", "VerifyOff", "a Share is sized from the server's live max_connections: use VerifyWarn or VerifyFail")
 	}
+	errs = append(errs, c.ReadReplicas.validate()...)
 	return errors.Join(errs...)
 }
 

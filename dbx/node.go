@@ -27,7 +27,7 @@ type Node struct {
 	lastLog atomic.Int64 // unix nanos of the last saturation warning
 }
 
-// Name is "primary" (later "replicaN").
+// Name is "primary", or "replica" + its index in Config.ReadReplicas.DSNs.
 func (n *Node) Name() string { return n.name }
 
 // Pool is the underlying pgxpool, for what dbx does not wrap. Work done on it
