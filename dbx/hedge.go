@@ -94,13 +94,13 @@ func (r *Reader) hedged(ctx context.Context, t target, sql string, args []any) (
 		actx, cancel := context.WithCancel(ctx)
 		if rep != t.rep {
 			rep.reads.Add(1)
-			rep.inflight.Add(1)
 		}
+		// In flight until the attempt ends, also when it lost: power of
+		// two choices then keeps reads away from a replica that hangs.
+		rep.inflight.Add(1)
 		go func() {
 			rows, err := rep.node.gatedQuery(actx, sql, args...)
-			if rep != t.rep {
-				rep.inflight.Add(-1)
-			}
+			rep.inflight.Add(-1)
 			results <- hedgeResult{rows: rows, err: err, rep: rep, cancel: cancel}
 		}()
 		return cancel

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgfleet/pgfleet/dbx"
+	"github.com/pgfleet/pgfleet/dbx/budget"
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
 	"github.com/pgfleet/pgfleet/loader"
 )
@@ -445,5 +446,77 @@ func TestFallbackPolicy(t *testing.T) {
 	}
 	if _, _, err := where(b.ctx, strict.Reader()); !errors.Is(err, dbx.ErrNoReplica) {
 		t.Fatalf("FallbackFail: %v, want ErrNoReplica", err)
+	}
+}
+
+// Hedged reads: while one replica hangs in bursts (SIGSTOP), a read sent
+// there is sent to the other replica after the recent P95 and answers from
+// there; hedges stay within the budget and every connection comes back.
+func TestHedgedReadsRideOutAHungReplica(t *testing.T) {
+	b := setupReplicas(t, 2)
+	c := b.openReplicas(t, func(cfg *dbx.Config) {
+		// Slow polls: the hung replica stays in the rotation, so that the
+		// hedges, not the poller, are what keeps reads fast.
+		cfg.ReadReplicas.PollInterval, cfg.ReadReplicas.PollTimeout = time.Second, 10*time.Second
+		cfg.ReadReplicas.HedgeBudget = 0.5
+	})
+	r := c.ReaderWith(dbx.ReadOptions{Hedge: true})
+	read := func() {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		defer cancel()
+		if onReplica, _, err := where(ctx, r); err != nil || !onReplica {
+			t.Fatalf("hedged read: replica=%v, %v", onReplica, err)
+		}
+	}
+	for range 200 { // learn the P95
+		read()
+	}
+	victim := b.cluster.Replicas[0]
+	for range 3 {
+		if err := victim.Pause(); err != nil {
+			t.Fatal(err)
+		}
+		for range 30 {
+			read()
+		}
+		if err := victim.Resume(); err != nil {
+			t.Fatal(err)
+		}
+		for range 30 {
+			read()
+		}
+	}
+	st := c.ReadStats()
+	t.Logf("hedging: %d hedged reads, %d hedges sent, %d won", st.HedgeReads, st.HedgesSent, st.HedgesWon)
+	if st.HedgesWon == 0 || float64(st.HedgesSent) > 0.5*float64(st.HedgeReads) {
+		t.Fatalf("hedges: %+v, want some won and at most half the reads hedged", st)
+	}
+	for _, n := range c.Nodes() {
+		waitFor(t, n.Name()+"'s slots back", func() bool { return n.Stat().Gate.InUse == 0 })
+	}
+}
+
+// A replica is a server with its own budget: with a Share, each node's pool
+// is sized from its own max_connections.
+func TestReplicaPoolsAreSizedFromTheirOwnServer(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	t.Cleanup(cancel)
+	b := bundle{ctx: ctx, cluster: dbxtest.Start(t, dbxtest.Topology{Replicas: 1, Settings: map[string]string{"max_connections": "20"},
+		NodeSettings: map[string]map[string]string{"replica0": {"max_connections": "60"}}})}
+	c := b.openReplicas(t, func(cfg *dbx.Config) {
+		cfg.Share, cfg.Fleet.Replicas = 0.5, 2
+	})
+	// The one formula, on each server's own numbers.
+	want := func(maxConns int) int {
+		a, err := budget.PoolFor(budget.Server{MaxConnections: maxConns, SuperuserReserved: 3}, budget.Service{Name: "orders", Replicas: 2}, 0.5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.PerProcess
+	}
+	if p, r := c.Primary().Stat().MaxConns, c.Nodes()[1].Stat().MaxConns; p != want(20) || r != want(60) || r <= p {
+		t.Fatalf("pool sizes primary %d, replica %d; want %d and %d", p, r, want(20), want(60))
 	}
 }
