@@ -14,10 +14,12 @@ import (
 	"github.com/pgfleet/pgfleet/internal/dsn"
 )
 
-// Cluster is a budgeted data layer over a Postgres primary. Its methods have
+// Cluster is a budgeted data layer over a Postgres primary and its read
+// replicas (Config.ReadReplicas). Its methods run on the primary and have
 // pgx's signatures, so code written for *pgxpool.Pool moves over with small
-// changes; every call passes the node's gate first (bounded wait, bounded
-// queue, runtime limit).
+// changes; reads meant for the replicas go through [Cluster.Reader]. Every
+// call passes its node's gate first (bounded wait, bounded queue, runtime
+// limit).
 type Cluster struct {
 	cfg     Config
 	primary *Node

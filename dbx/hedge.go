@@ -16,6 +16,9 @@ const (
 	hedgeWindow  = 512
 	hedgeRecalc  = 64
 	hedgeMinSeen = 64
+	// hedgeCancelGrace is how long a hedged read's loser may still answer
+	// before it is cancelled on the server.
+	hedgeCancelGrace = 50 * time.Millisecond
 )
 
 // hedger tracks the first-answer time of hedged replica reads and spends
@@ -136,15 +139,26 @@ func (r *Reader) hedged(ctx context.Context, t target, sql string, args []any) (
 		first = next
 	}
 	if pending > 0 {
-		// Cancel the loser (a cancel request reaches the server) and give
-		// back its connection when it returns.
+		// Give the loser's connection back when it answers; cancel it (a
+		// cancel request reaches the server) only when it has not answered
+		// within hedgeCancelGrace. A cancel costs the server a process for
+		// the request and holds the connection for pgx's cancel handling
+		// (~100 ms): for a short read that a stall delayed, waiting is
+		// cheaper.
+		cancelLoser := original
 		if first.rep == t.rep {
-			second()
-		} else {
-			original()
+			cancelLoser = second
 		}
 		go func() {
-			loser := <-results
+			grace := time.NewTimer(hedgeCancelGrace)
+			defer grace.Stop()
+			var loser hedgeResult
+			select {
+			case loser = <-results:
+			case <-grace.C:
+				cancelLoser()
+				loser = <-results
+			}
 			loser.cancel()
 			if loser.rows != nil {
 				loser.rows.Close()
