@@ -124,6 +124,8 @@ func (rc ReplicaConfig) validate() []error {
 	for i, d := range rc.DSNs {
 		if strings.TrimSpace(d) == "" {
 			bad(fmt.Sprintf("DSNs[%d]", i), `""`, "an empty DSN: give the replica's URL (postgres://user@replica:5432/db) or remove the entry")
+		} else if _, err := parsePool(d); err != nil {
+			errs = append(errs, fmt.Errorf("dbx: Config.ReadReplicas.DSNs[%d]: %w", i, err)) // parsePool hides the secrets
 		}
 	}
 	if rc.PollInterval < 10*time.Millisecond {
@@ -243,8 +245,17 @@ func (cl *Cluster) openReplicas(ctx context.Context) error {
 		}
 		size := cl.cfg.MaxConns
 		if cl.cfg.Verify != VerifyOff {
-			if size, err = cl.verifyReplica(ctx, name, d, pc); err != nil {
+			size, err = cl.verifyReplica(ctx, name, d, pc)
+			var budgetErr *BudgetError
+			switch {
+			case errors.As(err, &budgetErr):
 				return err
+			case err != nil:
+				// A replica that is down must not keep the service from
+				// starting: reads fall back until it answers a poll.
+				cl.cfg.Logger.Warn("dbx: replica unreachable at Open: its pool is sized like the primary's and it stays out of the rotation until it answers",
+					"node", name, "err", scrub(err, cl.secrets))
+				size = cl.cfg.MaxConns
 			}
 		}
 		n, err := cl.openNode(ctx, name, d, pc, size)
@@ -274,9 +285,6 @@ func adoptHooks(pc, from *pgxpool.Config) {
 // fleet), whose problems are logged or fail Open as Config.Verify says.
 func (cl *Cluster) verifyReplica(ctx context.Context, name, d string, pc *pgxpool.Config) (int, error) {
 	c := cl.cfg
-	if c.Share == 0 {
-		c.MaxConns = cl.cfg.MaxConns
-	}
 	ctx, cancel := context.WithTimeout(ctx, c.ConnectTimeout+max(c.OperationTimeout, c.ReadReplicas.PollTimeout))
 	defer cancel()
 	probe, err := connectProbe(ctx, cl.connConfig(pc.ConnConfig))
@@ -390,10 +398,15 @@ func (rs *replicaSet) pollReplica(ctx context.Context, r *replica) {
 	case !inRecovery:
 		reason = "not in recovery: promoted, it is no longer a replica"
 	}
+	first := st.Polled.IsZero()
 	if err == nil {
 		st.Polled, st.InRecovery = time.Now(), inRecovery
 		if lsn, perr := ParseLSN(text); perr == nil {
-			r.raise(lsn)
+			// Set, not raised: a replica rebuilt from an older backup has
+			// replayed less than it once had. (A causal check may have
+			// proved more since this poll read it: the next one proves it
+			// again.)
+			r.known.Store(uint64(lsn))
 		}
 		st.ReplayLSN = LSN(r.known.Load())
 		st.LagBytes, st.LagTime = lag(LSN(rs.primaryLSN.Load()), st.ReplayLSN, age)
@@ -407,7 +420,7 @@ func (rs *replicaSet) pollReplica(ctx context.Context, r *replica) {
 	switch {
 	case was && !st.InRotation:
 		r.node.log.Warn("dbx: replica out of rotation", "node", r.node.name, "replica", r.dsn, "reason", reason)
-	case !was && st.InRotation && !st.Polled.IsZero():
+	case !was && st.InRotation && !first:
 		r.node.log.Info("dbx: replica in rotation", "node", r.node.name, "replica", r.dsn)
 	}
 }

@@ -98,6 +98,12 @@ func TestReplicaConfigErrorsNameTheField(t *testing.T) {
 			t.Errorf("errors do not name %q:\n%s", want, all)
 		}
 	}
+	// A DSN that does not parse is refused before anything connects, and its
+	// password is not in the error.
+	errs := (ReplicaConfig{DSNs: []string{"postgres://app:s3cr3t@replica:5432/db?sslmode=bogus"}}).withDefaults().validate()
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "DSNs[0]") || strings.Contains(errs[0].Error(), "s3cr3t") {
+		t.Fatalf("bad replica DSN: %v", errs)
+	}
 	if errs := (ReplicaConfig{}).withDefaults().validate(); len(errs) != 0 {
 		t.Fatalf("defaults invalid: %v", errs)
 	}

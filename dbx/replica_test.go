@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -519,4 +521,106 @@ func TestReplicaPoolsAreSizedFromTheirOwnServer(t *testing.T) {
 	if p, r := c.Primary().Stat().MaxConns, c.Nodes()[1].Stat().MaxConns; p != want(20) || r != want(60) || r <= p {
 		t.Fatalf("pool sizes primary %d, replica %d; want %d and %d", p, r, want(20), want(60))
 	}
+}
+
+// countingConn counts the client's writes to the server: one per round trip
+// (pgx flushes a statement, or a whole batch, in one write).
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// TxToken costs no round trip over Tx: the COMMIT and the read of the WAL
+// position travel in one batch. Token after Tx costs one more.
+func TestTxTokenAddsNoRoundTrip(t *testing.T) {
+	b := setup(t, nil)
+	var writes atomic.Int64
+	c := b.open(t, func(cfg *dbx.Config) {
+		cfg.MaxConns = 1
+		dial := cfg.Pool.ConnConfig.DialFunc
+		cfg.Pool.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dial(ctx, network, addr)
+			return countingConn{conn, &writes}, err
+		}
+	})
+	if _, err := c.Exec(b.ctx, `CREATE TABLE counter (id int PRIMARY KEY, v int); INSERT INTO counter VALUES (1, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	update := func(tx pgx.Tx) error {
+		_, err := tx.Exec(b.ctx, `UPDATE counter SET v = v + 1 WHERE id = 1`)
+		return err
+	}
+	trips := func(fn func() error) int64 {
+		t.Helper()
+		for range 2 { // the first run prepares and caches the statements
+			writes.Store(0)
+			if err := fn(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return writes.Load()
+	}
+	var tok dbx.Token
+	tx := trips(func() error { return c.Tx(b.ctx, update) })
+	txToken := trips(func() (err error) { tok, err = c.TxToken(b.ctx, dbx.TxOptions{}, update); return err })
+	txThenToken := trips(func() error {
+		if err := c.Tx(b.ctx, update); err != nil {
+			return err
+		}
+		_, err := c.Token(b.ctx)
+		return err
+	})
+	t.Logf("round trips: Tx %d, TxToken %d, Tx then Token %d", tx, txToken, txThenToken)
+	if txToken != tx || txThenToken != tx+1 || tok.IsZero() {
+		t.Fatalf("round trips: Tx %d, TxToken %d (token %s), Tx then Token %d: want TxToken = Tx, Token one more", tx, txToken, tok, txThenToken)
+	}
+	// The token is the WAL position after the commit.
+	var after string
+	if err := c.QueryRow(b.ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if lsn, _ := dbx.ParseLSN(after); tok.LSN() == 0 || tok.LSN() > lsn {
+		t.Fatalf("token %s after %s", tok, after)
+	}
+}
+
+// A replica that is down at Open does not keep the service from starting:
+// it is out of the rotation, reads go to the primary, and the warning does
+// not show its password.
+func TestReplicaDownAtOpen(t *testing.T) {
+	b := setup(t, nil)
+	var logs strings.Builder
+	var mu sync.Mutex
+	c := b.open(t, func(cfg *dbx.Config) {
+		cfg.ReadReplicas.DSNs = []string{"postgres://app:s3cret@127.0.0.1:1/db?sslmode=disable&connect_timeout=1"}
+		cfg.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	})
+	if st := state(c, "replica0"); st.InRotation || !strings.Contains(st.Reason, "poll failed") {
+		t.Fatalf("replica down at Open: %+v", st)
+	}
+	onReplica, _, err := where(b.ctx, c.Reader())
+	if err != nil || onReplica {
+		t.Fatalf("read with the replica down: replica=%v, %v", onReplica, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if out := logs.String(); !strings.Contains(out, "replica0") || strings.Contains(out, "s3cret") {
+		t.Fatalf("log: %s", out)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
