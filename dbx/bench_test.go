@@ -20,16 +20,7 @@ func BenchmarkPointSelect(b *testing.B) {
 	topo := dbxtest.Start(b, dbxtest.Topology{})
 	const conns = 4
 	raw := dbxtest.Pool(b, topo.Primary, func(c *pgxpool.Config) { c.MaxConns = conns })
-	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MaxConns, cfg.Logger = conns, slog.New(slog.DiscardHandler)
-	cluster, err := dbx.OpenConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cluster.Close()
+	cluster := openBench(b, topo.Primary, conns)
 	if _, err := raw.Exec(ctx, `CREATE TABLE kv AS SELECT g AS k, g::text AS v FROM generate_series(1, 1000) g; ALTER TABLE kv ADD PRIMARY KEY (k)`); err != nil {
 		b.Fatal(err)
 	}
@@ -56,19 +47,27 @@ func BenchmarkPointSelect(b *testing.B) {
 	}
 }
 
-// BenchmarkGate is the gate's own cost, without a server round trip.
-func BenchmarkGate(b *testing.B) {
-	topo := dbxtest.Start(b, dbxtest.Topology{})
-	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
+// openBench opens a Cluster of conns connections on node, closed when the
+// benchmark ends.
+func openBench(b *testing.B, node *dbxtest.Node, conns int) *dbx.Cluster {
+	b.Helper()
+	cfg, err := dbx.ParseConfig(node.DSN())
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg.MaxConns, cfg.Logger = 2, slog.New(slog.DiscardHandler)
+	cfg.MaxConns, cfg.Logger = conns, slog.New(slog.DiscardHandler)
 	cluster, err := dbx.OpenConfig(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer cluster.Close()
+	b.Cleanup(cluster.Close)
+	return cluster
+}
+
+// BenchmarkGate is the gate's own cost, without a server round trip.
+func BenchmarkGate(b *testing.B) {
+	topo := dbxtest.Start(b, dbxtest.Topology{})
+	cluster := openBench(b, topo.Primary, 2)
 	ctx := context.Background()
 	for b.Loop() {
 		conn, err := cluster.Acquire(ctx)

@@ -2,7 +2,6 @@ package dbx_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -18,16 +17,7 @@ import (
 func BenchmarkCommitToken(b *testing.B) {
 	ctx := context.Background()
 	topo := dbxtest.Start(b, dbxtest.Topology{})
-	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MaxConns, cfg.Logger = 2, slog.New(slog.DiscardHandler)
-	c, err := dbx.OpenConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := openBench(b, topo.Primary, 2)
 	if _, err := c.Exec(ctx, `CREATE TABLE counter (id int PRIMARY KEY, v int); INSERT INTO counter VALUES (1, 0)`); err != nil {
 		b.Fatal(err)
 	}
