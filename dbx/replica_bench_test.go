@@ -2,9 +2,11 @@ package dbx_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
@@ -49,4 +51,57 @@ func BenchmarkCommitToken(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkReplicaRead compares point selects through Cluster.Reader (one
+// replica configured) with a raw pgxpool of the same size on that replica:
+// the router's cost per read (pick, counters, the poller in the
+// background). internal/cmd/replicabench prints the same with percentiles.
+func BenchmarkReplicaRead(b *testing.B) {
+	ctx := context.Background()
+	topo := dbxtest.Start(b, dbxtest.Topology{Replicas: 1})
+	const conns = 4
+	raw := dbxtest.Pool(b, topo.Replicas[0], func(c *pgxpool.Config) { c.MaxConns = conns })
+	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns, cfg.Logger = conns, slog.New(slog.DiscardHandler)
+	cfg.ReadReplicas.DSNs = []string{topo.Replicas[0].DSN()}
+	cluster, err := dbx.OpenConfig(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cluster.Close()
+	tok, err := cluster.TxToken(ctx, dbx.TxOptions{}, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `CREATE TABLE kv AS SELECT g AS k, g::text AS v FROM generate_series(1, 1000) g; ALTER TABLE kv ADD PRIMARY KEY (k)`)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := topo.Replicas[0].WaitReplay(ctx, tok.LSN().String()); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		q    interface {
+			QueryRow(context.Context, string, ...any) pgx.Row
+		}
+	}{{"pgxpool", raw}, {"Reader", cluster.Reader()}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetParallelism(2)
+			b.RunParallel(func(pb *testing.PB) {
+				var v string
+				i := 0
+				for pb.Next() {
+					i++
+					if err := bc.q.QueryRow(ctx, `SELECT v FROM kv WHERE k = $1`, 1+i%1000).Scan(&v); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
