@@ -62,7 +62,16 @@ func (w *tokenWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// Unwrap lets http.ResponseController reach Flush and the deadlines.
+// Flush sets the token, then flushes, for handlers that assert
+// http.Flusher (streaming responses).
+func (w *tokenWriter) Flush() {
+	w.setToken()
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the deadlines and the rest.
 func (w *tokenWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *tokenWriter) setToken() {

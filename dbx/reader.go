@@ -230,6 +230,9 @@ func (r *Reader) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row 
 	if err != nil {
 		return errRow{err}
 	}
+	if g, ok := rows.(*gatedRows); ok {
+		return (*gatedRow)(g)
+	}
 	return rowOf{rows}
 }
 

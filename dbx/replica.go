@@ -38,7 +38,10 @@ type ReplicaConfig struct {
 	// [Node] named "replica" + its index, with a pool and a gate of its own,
 	// sized as the primary's is (Config.MaxConns, or Config.Share of that
 	// replica's own max_connections: a replica is a server with its own
-	// budget). Connection settings come from each DSN; Config.Pool's hooks
+	// budget); its gate has the primary's AcquireTimeout and MaxWaiters (as
+	// resolved for the primary). A replica unreachable at Open is sized
+	// like the primary and stays out of the rotation until it answers.
+	// Connection settings come from each DSN; Config.Pool's hooks
 	// (AfterConnect, BeforeConnect, PrepareConn, AfterRelease, BeforeClose,
 	// ShouldPing) and ConnConfig.Tracer apply to every node. Default none:
 	// every read runs on the primary.

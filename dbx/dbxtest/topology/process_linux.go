@@ -204,14 +204,15 @@ func signalTree(pid int, sig syscall.Signal) error {
 	return err
 }
 
-// signalTreeKids is signalTree, returning the children it signalled. For
-// SIGKILL the postmaster is stopped first and its children listed before it
-// dies: a dead postmaster's children are reparented at once, and a child
-// missed that way keeps the shared memory attached, so that the next start
-// fails ("pre-existing shared memory block is still in use").
+// signalTreeKids is signalTree, returning the children it signalled. The
+// postmaster is stopped before its children are listed (a stopped
+// postmaster cannot fork one that the list would miss), and they are listed
+// before it dies: a dead postmaster's children are reparented at once, and a
+// child missed that way keeps the shared memory attached, so that the next
+// start fails ("pre-existing shared memory block is still in use").
 func signalTreeKids(pid int, sig syscall.Signal) ([]int, error) {
-	if sig == syscall.SIGKILL {
-		_ = syscall.Kill(pid, syscall.SIGSTOP) // a stopped postmaster cannot fork
+	if sig != syscall.SIGCONT {
+		_ = syscall.Kill(pid, syscall.SIGSTOP)
 	}
 	kids := children(pid)
 	if sig != syscall.SIGCONT {
