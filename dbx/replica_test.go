@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/budget"
@@ -649,4 +650,58 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// The router's series: per node, with the Cluster's labels, lint-clean,
+// and moving with what the router did.
+func TestReplicaMetrics(t *testing.T) {
+	b := setupReplicas(t, 1)
+	c := b.openReplicas(t, nil)
+	for range 5 {
+		if _, _, err := where(b.ctx, c.Reader()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.AcceptToken("garbage"); err == nil {
+		t.Fatal("garbage accepted")
+	}
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(c.Collector()); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["service"] != "orders" || labels["node"] == "" || labels["cluster"] == "" {
+				t.Errorf("%s: labels %v", f.GetName(), labels)
+			}
+			key := f.GetName() + "/" + labels["node"] + "/" + labels["reason"]
+			switch {
+			case m.GetCounter() != nil:
+				got[key] = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				got[key] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	for key, want := range map[string]float64{
+		"pgfleet_reads_total/replica0/":                          5,
+		"pgfleet_reads_total/primary/":                           0,
+		"pgfleet_replica_in_rotation/replica0/":                  1,
+		"pgfleet_causal_tokens_rejected_total/primary/malformed": 1,
+		"pgfleet_read_fallbacks_total/primary/no_replica":        0,
+		"pgfleet_hedges_sent_total/replica0/":                    0,
+	} {
+		if v, ok := got[key]; !ok || v != want {
+			t.Errorf("%s = %v (exported %v), want %v", key, v, ok, want)
+		}
+	}
 }
