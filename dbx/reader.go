@@ -25,6 +25,13 @@ import (
 // read goes to the primary, or fails with ErrNoReplica under FallbackFail.
 // With no replicas configured every read runs on the primary.
 //
+// Replica pools cancel with a cancel request (pgx's
+// CancelRequestContextWatcherHandler), so that a read whose context ends
+// stops on the server too and its connection survives; such a read returns
+// when the server confirms the cancel, or at most ~200 ms after its context
+// ended when the server does not answer (100 ms for the cancel request, and
+// pgx's own 100 ms pause after it).
+//
 // A Reader on the primary is still a reader: Exec runs in a READ ONLY
 // transaction there, as it would on a replica; Query, QueryRow and SendBatch
 // run as given (a function with side effects called in a SELECT is the
