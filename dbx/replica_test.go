@@ -705,3 +705,45 @@ func TestReplicaMetrics(t *testing.T) {
 		}
 	}
 }
+
+// The data flow of a request: a write commits with a token, and a loader
+// over the Reader, in the same request's context, reads it back on a
+// replica: the token reaches the batch through the context's values.
+func TestLoaderOverReaderReadsItsWrites(t *testing.T) {
+	b := setupReplicas(t, 1)
+	c := b.openReplicas(t, func(cfg *dbx.Config) { cfg.ReadReplicas.CausalWait = 50 * time.Millisecond })
+	if _, err := c.Exec(b.ctx, `CREATE TABLE items (id int8 PRIMARY KEY, name text)`); err != nil {
+		t.Fatal(err)
+	}
+	type item struct {
+		ID   int64
+		Name string
+	}
+	items, err := loader.NewOne(c.Reader(), loader.Query[int64, item]{
+		Name: "items",
+		SQL:  `SELECT id, name FROM items WHERE id = ANY($1)`,
+		Key:  func(i item) int64 { return i.ID },
+	}, loader.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := range int64(20) {
+		ctx, end := loader.WithScope(dbx.WithToken(b.ctx, dbx.Token{}))
+		if _, err := c.TxToken(ctx, dbx.TxOptions{}, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO items VALUES ($1, 'x')`, id)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := items.Load(ctx, id)
+		end()
+		if err != nil || got.ID != id {
+			t.Fatalf("load %d after its insert: %+v, %v", id, got, err)
+		}
+	}
+	// The token reached the Reader: right after a commit no replica is known
+	// to have replayed it, so reads asked a replica (or went to the primary).
+	if st := c.ReadStats(); st.Reads["replica0"] == 0 || st.CausalChecks+st.Fallbacks["causal"] == 0 {
+		t.Fatalf("loads on the replica, or tokens seen: %+v", st)
+	}
+}
