@@ -62,6 +62,11 @@ func (h *hedger) delay() (time.Duration, bool) {
 	return h.p95, h.seen >= hedgeMinSeen
 }
 
+// affordable reports whether the budget would allow one more hedge now.
+func (h *hedger) affordable() bool {
+	return float64(h.sent.Load()+1) <= h.budget*float64(h.reads.Load())
+}
+
 // take spends one hedge if the budget allows: hedges stay at most budget x
 // the hedged reader's reads.
 func (h *hedger) take() bool {
@@ -92,6 +97,18 @@ func (r *Reader) hedged(ctx context.Context, t target, sql string, args []any) (
 	h := rs.hedge
 	h.reads.Add(1)
 	t.rep.hedgeReads.Add(1)
+	delay, known := h.delay()
+	if !known || !h.affordable() {
+		// No hedge possible: run in the caller's goroutine, as an unhedged
+		// read does (no goroutine, channel or timer).
+		start := time.Now()
+		rows, err := t.node.gatedQuery(ctx, sql, args...)
+		if err != nil {
+			return nil, err
+		}
+		h.observe(time.Since(start))
+		return rows, nil
+	}
 	results := make(chan hedgeResult, 2)
 	launch := func(rep *replica) context.CancelFunc {
 		actx, cancel := context.WithCancel(ctx)
@@ -112,22 +129,17 @@ func (r *Reader) hedged(ctx context.Context, t target, sql string, args []any) (
 	original := launch(t.rep)
 	pending := 1
 	var second context.CancelFunc
-	delay, known := h.delay()
 	var first hedgeResult
-	if known {
-		timer := time.NewTimer(delay)
-		select {
-		case first = <-results:
-			timer.Stop()
-		case <-timer.C:
-			if other, _ := rs.pick(r.cl.tokenFor(ctx).lsn, t.rep); other != nil && h.take() {
-				other.hedgesSent.Add(1)
-				second = launch(other)
-				pending++
-			}
-			first = <-results
+	timer := time.NewTimer(delay)
+	select {
+	case first = <-results:
+		timer.Stop()
+	case <-timer.C:
+		if other, _ := rs.pick(r.cl.tokenFor(ctx).lsn, t.rep); other != nil && h.take() {
+			other.hedgesSent.Add(1)
+			second = launch(other)
+			pending++
 		}
-	} else {
 		first = <-results
 	}
 	pending--
