@@ -159,3 +159,18 @@ func TestTwoChoicesPrefersFewerInFlight(t *testing.T) {
 		t.Fatalf("picked %d of 3 equal replicas", len(seen))
 	}
 }
+
+// BenchmarkPick is the router's decision alone (no server): what a Reader
+// adds to a read besides the gate, which a Cluster read pays too.
+func BenchmarkPick(b *testing.B) {
+	rs := &replicaSet{replicas: []*replica{{}, {}, {}}}
+	for _, r := range rs.replicas {
+		r.in.Store(true)
+		r.known.Store(100)
+	}
+	for b.Loop() {
+		if fresh, _ := rs.pick(50, nil); fresh == nil {
+			b.Fatal("no replica")
+		}
+	}
+}
