@@ -40,6 +40,11 @@ bench/dbx: ## point selects: dbx Cluster vs raw pgxpool vs pgbench, one server, 
 bench/replica: ## read replicas: routing overhead, hedged vs plain reads, causal-token cost, one run
 	$(GO) run ./internal/cmd/replicabench
 
+.PHONY: bench/shard
+bench/shard: ## Router.For with hot-key detection vs BoomFilters TopK: recall and memory, then speed, one run
+	$(GO) test ./shard/ -run 'TestRecallAgainstBoomTopK|TestHotKeysZipfAccuracy' -v -count=1
+	$(GO) test ./shard/ -run XXX -bench 'BenchmarkFor|BenchmarkBoomTopK' -benchmem -count 5
+
 .PHONY: bench/loader
 bench/loader: ## N+1 vs loaders vs JOIN vs dataloadgen, one server, one run
 	$(GO) run ./internal/cmd/loaderbench
@@ -55,7 +60,7 @@ lint: lint-fast ## gofmt check, go vet, staticcheck
 
 .PHONY: demo
 demo: ## start a throwaway topology, migrate, seed, show pgfleet at work
-	$(GO) run ./cmd/pgfleet demo
+	$(GO) run ./internal/cmd/demo
 
 .PHONY: docker/image
 docker/image: ## install Docker if missing, start dockerd, build a local Postgres image (no pull)

@@ -2,8 +2,7 @@ package loader
 
 import (
 	"context"
-	"runtime"
-	"runtime/metrics"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -11,14 +10,14 @@ import (
 )
 
 // instance is one loader in one scope: a dataloader with a per-request
-// cache, plus the flusher that sends its batch when the request goes quiet.
+// cache, plus the timer that sends its batch when the request goes quiet.
 type instance[K comparable, R any] struct {
 	dl      *dataloader.Loader[K, R]
 	wait    time.Duration
 	maxWait time.Duration
 
 	arrivals atomic.Uint64 // keys that joined a batch (cache misses)
-	flushing atomic.Bool   // a flusher goroutine is watching the batch
+	flushing atomic.Bool   // a timer is watching the batch
 	queuing  atomic.Int32  // LoadMany calls still queuing keys: they flush themselves
 }
 
@@ -39,11 +38,11 @@ func (l *Loader[K, R]) newInstance(s *scope) *instance[K, R] {
 	in := &instance[K, R]{wait: l.cfg.Wait, maxWait: l.cfg.MaxWait}
 	in.dl = dataloader.NewBatchedLoader(
 		func(ctx context.Context, keys []K) []*dataloader.Result[R] { return l.runBatch(ctx, s, keys) },
-		// The flusher below enforces MaxWait (every key that joins a batch
-		// has one watching it); dataloader's own timer is only a backstop,
-		// far enough out that it cannot split a LoadMany still queuing
-		// its keys, which the flusher leaves alone.
-		dataloader.WithWait[K, R](backstopWaits*l.cfg.MaxWait),
+		// The timer below enforces Wait and MaxWait (every key that joins a
+		// batch has one watching it); dataloader's own timer is only a
+		// backstop, far enough out that it cannot split a LoadMany still
+		// queuing its keys, which the timer leaves alone.
+		dataloader.WithWait[K, R](backstop(l.cfg.MaxWait)),
 		dataloader.WithBatchCapacity[K, R](l.cfg.MaxBatch),
 		// The input channel is allocated per batch; the batch goroutine
 		// drains it while keys arrive, so it need not hold a whole batch.
@@ -54,89 +53,67 @@ func (l *Loader[K, R]) newInstance(s *scope) *instance[K, R] {
 	return in
 }
 
-// arrived notes a key that joined the current batch and makes sure a
-// flusher watches it.
+// arrived notes a key that joined the current batch and makes sure a timer
+// watches it.
 func (in *instance[K, R]) arrived() {
 	in.arrivals.Add(1)
 	if in.flushing.CompareAndSwap(false, true) {
-		go in.flushWhenQuiet()
+		start := time.Now()
+		last := in.arrivals.Load()
+		time.AfterFunc(in.wait, func() { in.flushWhenQuiet(start, last) })
 	}
 }
 
-// flushWhenQuiet sends the batch, unless a LoadMany is still queuing its
-// keys (it sends them itself when done, and a flush now would split them
-// over two queries), as soon as one of these holds:
-//   - the process is idle: no goroutine but the flushers is runnable or
-//     running (see processIdle; seen twice in a row, the counts being approximate), so no
-//     Load can come before some I/O or timer completes; this is the Go
-//     analogue of the JavaScript DataLoader's end of tick, and a lone Load
-//     pays about a microsecond for it;
-//   - no key has joined the batch for in.wait while other goroutines were
-//     busy (other requests, other tests);
-//   - in.maxWait has passed since the flusher started.
+// flushWhenQuiet runs Wait after a batch's first key, and again every Wait
+// while keys keep arriving, and sends the batch once none has joined since
+// the last check, or MaxWait after the first key, whichever comes first:
+// the quiet gap ends a burst of Loads, MaxWait bounds a stream of them.
+// It leaves a batch alone while a LoadMany is still queuing its keys: that
+// LoadMany sends them itself when done, and a flush now would split them
+// over two queries.
 //
-// It yields the processor between checks rather than sleeping, so that the
-// goroutines about to call Load run first; a sub-millisecond timer would not
-// fire before ~1.1 ms on an idle Linux process anyway.
+// A timer costs nothing while it waits. The design it replaced spun on
+// runtime.Gosched and runtime/metrics reads for up to MaxWait per batch so
+// as to send the batch the moment the process went idle: on a busy server
+// that spinning took CPU from the requests (up to ~10% per page:
+// BENCHMARKS.md, "loader on a busy server"), and batch boundaries depended
+// on the rest of the process. The price is on an idle process, where Go fires a sub-ms
+// timer after ~1.1 ms (the netpoller sleeps in whole milliseconds): a lone
+// Load waits that long before its query. LoadMany and full batches do not
+// wait at all.
 //
 // No key is ever stranded: a key that joins after flushing is cleared either
-// makes it into this Flush or starts a new flusher.
-func (in *instance[K, R]) flushWhenQuiet() {
-	flushers.Add(1)
-	defer flushers.Add(-1)
-	start := time.Now()
-	last, quietSince := in.arrivals.Load(), start
-	samples := []metrics.Sample{{Name: runnableMetric}, {Name: runningMetric}}
-	idle := 0
-	for {
-		runtime.Gosched()
-		now := time.Now()
-		if n := in.arrivals.Load(); n != last {
-			last, quietSince, idle = n, now, 0
-		}
-		metrics.Read(samples)
-		if processIdle(samples) {
-			idle++
-		} else {
-			idle = 0
-		}
-		if in.queuing.Load() == 0 && (idle >= 2 || now.Sub(quietSince) >= in.wait || now.Sub(start) >= in.maxWait) {
-			break
+// makes it into this Flush or arms a new timer.
+func (in *instance[K, R]) flushWhenQuiet(start time.Time, last uint64) {
+	if in.queuing.Load() == 0 {
+		elapsed := time.Since(start)
+		if n := in.arrivals.Load(); n != last && elapsed < in.maxWait {
+			time.AfterFunc(min(in.wait, in.maxWait-elapsed), func() { in.flushWhenQuiet(start, n) })
+			return
 		}
 	}
 	in.flushing.Store(false)
-	in.dl.Flush()
+	if in.queuing.Load() == 0 {
+		in.dl.Flush()
+	}
 }
 
 // backstopWaits is dataloader's own batch timer, in MaxWaits.
 const backstopWaits = 100
 
-// flushers counts the flushers spinning in the process. They are always
-// running or runnable themselves, so the idle rule discounts them: two
-// loaders of one request must not keep each other from seeing the process
-// idle.
-var flushers atomic.Int64
-
-const (
-	runnableMetric = "/sched/goroutines/runnable:goroutines"
-	runningMetric  = "/sched/goroutines/running:goroutines"
-)
-
-// processIdle reports whether nothing but the flushers is runnable or
-// running, give or take one: the runtime counts a processor whose thread is
-// spinning in search of work as running (measured: 3 samples in 4 of an
-// otherwise idle process show 2 running). A goroutine that is really running
-// then passes for that spinning processor; the rule is a heuristic, and the
-// worst it does is send a batch early. Without the metrics (another runtime)
-// the process is never idle, which leaves the Wait and MaxWait rules.
-func processIdle(s []metrics.Sample) bool {
-	return s[0].Value.Kind() == metrics.KindUint64 && s[1].Value.Kind() == metrics.KindUint64 &&
-		s[0].Value.Uint64()+s[1].Value.Uint64() <= uint64(flushers.Load())+1
+// backstop returns backstopWaits*maxWait, saturated: a MaxWait near the
+// largest Duration must not wrap to a negative timer, which would send
+// every batch at once and split LoadMany calls.
+func backstop(maxWait time.Duration) time.Duration {
+	if maxWait > math.MaxInt64/backstopWaits {
+		return math.MaxInt64
+	}
+	return backstopWaits * maxWait
 }
 
 // cache is the per-scope dataloader cache. dataloader calls Set exactly when
 // a key misses and joins a batch (under its own locks), which is the signal
-// the flusher needs; cache hits do not disturb it.
+// the timer needs; cache hits do not disturb it.
 type cache[K comparable, R any] struct {
 	in *instance[K, R]
 	m  map[K]dataloader.Thunk[R]

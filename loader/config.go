@@ -20,19 +20,14 @@ const (
 //   - it holds MaxBatch keys (more keys go to the next batch);
 //   - a LoadMany has queued all its keys (it knows the set is complete;
 //     the rules below wait until it has);
-//   - no goroutine of the process is runnable (nothing can call Load before
-//     some I/O completes: the request has no more loads queued);
 //   - no new key has joined it for Wait;
 //   - MaxWait has passed since its first key.
 type Config struct {
-	// Wait is the quiet gap that ends a batch while the process is busy:
-	// once no new key has joined the batch for Wait, it is sent. (When the
-	// process is idle, nothing runnable that could still call Load, the batch
-	// is sent at once, without waiting: see the package doc.) While waiting,
-	// the flusher yields the processor to the goroutines that are about to
-	// call Load (runtime.Gosched) instead of sleeping on a timer, because Go
-	// timers under 1 ms fire after ~1.1 ms on an idle Linux process. Zero
-	// means DefaultWait (200µs). Must not be negative.
+	// Wait is the quiet gap that ends a batch: once no new key has joined
+	// it for Wait (checked by a timer every Wait from the first key), it
+	// is sent. Go fires a timer under 1 ms after ~1.1 ms on an idle Linux
+	// process and close to time on a busy one, which is where batching
+	// pays. Zero means DefaultWait (200µs). Must not be negative.
 	Wait time.Duration
 	// MaxWait caps how long a batch may keep growing while keys keep
 	// arriving. Zero means DefaultMaxWait (1ms), or Wait if that is longer.

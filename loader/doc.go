@@ -28,30 +28,26 @@
 //
 // The JavaScript DataLoader sends a batch at the end of the event-loop tick;
 // the Go ports wait a fixed window, 16 ms by default, which every lone Load
-// pays (measured: 16.9 ms p50 for one key that the query alone answers in
-// ~0.1 ms). Shortening the window does not help much: a Go timer under 1 ms
-// fires after ~1.1 ms p50 on an idle Linux process (measured: 20µs, 100µs and
-// 200µs timers all fire at 1.12-1.14 ms). pgfleet's batch is sent when the
-// first of these happens:
+// pays. pgfleet's batch is sent when the first of these happens:
 //
 //   - it holds [Config].MaxBatch keys (default 1000); more keys go to the
 //     next query;
 //   - [Loader.LoadMany] has queued all its keys: it knows the set is
 //     complete and sends at once (the rules below wait until it has);
-//   - the process is idle: no goroutine but the flushers is runnable or
-//     running (runtime/metrics, read in ~120 ns), so no Load can come before
-//     some I/O completes. This is the end of the tick, in Go;
-//   - no new key has joined for [Config].Wait (default 200µs) while the
-//     process is busy with other work;
-//   - [Config].MaxWait (default 1 ms) has passed.
+//   - no new key has joined for [Config].Wait (default 200µs);
+//   - [Config].MaxWait (default 1 ms) has passed since the first key.
 //
-// The flusher yields (runtime.Gosched) between checks instead of sleeping, so
-// that the goroutines about to call Load run first. Measured on 2 shared
-// cores against a local Postgres: a lone Load costs ~190µs p50 where the
-// query alone takes ~100µs (dataloader/v7 defaults: 16.9 ms), and a page
-// whose 200 fields each Load on their own goroutine sends ~4.7 queries per
-// page (the 3 of LoadMany when the machine is quiet; batches split when other
-// processes take the CPU). Use LoadMany where the keys are known together.
+// A timer watches each batch; nothing spins. An earlier design sent the
+// batch the moment the process went idle (the Go analogue of the end of the
+// tick) by spinning on runtime.Gosched and runtime/metrics for up to
+// MaxWait: a lone Load then cost ~130µs instead of ~1.1 ms, but on a busy
+// server the spinning took CPU from the requests (up to ~10% more per page,
+// measured in BENCHMARKS.md, "loader on a busy server"), and when a batch
+// was sent depended on what else the process was doing, so no test could
+// count its queries. A Go timer under 1 ms fires after
+// ~1.1 ms on an idle Linux process (the netpoller sleeps in whole
+// milliseconds) and close to time on a busy one. Use LoadMany where the keys
+// are known together: it never waits.
 //
 // # Bounds and contexts
 //

@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrNotFound is matched (errors.Is) by the error a one-to-one loader
@@ -54,3 +55,33 @@ func (e *BatchError) Unwrap() error { return e.Err }
 func duplicateError(name string, key any) error {
 	return fmt.Errorf("loader: %s: key %v: more than one row (use NewMany for one-to-many)", name, key)
 }
+
+// KeyErrorsShown is how many per-key errors the message of a [*KeysError]
+// spells out; the rest are counted, not printed.
+const KeyErrorsShown = 10
+
+// KeysError is the error of a LoadMany some of whose keys failed. It wraps
+// every per-key error (Unwrap() []error, so errors.Is(err, ErrNotFound) and
+// errors.As(err, &notFound) work as with errors.Join), but its message
+// spells out only the first [KeyErrorsShown] and counts the rest: 5,000
+// missing keys make a short message rather than a 180 KB one in a log line.
+type KeysError struct {
+	Loader string  // Query.Name
+	Keys   int     // number of keys asked for
+	Errs   []error // one per failed key, in key order
+}
+
+func (e *KeysError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "loader: %s: %d of %d keys failed:", e.Loader, len(e.Errs), e.Keys)
+	for _, err := range e.Errs[:min(len(e.Errs), KeyErrorsShown)] {
+		b.WriteString("\n")
+		b.WriteString(err.Error())
+	}
+	if more := len(e.Errs) - KeyErrorsShown; more > 0 {
+		fmt.Fprintf(&b, "\n(and %d more)", more)
+	}
+	return b.String()
+}
+
+func (e *KeysError) Unwrap() []error { return e.Errs }

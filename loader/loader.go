@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -90,9 +91,10 @@ type Loader[K comparable, R any] struct {
 	assemble func(ctx context.Context, keys []K) ([]*dataloader.Result[R], error)
 }
 
-// result kinds plug into newLoader: given the keys and the rows the query
-// returned, one result per key, in key order.
-type assembler[K comparable, V, R any] func(name string, key func(V) K, keys []K, rows []V) []*dataloader.Result[R]
+// result kinds plug into newLoader: given the distinct keys, each key's
+// position in keys, and the rows the query returned, one result per key, in
+// key order.
+type assembler[K comparable, V, R any] func(name string, key func(V) K, keys []K, idx map[K]int, rows []V) []*dataloader.Result[R]
 
 func newLoader[K comparable, V, R any](db Querier, q Query[K, V], cfg Config, assemble assembler[K, V, R]) (*Loader[K, R], error) {
 	if err := q.validate(); err != nil {
@@ -112,11 +114,21 @@ func newLoader[K comparable, V, R any](db Querier, q Query[K, V], cfg Config, as
 		metrics: cfg.Metrics.forLoader(q.Name),
 		tracer:  newNoTrace[K, R](),
 		assemble: func(ctx context.Context, keys []K) ([]*dataloader.Result[R], error) {
-			rows, err := q.fetch(ctx, db, keys)
+			uniq, idx, pos := distinct(keys)
+			rows, err := q.fetch(ctx, db, uniq)
 			if err != nil {
 				return nil, err
 			}
-			return assemble(q.Name, q.Key, keys, rows), nil
+			results := assemble(q.Name, q.Key, uniq, idx, rows)
+			if pos == nil {
+				return results, nil
+			}
+			// Every caller of a repeated key gets its result.
+			all := make([]*dataloader.Result[R], len(keys))
+			for i, j := range pos {
+				all[i] = results[j]
+			}
+			return all, nil
 		},
 	}, nil
 }
@@ -140,9 +152,10 @@ func (l *Loader[K, R]) Load(ctx context.Context, key K) (R, error) {
 
 // LoadMany returns the results for keys, in key order. It sends its keys at
 // once (with whatever other loads are queued) instead of waiting for more,
-// split into queries of at most MaxBatch keys. The error joins the per-key
-// errors (errors.Is(err, ErrNotFound) works); the result for a failed key is
-// the zero value.
+// split into queries of at most MaxBatch keys. When keys fail, the error is
+// a [*KeysError] that wraps every per-key error (errors.Is(err,
+// ErrNotFound) works) and prints the first few; the result for a failed key
+// is the zero value.
 func (l *Loader[K, R]) LoadMany(ctx context.Context, keys []K) ([]R, error) {
 	in, err := l.instance(ctx)
 	if err != nil {
@@ -150,7 +163,7 @@ func (l *Loader[K, R]) LoadMany(ctx context.Context, keys []K) ([]R, error) {
 	}
 	l.metrics.loaded(len(keys))
 	thunks := make([]dataloader.Thunk[R], len(keys))
-	in.queuing.Add(1) // the flusher must not send half of the keys
+	in.queuing.Add(1) // the timer must not send half of the keys
 	for i, k := range keys {
 		thunks[i] = in.dl.Load(ctx, k)
 	}
@@ -167,7 +180,10 @@ func (l *Loader[K, R]) LoadMany(ctx context.Context, keys []K) ([]R, error) {
 			}
 			out[i] = v
 		}
-		return out, errors.Join(errs...)
+		if errs != nil {
+			return out, &KeysError{Loader: l.name, Keys: len(keys), Errs: errs}
+		}
+		return out, nil
 	})
 }
 
@@ -237,12 +253,33 @@ func unwrapSkip(err error) error {
 	return err
 }
 
-// keyIndex maps each key to its position in the batch. dataloader
-// guarantees the keys of a batch are distinct.
-func keyIndex[K comparable](keys []K) map[K]int {
-	idx := make(map[K]int, len(keys))
+// distinct returns keys without repeats, in first-seen order, with a map
+// from each key to its position there; pos[i] is the position of keys[i],
+// nil when keys had no repeats. dataloader's batches can repeat a key:
+// Clear(k) while k's batch is still open lets the next Load(k) join the same
+// batch a second time.
+func distinct[K comparable](keys []K) (uniq []K, idx map[K]int, pos []int) {
+	idx = make(map[K]int, len(keys))
+	uniq = keys
 	for i, k := range keys {
-		idx[k] = i
+		j, seen := idx[k]
+		if !seen {
+			j = len(idx)
+			idx[k] = j
+		}
+		if seen && pos == nil { // first repeat: from here on keep a copy
+			uniq = slices.Clone(keys[:i:i])
+			pos = make([]int, i, len(keys))
+			for p := range pos {
+				pos[p] = p
+			}
+		}
+		if pos != nil {
+			if !seen {
+				uniq = append(uniq, k)
+			}
+			pos = append(pos, j)
+		}
 	}
-	return idx
+	return uniq, idx, pos
 }

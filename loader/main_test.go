@@ -105,6 +105,27 @@ func shuffled[K comparable, V any](q loader.Query[K, V]) loader.Query[K, V] {
 	return q
 }
 
+// whenFull is a Config whose batches are sent when they hold n keys (or by
+// LoadMany), never by a timer within a test's life: tests that count
+// queries make the batch boundary explicit with it instead of racing the
+// Wait.
+func whenFull(n int) loader.Config {
+	return loader.Config{Wait: time.Hour, MaxWait: time.Hour, MaxBatch: n}
+}
+
+// waitFor waits until cond holds, polling; it fails tb after 20 s (a hang,
+// not a timing assertion).
+func waitFor(tb testing.TB, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatal("condition not met after 20s")
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
 // must(f())(t) fails t if f returned an error.
 func must[T any](v T, err error) func(testing.TB) T {
 	return func(tb testing.TB) T {

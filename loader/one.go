@@ -18,8 +18,7 @@ func NewOne[K comparable, V any](db Querier, q Query[K, V], cfg Config) (*Loader
 	return newLoader(db, q, cfg, assembleOne[K, V])
 }
 
-func assembleOne[K comparable, V any](name string, key func(V) K, keys []K, rows []V) []*dataloader.Result[V] {
-	idx := keyIndex(keys)
+func assembleOne[K comparable, V any](name string, key func(V) K, keys []K, idx map[K]int, rows []V) []*dataloader.Result[V] {
 	results := make([]dataloader.Result[V], len(keys))
 	found := make([]bool, len(keys))
 	for _, row := range rows {

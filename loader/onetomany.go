@@ -18,8 +18,7 @@ func NewMany[K comparable, V any](db Querier, q Query[K, V], cfg Config) (*Loade
 	return newLoader(db, q, cfg, assembleMany[K, V])
 }
 
-func assembleMany[K comparable, V any](_ string, key func(V) K, keys []K, rows []V) []*dataloader.Result[[]V] {
-	idx := keyIndex(keys)
+func assembleMany[K comparable, V any](_ string, key func(V) K, keys []K, idx map[K]int, rows []V) []*dataloader.Result[[]V] {
 	results := make([]dataloader.Result[[]V], len(keys))
 	for _, row := range rows {
 		if i, ok := idx[key(row)]; ok {

@@ -21,13 +21,12 @@ var productPackages = []string{
 }
 
 // forbidden reports why a dependency may not be in a product package's
-// build. The pgfleet CLI's demo subcommand alone may start a topology and
-// seed the demo shop.
+// build. The demo (internal/cmd/demo) is not the product: it alone starts
+// topologies and seeds the demo shop.
 func forbidden(pkg, dep string) string {
-	const cli = "github.com/pgfleet/pgfleet/cmd/pgfleet"
 	switch {
-	case pkg != cli && (strings.Contains(dep, "/internal/demo") || strings.Contains(dep, "/dbx/dbxtest/")):
-		return "demo or topology code in a library"
+	case strings.Contains(dep, "/internal/demo") || strings.Contains(dep, "/internal/cmd/") || strings.Contains(dep, "/dbx/dbxtest/"):
+		return "demo or topology code in the product"
 	case dep == "testing" || strings.HasPrefix(dep, "testing/"):
 		return "the testing package"
 	case strings.Contains(dep, "testcontainers"), strings.Contains(dep, "/moby/"), strings.Contains(dep, "docker"):

@@ -2,6 +2,8 @@
 //
 //	pgfleet migrate up --dir db/migrations --dsn "$PRIMARY_URL" --dsn "$SHARD0_URL" --dsn "$SHARD1_URL"
 //	pgfleet migrate status --dir db/migrations   # DATABASE_URL when no --dsn is given
+//	pgfleet shard diff old.json new.json         # the buckets a new map moves
+//	pgfleet shard move --catalog "$CATALOG_URL" --shard s0="$S0" --shard s1="$S1" --bucket 346 --to s1 --table events
 //	pgfleet help migrate
 //
 // Each subcommand lives in its own file and is listed once in [commands];

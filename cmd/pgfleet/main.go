@@ -16,7 +16,7 @@ import (
 // subcommand is a new file defining a *command and one entry here.
 var commands = []*command{
 	migrateCommand,
-	demoCommand,
+	shardCommand,
 }
 
 // command is one subcommand. Run gets the arguments after the subcommand's

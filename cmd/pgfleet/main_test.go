@@ -15,7 +15,13 @@ import (
 )
 
 // database/sql starts goroutines per handle; the CLI must close them all.
+//
+// With PGFLEET_TEST_AS_CLI=1 the test binary is the CLI itself: tests that
+// must SIGKILL a running command start it that way.
 func TestMain(m *testing.M) {
+	if os.Getenv("PGFLEET_TEST_AS_CLI") == "1" {
+		os.Exit(run(context.Background(), os.Args[1:], &env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}))
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -24,14 +24,7 @@ import (
 	"github.com/pgfleet/pgfleet/loader"
 )
 
-var demoCommand = &command{
-	Name:    "demo",
-	Summary: "start a throwaway topology, migrate, seed, and show pgfleet at work",
-	Usage:   demoUsage,
-	Run:     runDemo,
-}
-
-const demoUsage = `usage: pgfleet demo [--replicas N] [--shards N] [--max-connections N]
+const demoUsage = `usage: go run ./internal/cmd/demo [--replicas N] [--shards N] [--max-connections N]
 
 Starts a throwaway Postgres topology on this machine (a primary, streaming
 replicas and shard servers, from the local server binaries), applies the
@@ -45,19 +38,18 @@ flags:
   --max-connections N   max_connections of every server (default 40)
 `
 
-func runDemo(ctx context.Context, e *env, args []string) error {
+func runDemo(ctx context.Context, out io.Writer, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	replicas := fs.Int("replicas", 2, "")
 	shards := fs.Int("shards", 2, "")
 	maxConns := fs.Int("max-connections", 40, "")
 	if err := fs.Parse(args); err != nil {
-		return usagef("demo", "%v", err)
+		return usageError{err.Error()}
 	}
 	if *replicas < 0 || *shards < 0 || *maxConns < 10 {
-		return usagef("demo", "--replicas and --shards must be >= 0 and --max-connections >= 10")
+		return usageError{"--replicas and --shards must be >= 0 and --max-connections >= 10"}
 	}
-	out := e.Stdout
 	step := stepper(out)
 
 	step("starting a primary, %d streaming replicas and %d shards", *replicas, *shards)
