@@ -151,11 +151,14 @@ func read[T any](ctx context.Context, r *Reader, op func(context.Context, target
 		return zero, err
 	}
 	v, err := attempt(ctx, r, t, op)
-	if err == nil || t.rep == nil || !r.retryable(ctx, err) {
+	if err == nil || t.rep == nil {
 		return v, err
 	}
-	if connectionLevel(err) {
+	if connectionLevel(err) || hung(err) {
 		t.rep.suspend(err)
+	}
+	if !r.retryable(ctx, err) {
+		return v, err
 	}
 	t2, rerr := r.route(ctx, tok, t.rep)
 	if rerr != nil {
@@ -217,13 +220,30 @@ func connectionLevel(err error) bool {
 	return !errors.As(err, &sat) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
+// hung reports a read whose context ended while the server said nothing,
+// not even to the cancel request that replica pools send: a healthy server
+// answers that with 57014 (a *pgconn.PgError), a stopped or cut-off one
+// leaves pgx to time the socket out.
+func hung(err error) bool {
+	var pgErr *pgconn.PgError
+	return pgconn.Timeout(err) && !errors.As(err, &pgErr)
+}
+
 // Query runs a read. The rows hold a connection until closed or read to the end.
 func (r *Reader) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	rows, err := read(ctx, r, func(ctx context.Context, t target) (pgx.Rows, error) {
 		if r.opts.Hedge && t.rep != nil {
-			return r.hedged(ctx, t, sql, args)
+			rows, err := r.hedged(ctx, t, sql, args)
+			if err != nil {
+				return nil, err
+			}
+			return peek(rows)
 		}
-		return t.node.gatedQuery(ctx, sql, args...)
+		rows, err := t.node.gatedQuery(ctx, sql, args...)
+		if err != nil {
+			return nil, err
+		}
+		return peek(rows)
 	})
 	if err != nil {
 		return errRows{err}, err
@@ -237,10 +257,37 @@ func (r *Reader) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row 
 	if err != nil {
 		return errRow{err}
 	}
-	if g, ok := rows.(*gatedRows); ok {
-		return (*gatedRow)(g)
-	}
 	return rowOf{rows}
+}
+
+// peek reads the first row (or the end) before the rows are handed out:
+// pgx reports most failures, a broken connection among them, at the first
+// Next, not from Query, and a failure there is still one the router can
+// name, count against the replica and retry elsewhere.
+func peek(rows pgx.Rows) (pgx.Rows, error) {
+	has := rows.Next()
+	if !has {
+		if err := rows.Err(); err != nil {
+			rows.Close()
+			return nil, err
+		}
+	}
+	return &peekedRows{Rows: rows, pending: true, has: has}, nil
+}
+
+// peekedRows replays the first Next that peek made.
+type peekedRows struct {
+	pgx.Rows
+	pending bool // the first Next's answer is not yet given
+	has     bool // that answer
+}
+
+func (p *peekedRows) Next() bool {
+	if p.pending {
+		p.pending = false
+		return p.has
+	}
+	return p.Rows.Next()
 }
 
 // rowOf is pgx.Row over rows: the first row, pgx.ErrNoRows when none.

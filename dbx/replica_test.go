@@ -747,3 +747,49 @@ func TestLoaderOverReaderReadsItsWrites(t *testing.T) {
 		t.Fatalf("loads on the replica, or tokens seen: %+v", st)
 	}
 }
+
+// A read that fails because its connection broke (the replica terminated
+// it) names the node, takes the replica out of the rotation, and, when the
+// reader declared its reads safe to retry, runs once more elsewhere.
+func TestRetryOnceAfterABrokenConnection(t *testing.T) {
+	b := setupReplicas(t, 1)
+	c := b.openReplicas(t, func(cfg *dbx.Config) {
+		cfg.MaxConns = 1
+		cfg.ReadReplicas.PollInterval = time.Hour // only the read may notice
+	})
+	replica := b.cluster.Replicas[0]
+	breakConn := func() {
+		t.Helper()
+		if onReplica, _, err := where(b.ctx, c.Reader()); err != nil || !onReplica {
+			t.Fatalf("warm-up read: replica=%v, %v", onReplica, err)
+		}
+		if n, err := replica.TerminateApp(b.ctx, c.AppName()); err != nil || n != 1 {
+			t.Fatalf("terminated %d, %v", n, err)
+		}
+	}
+	breakConn()
+	_, _, err := where(b.ctx, c.Reader())
+	if err == nil || !strings.Contains(err.Error(), "read on replica0") {
+		t.Fatalf("read on a terminated connection without Retry: %v, want an error naming replica0", err)
+	}
+	if st := state(c, "replica0"); st.InRotation {
+		t.Fatalf("replica0 still in the rotation after a connection-level failure: %+v", st)
+	}
+
+	// Safe to retry: the same failure is retried once, on the primary here
+	// (the only replica just left the rotation).
+	c2 := b.openReplicas(t, func(cfg *dbx.Config) {
+		cfg.Name = "retrying"
+		cfg.MaxConns = 1
+		cfg.ReadReplicas.PollInterval = time.Hour
+	})
+	c = c2
+	breakConn()
+	onReplica, _, err := where(b.ctx, c.ReaderWith(dbx.ReadOptions{Retry: true}))
+	if err != nil || onReplica {
+		t.Fatalf("retried read: replica=%v, %v; want it answered by the primary", onReplica, err)
+	}
+	if st := c.ReadStats(); st.Retries != 1 || st.Fallbacks["no_replica"] != 1 {
+		t.Fatalf("stats after one retry: %+v", st)
+	}
+}
