@@ -61,7 +61,13 @@ func BenchmarkReplicaRead(b *testing.B) {
 	ctx := context.Background()
 	topo := dbxtest.Start(b, dbxtest.Topology{Replicas: 1})
 	const conns = 4
-	raw := dbxtest.Pool(b, topo.Replicas[0], func(c *pgxpool.Config) { c.MaxConns = conns })
+	// The raw pool gets the session dbx gives its connections: a
+	// statement_timeout costs the server a timer per statement.
+	raw := dbxtest.Pool(b, topo.Replicas[0], func(c *pgxpool.Config) {
+		c.MaxConns = conns
+		c.ConnConfig.RuntimeParams["statement_timeout"] = "30000"
+		c.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "60000"
+	})
 	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
 	if err != nil {
 		b.Fatal(err)
