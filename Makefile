@@ -40,6 +40,10 @@ bench/dbx: ## point selects: dbx Cluster vs raw pgxpool vs pgbench, one server, 
 bench/replica: ## read replicas: routing overhead, hedged vs plain reads, causal-token cost, one run
 	$(GO) run ./internal/cmd/replicabench
 
+.PHONY: bench/classes
+bench/classes: ## latency classes: cost per query vs plain and vs a caller deadline; statement_timeout vs cancel; cancel timing
+	$(GO) run ./internal/cmd/classbench
+
 .PHONY: bench/shard
 bench/shard: ## Router.For with hot-key detection vs BoomFilters TopK: recall and memory, then speed, one run
 	$(GO) test ./shard/ -run 'TestRecallAgainstBoomTopK|TestHotKeysZipfAccuracy' -v -count=1
@@ -61,6 +65,10 @@ lint: lint-fast ## gofmt check, go vet, staticcheck
 .PHONY: demo
 demo: ## start a throwaway topology, migrate, seed, show pgfleet at work
 	$(GO) run ./internal/cmd/demo
+
+.PHONY: demo/fleetsim
+demo/fleetsim: ## autoscaling simulation, naive pools vs fleet quotas (~2 min); writes docs/fleetsim/
+	$(GO) run ./cmd/fleetsim -out docs/fleetsim
 
 .PHONY: docker/image
 docker/image: ## install Docker if missing, start dockerd, build a local Postgres image (no pull)

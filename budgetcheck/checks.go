@@ -52,11 +52,7 @@ var Checks = []*Check{
 		run: runAssumptions},
 	{ID: "PGF007", Name: "invalid-setting", Severity: Error,
 		Doc: "A setting the checker reads (an annotation, a pool variable, replicas, an autoscaler's bounds, maxSurge, a server parameter, a flag) has a value it cannot use: not an integer, negative, above 2147483647, or too large to compute with. The number is treated as unknown and the database's verdict cannot be ok: a setting that was not read never fits.",
-		run: func(p *pass, c *Check) {
-			for _, pr := range p.problems {
-				p.emit(c, Finding{Database: pr.database, Client: pr.client, Location: pr.loc, Message: pr.message})
-			}
-		}},
+		run: runProblems},
 	{ID: "PGF008", Name: "invalid-manifest", Severity: Error,
 		Doc: "A document cannot be decoded (invalid YAML, a field of the wrong type); it is skipped and the rest are still checked.",
 		run: func(p *pass, c *Check) {
@@ -71,6 +67,12 @@ var Checks = []*Check{
 				p.emit(c, Finding{Location: pr.loc, Message: pr.message, Suggestion: "pass each object once: one rendering of the chart or overlay"})
 			}
 		}},
+	{ID: "PGF010", Name: "declaration-mismatch", Severity: Warning,
+		Doc: "A container's PGFLEET_* fleet declaration, which dbx sizes its pool and guarantees quota minimums from at runtime, disagrees with the manifest: the autoscaler or the rollout can run more pods than declared, or the container runs another number of processes.",
+		run: runProblems},
+	{ID: "PGF013", Name: "under-capacity", Severity: Warning,
+		Doc: "A workload declares its peak (annotations pgfleet.dev/rps and pgfleet.dev/db-time-per-request) and its pools cannot carry it: max pods x processes x pool is below rps x db time per request (Little's law), so at peak requests queue for a connection even if the server has room.",
+		run: runUnderCapacity},
 }
 
 // LookupCheck returns the check with the given ID or name, or nil.
@@ -147,6 +149,15 @@ func runAssumptions(p *pass, c *Check) {
 	for _, d := range p.report.Databases {
 		for _, a := range d.Assumptions {
 			p.emit(c, Finding{Database: d.ID, Location: d.Location, Message: d.ID + ": " + a})
+		}
+	}
+}
+
+// runProblems emits the problems the model noticed for this check.
+func runProblems(p *pass, c *Check) {
+	for _, pr := range p.problems {
+		if pr.check == c.ID {
+			p.emit(c, Finding{Database: pr.database, Client: pr.client, Location: pr.loc, Message: pr.message})
 		}
 	}
 }

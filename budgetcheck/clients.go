@@ -70,7 +70,13 @@ func (ix *index) addClients(w *workload) {
 		cl.Database = db.ID
 		cl.Pool = ix.poolSize(w, c.Name, cl, vars, d, conv)
 		cl.Processes = ix.processes(w, c, cl, vars)
+		var decl declaration
+		if !hasPoolAnn {
+			decl = ix.pgfleet(w, cl, vars, d, db) // dbx's own sizing, from PGFLEET_*
+		}
 		ix.finish(cl, w, sc)
+		decl.apply(ix, cl)
+		ix.readLoad(w, c.Name, cl)
 		ix.clients = append(ix.clients, cl)
 	}
 }
@@ -258,8 +264,11 @@ func (ix *index) processes(w *workload, c *corev1.Container, cl *Client, vars ma
 			}
 		}
 	}
-	return known(1, "no worker setting found")
+	return known(1, noWorkerSetting)
 }
+
+// noWorkerSetting is the source of a process count nothing stated.
+const noWorkerSetting = "no worker setting found"
 
 func (ix *index) invalid(w *workload, cl *Client, msg string) {
 	ix.problems = append(ix.problems, problem{check: "PGF007", loc: w.loc, client: cl.ID, database: cl.Database, message: cl.ID + ": " + msg})

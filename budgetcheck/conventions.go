@@ -1,5 +1,7 @@
 package budgetcheck
 
+import "github.com/pgfleet/pgfleet/dbx/budget"
+
 // Convention is how one ecosystem sizes its connection pool: which
 // environment variables or DSN parameters set it and what the default is
 // when nothing does. The checker tries the conventions in [Conventions]
@@ -38,8 +40,9 @@ type Convention struct {
 // Conventions is the registry of pool conventions, most specific first.
 var Conventions = []*Convention{
 	{
-		Name: "pgfleet", Doc: "pgfleet dbx: PGFLEET_POOL_MAX, else sized from the budget at runtime",
-		Markers: []string{"PGFLEET_POOL_MAX"}, PoolEnv: []string{"PGFLEET_POOL_MAX"}, DefaultState: Unknown,
+		Name: "pgfleet", Doc: "pgfleet dbx: PGFLEET_SHARE of the server, else the DSN's pool_max_conns, else PGFLEET_POOL_MAX, else 5; at most PGFLEET_QUOTA (read with budget.ParseEnv, as dbx does)",
+		Markers: budget.EnvNames, PoolEnv: []string{budget.EnvPoolMax},
+		Default: budget.DefaultPoolMax, DefaultState: Known,
 	},
 	{
 		Name: "hikaricp", Doc: "Spring Boot HikariCP: maximumPoolSize, default 10",

@@ -64,6 +64,24 @@
 // number, never replaced by a default; a database with such a setting is
 // never ok. Nothing that was not read fits.
 //
+// pgfleet's own services: a container with PGFLEET_* variables runs dbx,
+// which reads them with budget.ParseEnv; the checker reads the same
+// variables from the manifest with the same function and sizes the pool as
+// dbx does (PGFLEET_SHARE of the server over the declared worst case, else
+// the DSN's pool_max_conns, else PGFLEET_POOL_MAX, else 5, at most
+// PGFLEET_QUOTA; the worst case is at most PGFLEET_QUOTA). A declaration that
+// allows fewer pods or processes than the manifest runs is PGF010: dbx would
+// size itself for a smaller fleet than the autoscaler can make.
+//
+// Declared load (Little's law): annotations pgfleet.dev/rps (the workload's
+// peak requests per second, all pods) and pgfleet.dev/db-time-per-request
+// (connection time per request, e.g. "15ms") give the connections the peak
+// keeps busy, rps x db time ([Load], budget.Concurrency, the formula dbx
+// applies online). PGF013 under-capacity warns when max pods x processes x
+// pool is below it: the fleet cannot carry its peak even where the server
+// has room. An unreadable declaration is a PGF007 finding that leaves the
+// database's verdict alone (the load is not in the connection arithmetic).
+//
 // # JSON schema (pgfleet.dev/budgetcheck/v1)
 //
 // The JSON output is [Report]: "schema"; "databases", each with "id", "kind"
@@ -74,7 +92,8 @@
 // unknown), "explanation", "assumptions" and "clients" (each with "id",
 // "workload", "container", "location", "database", "via", numbers "pods",
 // "surge", "processes", "pool", "demand", "explanation", "suggested_pool",
-// "notes"); and "findings" ([Finding]: "check", "name", "severity",
+// "quota" (a declared PGFLEET_QUOTA, omitted when none), "notes", "load" when declared: "rps", "db_time_per_request",
+// "needed_connections", "capacity"); and "findings" ([Finding]: "check", "name", "severity",
 // "database", "client", "location", "message", "arithmetic", "suggestion").
 // A number is {"value", "state": known|unknown|unbounded, "source"}; value
 // means something only when state is known. Fields are only ever added

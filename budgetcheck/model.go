@@ -128,8 +128,15 @@ type Client struct {
 	// SuggestedPool is a pool per process that fits when the database is
 	// over or near its budget, weighted by the client's current share; 0
 	// when there is no suggestion.
-	SuggestedPool int      `json:"suggested_pool,omitempty"`
-	Notes         []string `json:"notes,omitempty"`
+	SuggestedPool int `json:"suggested_pool,omitempty"`
+	// Quota is the PGFLEET_QUOTA the client declares: its fleet never holds
+	// more connections, whatever its pods and pool. 0: none.
+	Quota int      `json:"quota,omitempty"`
+	Notes []string `json:"notes,omitempty"`
+	// Load is the declared peak (annotations pgfleet.dev/rps and
+	// pgfleet.dev/db-time-per-request) and what it needs; nil when not
+	// declared.
+	Load *Load `json:"load,omitempty"`
 
 	demand budget.Demand // dbx/budget's arithmetic behind Demand, when it is known
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
@@ -17,13 +16,7 @@ import (
 // same comparison with percentiles and pgbench alongside.
 func BenchmarkPointSelect(b *testing.B) {
 	ctx := context.Background()
-	topo := dbxtest.Start(b, dbxtest.Topology{})
-	const conns = 4
-	raw := dbxtest.Pool(b, topo.Primary, func(c *pgxpool.Config) { c.MaxConns = conns })
-	cluster := openBench(b, topo.Primary, conns)
-	if _, err := raw.Exec(ctx, `CREATE TABLE kv AS SELECT g AS k, g::text AS v FROM generate_series(1, 1000) g; ALTER TABLE kv ADD PRIMARY KEY (k)`); err != nil {
-		b.Fatal(err)
-	}
+	raw, cluster := kvFixture(b, 4, nil)
 	for _, bc := range []struct {
 		name string
 		q    interface {

@@ -26,6 +26,8 @@ type Cluster struct {
 	metrics *metrics
 	report  *Report
 	secrets []string // what no error may show: see scrub
+	classes *classRecord
+	capMet  *capacityMetrics
 
 	replicas *replicaSet // read replicas and the read router (replica.go)
 }
@@ -52,7 +54,7 @@ func OpenConfig(ctx context.Context, cfg *Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl := &Cluster{cfg: c, metrics: newMetrics(c.Service, c.Name), secrets: secretsOf(c)}
+	cl := &Cluster{cfg: c, metrics: newMetrics(c.Service, c.Name), secrets: secretsOf(c), classes: newClassRecord(c.Classes, c.Service, c.Name), capMet: newCapacityMetrics(c.Service, c.Name)}
 	if c.Verify != VerifyOff {
 		if err := cl.verify(ctx); err != nil {
 			return nil, scrub(err, cl.secrets)
@@ -91,10 +93,16 @@ func (cl *Cluster) verify(ctx context.Context) error {
 	if err := r.assess(*c); err != nil {
 		return err
 	}
+	if err := quotaPlan(ctx, probe, *c, r); err != nil {
+		return err
+	}
 	if usable := r.Server.Usable(); c.Share == 0 && c.MaxConns > usable {
 		return &BudgetError{Report: r, Err: fmt.Errorf("Config.MaxConns = %d exceeds the %d connections the server can give (%s): lower MaxConns, or set Share and Fleet to size the pool from the server", c.MaxConns, max(usable, 0), r.Server.Explain())}
 	}
 	c.MaxConns = r.PerProcess
+	if c.Quota > 0 {
+		c.MaxConns = min(c.MaxConns, c.Quota) // no process can hold more than the quota
+	}
 	if c.MinConns > c.MaxConns {
 		c.MinConns = c.MaxConns
 	}
@@ -131,6 +139,7 @@ func (cl *Cluster) connConfig(base *pgx.ConnConfig) *pgx.ConnConfig {
 	}
 	setIfAbsent("statement_timeout", cl.cfg.StatementTimeout)
 	setIfAbsent("idle_in_transaction_session_timeout", cl.cfg.IdleInTxTimeout)
+	cl.watchClasses(cc)
 	return cc
 }
 
@@ -154,11 +163,23 @@ func (cl *Cluster) openNode(ctx context.Context, name, dsnText string, base *pgx
 	pc.MaxConnLifetimeJitter = c.MaxConnLifetimeJitter
 	pc.MaxConnIdleTime = c.MaxConnIdleTime
 	pc.HealthCheckPeriod = c.HealthCheckPeriod
+	g := newGate(name, maxConns, c.maxWaiters(), c.AcquireTimeout, cl.metrics.observeAcquire(name))
+	var q *quota
+	// The fleet quota is the primary's; replicas are budgeted by their own
+	// server (Share or MaxConns), not yet by a quota of their own.
+	if c.Quota > 0 && name == "primary" {
+		q = newQuota(name, c, g)
+		q.hook(pc)
+	}
 	pool, err := newPool(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("dbx: open %s pool (%s): %w", name, dsn.Redact(dsnText), err)
 	}
-	return &Node{name: name, pool: pool, log: c.Logger, secrets: cl.secrets, gate: newGate(name, maxConns, c.maxWaiters(), c.AcquireTimeout, cl.metrics.observeAcquire(name))}, nil
+	if q != nil {
+		go q.run(pool)
+	}
+	return &Node{name: name, pool: pool, log: c.Logger, secrets: cl.secrets, gate: g, quota: q,
+		classes: cl.classes.set, stats: cl.classes.forNode(name), capacity: newCapacityState(c.CapacityWindow)}, nil
 }
 
 // newPool is pgxpool.NewWithConfig, which panics on a Config that
@@ -191,6 +212,9 @@ func (cl *Cluster) Close() {
 	}
 	for _, n := range cl.Nodes() {
 		n.pool.Close()
+		if n.quota != nil {
+			n.quota.close()
+		}
 	}
 }
 

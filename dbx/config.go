@@ -18,7 +18,7 @@ import (
 
 // Defaults. Each is documented on the Config field it fills.
 const (
-	DefaultMaxConns            = 5
+	DefaultMaxConns            = budget.DefaultPoolMax
 	DefaultAcquireTimeout      = time.Second
 	DefaultMaxConnLifetime     = 30 * time.Minute
 	DefaultMaxConnIdleTime     = 5 * time.Minute
@@ -68,15 +68,17 @@ type Config struct {
 	Pool *pgxpool.Config
 
 	// Service names the application in application_name ("service/pod") and
-	// in metrics. Default: $PGFLEET_SERVICE, else the executable's name.
+	// in metrics, and its fleet quota's lock space. Default:
+	// $PGFLEET_SERVICE, else the executable's name.
 	Service string
 	// Pod is the instance within the fleet. Default: $POD_NAME (set it from
 	// the Downward API), else the host name.
 	Pod string
 
 	// MaxConns is this process's pool size: the ceiling of the pgxpool and the
-	// gate's initial effective limit. Precedence: Share (when set) >
-	// MaxConns > the DSN's pool_max_conns > DefaultMaxConns (5). Never pgx's
+	// gate's initial effective limit (with Quota: the process's cap, at most
+	// Quota). Precedence: Share (when set) > MaxConns > the DSN's
+	// pool_max_conns > $PGFLEET_POOL_MAX > DefaultMaxConns (5). Never pgx's
 	// max(4, NumCPU), which counts the node's cores, not the pod's. At most
 	// math.MaxInt32 (pgxpool's limit), and at Open (unless Verify is
 	// VerifyOff) at most the server's usable connections.
@@ -85,15 +87,20 @@ type Config struct {
 	MinConns int
 	// Fleet declares the service's pods (Replicas, MaxReplicas of the HPA,
 	// MaxSurge, NoSurge, Processes) for the budget and the startup check.
-	// Zero: not declared, and the check looks at this process alone.
+	// Default: from $PGFLEET_REPLICAS, $PGFLEET_MAX_REPLICAS,
+	// $PGFLEET_MAX_SURGE, $PGFLEET_NO_SURGE and $PGFLEET_PROCESSES when the
+	// Config declares no Fleet at all (budgetcheck reads the same variables
+	// from the manifest); none set: not declared, and the check looks at
+	// this process alone.
 	Fleet budget.Service
 	// Share, when > 0, sizes MaxConns from the live server: per process =
 	// floor(usable x Share / (worst-case pods x processes)), with usable read
 	// from the server at Open (see package budget). It needs Fleet. In
-	// (0, 1]; 0 means MaxConns is taken as given.
+	// (0, 1]; default $PGFLEET_SHARE, else 0: MaxConns is taken as given.
 	Share float64
 	// Headroom is left free on the server for operators, migrations and
-	// replication when computing usable connections. Default 0.
+	// replication when computing usable connections. Default
+	// $PGFLEET_HEADROOM, else 0.
 	Headroom int
 
 	// AcquireTimeout bounds the wait for a connection when all are in use.
@@ -166,6 +173,49 @@ type Config struct {
 	// DSN. Two Clusters with the same Service and Name cannot register in one
 	// Prometheus registry: give them distinct Names.
 	Name string
+
+	// --- Fleet quota (issue 9): see quota.go and package doc ---
+
+	// Quota is the service's connections across its whole fleet, enforced
+	// by Postgres: every connection of every pod holds one slot (a session
+	// advisory lock in the service's space, [QuotaSpace]) and a connection
+	// that finds none is closed before use while callers wait at the gate.
+	// MaxConns is then each process's cap. At Open it must fit the server's
+	// usable connections. Exclusive with Share. Needs session pooling or
+	// direct connections (not PgBouncer transaction mode). Default:
+	// $PGFLEET_QUOTA, else 0: no quota.
+	Quota int
+	// QuotaMin is each process's guaranteed minimum of the quota: with Fleet
+	// declared, QuotaMin x worst-case processes slots are reserved for
+	// minimums, so a pod that starts while the rest of the quota is taken
+	// still gets its minimum at once. Without Fleet the minimum is only the
+	// gate's starting limit. Default: $PGFLEET_QUOTA_MIN, else 1 when Quota
+	// is set.
+	QuotaMin int
+
+	// --- Latency budgets per query class, capacity, fan-out (issue 13:
+	// class.go, capacity.go, fanout.go) ---
+
+	// Classes declares the query classes that callers name with WithClass,
+	// each with its timeout, P95/P99 targets and objective (see [Class]).
+	// Work whose ctx names no class, or an undeclared one, falls in
+	// DefaultClass ("default": no timeout, no target, unless declared here).
+	// At most 64 (each costs ~70 KB per node). When any class is declared,
+	// a ctx that ends during a statement sends the server a cancel request
+	// (repeated until the call returns, see class_watch.go) instead of
+	// closing the connection, so the server stops the statement and the
+	// connection stays in the pool. Default: none.
+	Classes []Class
+
+	// CapacityWindow is how often each node reads its load with Little's
+	// law (arrival rate x mean hold time) and warns when its pool is too
+	// small for the traffic (see [Node.Capacity]). Default 30s; negative:
+	// off.
+	CapacityWindow time.Duration
+
+	// FanOutLimit bounds the branches of one Cluster.FanOut running at
+	// once, so that one request cannot hold the whole pool. Default 4.
+	FanOutLimit int
 
 	// Read replicas: the servers [Cluster.Reader] routes to, and how. See
 	// [ReplicaConfig]; zero means no replicas, every read on the primary.
@@ -262,7 +312,9 @@ func (c Config) withDefaults() (Config, error) {
 	c.adoptDSN()
 	exe, _ := os.Executable()
 	host, _ := os.Hostname()
-	orDefault(&c.Service, os.Getenv("PGFLEET_SERVICE"))
+	if err := c.fromEnv(); err != nil {
+		return c, err
+	}
 	orDefault(&c.Service, baseName(exe))
 	orDefault(&c.Pod, os.Getenv("POD_NAME"))
 	orDefault(&c.Pod, host)
@@ -276,6 +328,8 @@ func (c Config) withDefaults() (Config, error) {
 	orDefault(&c.StatementTimeout, DefaultStatementTimeout)
 	orDefault(&c.IdleInTxTimeout, DefaultIdleInTxTimeout)
 	orDefault(&c.OperationTimeout, c.defaultOperationTimeout())
+	orDefault(&c.CapacityWindow, DefaultCapacityWindow)
+	orDefault(&c.FanOutLimit, DefaultFanOutLimit)
 	orDefault(&c.Logger, slog.Default())
 	orDefault(&c.Name, defaultName(&c.Pool.ConnConfig.Config))
 	c.ReadReplicas = c.ReadReplicas.withDefaults()
@@ -337,8 +391,17 @@ func (c Config) validate() error {
 	if c.Headroom < 0 {
 		bad("Headroom", c.Headroom, "must be >= 0")
 	}
+	if c.Quota < 0 || c.QuotaMin < 0 {
+		bad("Quota", fmt.Sprintf("%d (QuotaMin %d)", c.Quota, c.QuotaMin), "must be >= 0 (0: no fleet quota)")
+	} else if err := c.checkQuota(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Share > 0 && c.Fleet.Pods() < 1 {
 		bad("Fleet", fmt.Sprintf("{Replicas: %d, MaxReplicas: %d}", c.Fleet.Replicas, c.Fleet.MaxReplicas), "a Share needs the fleet's size: declare Fleet.Replicas or Fleet.MaxReplicas (the HPA ceiling)")
+	}
+	errs = append(errs, validateClasses(c.Classes))
+	if c.FanOutLimit < 0 || c.FanOutLimit > MaxFanOutBranches {
+		bad("FanOutLimit", c.FanOutLimit, fmt.Sprintf("must be between 1 and %d (or 0 for the default, %d)", MaxFanOutBranches, DefaultFanOutLimit))
 	}
 	if c.Share > 0 && c.Verify == VerifyOff {
 		bad("Verify", "VerifyOff", "a Share is sized from the server's live max_connections: use VerifyWarn or VerifyFail")
@@ -369,4 +432,29 @@ func (c Config) appName() string {
 		s = s[:63]
 	}
 	return s
+}
+
+// fromEnv fills the zero fields of the fleet declaration from the PGFLEET_*
+// variables (package budget's ParseEnv, which budgetcheck reads from the
+// manifest too). Fields set in the Config win; the Fleet is taken from the
+// environment only when the Config declares none.
+func (c *Config) fromEnv() error {
+	d, err := budget.ParseEnv(os.LookupEnv)
+	if err != nil {
+		return fmt.Errorf("dbx: the environment's fleet declaration: %w", err)
+	}
+	orDefault(&c.Service, d.Service)
+	orDefault(&c.MaxConns, d.PoolMax)
+	orDefault(&c.Share, d.Share)
+	orDefault(&c.Quota, d.Quota)
+	orDefault(&c.QuotaMin, d.QuotaMin)
+	orDefault(&c.Headroom, d.Headroom)
+	if c.Fleet == (budget.Service{}) {
+		c.Fleet = d.Fleet
+		c.Fleet.Name = ""
+	}
+	if c.Quota > 0 {
+		orDefault(&c.QuotaMin, 1)
+	}
+	return nil
 }

@@ -67,6 +67,9 @@ func hold(t *testing.T, ctx context.Context, c *dbx.Cluster, n int) func() {
 	for range n {
 		conn, err := c.Acquire(ctx)
 		if err != nil {
+			for _, held := range conns {
+				held.Release() // or the Cluster's Close in cleanup waits for them forever
+			}
 			t.Fatal(err)
 		}
 		conns = append(conns, conn)

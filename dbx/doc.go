@@ -41,6 +41,39 @@
 // declared fleet against the live server ([Report]) and warns or fails
 // (Config.Verify).
 //
+// # Fleet quotas
+//
+// Config.Quota (or $PGFLEET_QUOTA) makes a service's connection budget a
+// property of the fleet, enforced by Postgres: every connection of every pod
+// holds one slot, a session advisory lock in the service's lock space
+// ([QuotaSpace]) taken when the connection opens (one statement; ordinary
+// queries pay nothing). The server releases the lock when the session ends,
+// so a pod that is SIGKILLed, a backend ended by pg_terminate_backend or a
+// server restart leaks no slot and no row. A connection that finds no free
+// slot is closed before use and the gate's limit drops to the slots held:
+// callers wait (AcquireTimeout, then [ErrPoolExhausted]), never meet a 53300.
+//
+// Fairness: with Config.Fleet declared, QuotaMin x worst-case processes
+// slots are reserved for minimums, so a pod that starts while the quota is
+// full still gets QuotaMin at once; the rest are shared first come, first
+// served, up to MaxConns per process, and return when their connection has
+// been idle MaxConnIdleTime (work-conserving: busy pods keep theirs, idle
+// pods give theirs back). The gate's limit follows the slots held (never
+// below QuotaMin): while callers wait, a pod grows it by probing for a free
+// slot one connect at a time, with backoff after a refusal (50 ms doubling
+// to 2 s), so a full quota, a burst after a lull or a restarted server does
+// not cause a herd of connects. Leave room
+// on the server for those probes: Quota at most usable minus a few per
+// concurrent prober. [Node.Quota] and the pgfleet_quota_* metrics show the
+// slots held; `pgfleet budget status` shows them per service and pod from
+// the server.
+//
+// The fleet declaration (Quota, QuotaMin, Share, MaxConns, Fleet, Headroom,
+// Service) is read from the PGFLEET_* variables when the Config leaves them
+// zero (package budget's ParseEnv), the same variables budgetcheck reads from
+// the manifest, so the pool a pod runs with and the one the checker computes
+// are the same number.
+//
 // # Metrics
 //
 // [Cluster.Collector] exports the gate's and the pool's state and the
@@ -49,6 +82,26 @@
 // database@host:port) and node, so a process that opens several Clusters
 // (one per database or server) registers all their Collectors in one
 // registry and a dashboard tells them apart.
+//
+// # Latency classes
+//
+// [WithClass] names an operation's class; Config.Classes gives each a
+// timeout, P95/P99 targets and an objective ([Class]). The deadline is the
+// earlier of the caller's and the class's, counted from the call, so the
+// gate wait spends it; a budget spent before a connection is taken fails
+// with a *[BudgetSpentError] and sends nothing, and a statement still
+// running at the deadline is cancelled on the server (a cancel request,
+// which keeps the connection). [Cluster.ClassStats] and the collector give
+// per-class latency, percentiles and error-budget burn rates; [Rules]
+// writes the Prometheus rules for them. [Cluster.FanOut] runs a request's
+// independent reads concurrently under one deadline, each in its class.
+//
+// # Capacity
+//
+// Each node applies Little's law online ([Node.Capacity]): arrival rate x
+// mean hold time is the concurrency the load needs; when the pool is the
+// bottleneck it says so in a metric and a rate-limited log line, with the
+// size that would serve the load and whether the budget allows it.
 //
 // # Read replicas
 //

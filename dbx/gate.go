@@ -29,6 +29,8 @@ type gate struct {
 	shed     atomic.Int64
 	timeouts atomic.Int64
 	observe  func(time.Duration) // acquire-wait histogram; never nil
+
+	load loadMeter // guarded by mu: Little's law inputs (capacity.go)
 }
 
 type waiter struct {
@@ -46,9 +48,15 @@ func newGate(node string, limit, maxWaiters int, timeout time.Duration, observe 
 // acquire takes a slot, waiting at most the gate's timeout (or less if ctx
 // ends first). It never leaks a slot or a waiter: a waiter that gives up is
 // removed from the queue, and a slot granted in the same instant is passed on.
-func (g *gate) acquire(ctx context.Context) error {
+func (g *gate) acquire(ctx context.Context) error { return g.acquireWithin(ctx, g.timeout) }
+
+// acquireWithin is acquire with a wait bound of its own (the rest of the
+// timeout, when a fleet quota sends a caller back to the gate).
+func (g *gate) acquireWithin(ctx context.Context, timeout time.Duration) error {
 	g.mu.Lock()
+	g.load.arrivals++
 	if g.inUse < g.limit && g.waiters.Len() == 0 {
+		g.tickLocked()
 		g.inUse++
 		g.mu.Unlock()
 		g.observe(0)
@@ -58,6 +66,7 @@ func (g *gate) acquire(ctx context.Context) error {
 		g.mu.Unlock()
 		return err
 	}
+	g.load.queued++
 	if g.waiters.Len() >= g.maxWaiters {
 		err := g.saturated(0, true)
 		g.mu.Unlock()
@@ -69,7 +78,7 @@ func (g *gate) acquire(ctx context.Context) error {
 	g.mu.Unlock()
 
 	start := time.Now()
-	timer := time.NewTimer(g.timeout)
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	var cause error
 	select {
@@ -84,6 +93,7 @@ func (g *gate) acquire(ctx context.Context) error {
 	g.mu.Lock()
 	if w.granted {
 		// Granted while we were giving up: hand the slot on.
+		g.tickLocked()
 		g.inUse--
 		g.grantLocked()
 	} else {
@@ -105,6 +115,8 @@ func (g *gate) acquire(ctx context.Context) error {
 // release returns a slot and wakes the next waiter if the limit allows.
 func (g *gate) release() {
 	g.mu.Lock()
+	g.tickLocked()
+	g.load.done++
 	g.inUse--
 	g.grantLocked()
 	g.mu.Unlock()
@@ -123,6 +135,7 @@ func (g *gate) grantLocked() {
 	for g.inUse < g.limit && g.waiters.Len() > 0 {
 		w := g.waiters.Remove(g.waiters.Front()).(*waiter)
 		w.granted = true
+		g.tickLocked()
 		g.inUse++
 		close(w.ready)
 	}

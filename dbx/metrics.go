@@ -28,6 +28,7 @@ const (
 type metrics struct {
 	conns, max, limit, waiters, maxWait, shed, timeouts *prometheus.Desc
 	usable, maxConn, demand, budget                     *prometheus.Desc
+	quotaSlots, quotaHeld, quotaMin, quotaRefused       *prometheus.Desc // fleet quota (quota.go)
 
 	acquire   *prometheus.HistogramVec
 	queryTime *prometheus.HistogramVec
@@ -39,17 +40,21 @@ func newMetrics(service, cluster string) *metrics {
 		return prometheus.NewDesc(name, help, append([]string{labelNode}, extra...), labels)
 	}
 	return &metrics{
-		conns:    desc("pgfleet_pool_connections", "Open connections of the node's pool by state (idle, acquired, total).", "state"),
-		max:      desc("pgfleet_pool_max_connections", "The pool's fixed ceiling (pgxpool MaxConns)."),
-		limit:    desc("pgfleet_pool_limit", "The gate's effective limit: connections this process may use now."),
-		waiters:  desc("pgfleet_gate_waiters", "Callers queued for a connection slot now."),
-		maxWait:  desc("pgfleet_gate_max_waiters", "The gate's queue bound; beyond it calls are shed."),
-		shed:     desc("pgfleet_gate_shed_total", "Calls refused at once because the queue was full."),
-		timeouts: desc("pgfleet_gate_timeouts_total", "Calls that waited the whole acquire timeout."),
-		usable:   desc("pgfleet_budget_usable_connections", "Server's max_connections minus reserved slots and headroom, read at Open."),
-		maxConn:  desc("pgfleet_server_max_connections", "Server's max_connections, read at Open."),
-		demand:   desc("pgfleet_budget_fleet_demand_connections", "Declared fleet's worst-case connections at this pool size."),
-		budget:   desc("pgfleet_budget_connections", "Connections the service may use on the server (usable x share)."),
+		conns:        desc("pgfleet_pool_connections", "Open connections of the node's pool by state (idle, acquired, total).", "state"),
+		max:          desc("pgfleet_pool_max_connections", "The pool's fixed ceiling (pgxpool MaxConns)."),
+		limit:        desc("pgfleet_pool_limit", "The gate's effective limit: connections this process may use now."),
+		waiters:      desc("pgfleet_gate_waiters", "Callers queued for a connection slot now."),
+		maxWait:      desc("pgfleet_gate_max_waiters", "The gate's queue bound; beyond it calls are shed."),
+		shed:         desc("pgfleet_gate_shed_total", "Calls refused at once because the queue was full."),
+		timeouts:     desc("pgfleet_gate_timeouts_total", "Calls that waited the whole acquire timeout."),
+		usable:       desc("pgfleet_budget_usable_connections", "Server's max_connections minus reserved slots and headroom, read at Open."),
+		maxConn:      desc("pgfleet_server_max_connections", "Server's max_connections, read at Open."),
+		demand:       desc("pgfleet_budget_fleet_demand_connections", "Declared fleet's worst-case connections at this pool size."),
+		budget:       desc("pgfleet_budget_connections", "Connections the service may use on the server (usable x share)."),
+		quotaSlots:   desc("pgfleet_quota_slots", "The service's fleet quota: connections across all its pods (Config.Quota)."),
+		quotaHeld:    desc("pgfleet_quota_slots_held", "Quota slots this process's connections hold now."),
+		quotaMin:     desc("pgfleet_quota_guaranteed", "This process's guaranteed minimum of the quota (Config.QuotaMin)."),
+		quotaRefused: desc("pgfleet_quota_refused_total", "Connects that found no free quota slot (or a full server) and were closed before use."),
 		acquire: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:        "pgfleet_gate_wait_seconds",
 			Help:        "Time spent waiting for a connection slot at the gate (0 when one was free).",
@@ -86,12 +91,14 @@ type collector struct{ c *Cluster }
 
 func (col collector) Describe(ch chan<- *prometheus.Desc) {
 	m := col.c.metrics
-	for _, d := range []*prometheus.Desc{m.conns, m.max, m.limit, m.waiters, m.maxWait, m.shed, m.timeouts, m.usable, m.maxConn, m.demand, m.budget} {
+	for _, d := range []*prometheus.Desc{m.conns, m.max, m.limit, m.waiters, m.maxWait, m.shed, m.timeouts, m.usable, m.maxConn, m.demand, m.budget, m.quotaSlots, m.quotaHeld, m.quotaMin, m.quotaRefused} {
 		ch <- d
 	}
 	m.acquire.Describe(ch)
 	m.queryTime.Describe(ch)
 	col.c.replicas.metrics.describe(ch)
+	col.c.classes.describe(ch)
+	col.c.capMet.describe(ch)
 }
 
 func (col collector) Collect(ch chan<- prometheus.Metric) {
@@ -113,6 +120,12 @@ func (col collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(m.maxWait, float64(st.Gate.MaxWaiters), n.name)
 		counter(m.shed, n.gate.shed.Load(), n.name)
 		counter(m.timeouts, n.gate.timeouts.Load(), n.name)
+		if q, ok := n.Quota(); ok {
+			gauge(m.quotaSlots, float64(q.Quota), n.name)
+			gauge(m.quotaHeld, float64(q.Held), n.name)
+			gauge(m.quotaMin, float64(q.Min), n.name)
+			counter(m.quotaRefused, q.Refused, n.name)
+		}
 	}
 	if r := col.c.report; r != nil {
 		gauge(m.maxConn, float64(r.Server.MaxConnections), r.Node)
@@ -125,4 +138,6 @@ func (col collector) Collect(ch chan<- prometheus.Metric) {
 	m.acquire.Collect(ch)
 	m.queryTime.Collect(ch)
 	col.c.replicas.collect(col.c.replicas.metrics, ch)
+	col.c.classes.collect(ch)
+	col.c.capMet.collect(ch, col.c.Nodes())
 }

@@ -20,11 +20,20 @@ type Node struct {
 	pool *pgxpool.Pool
 	gate *gate
 	log  *slog.Logger
+	// quota is the node's share of the service's fleet quota; nil without
+	// Config.Quota.
+	quota *quota
 	// secrets are the DSN's secrets, hidden from errors of lazy connects
 	// (see scrub).
 	secrets []string
 
 	lastLog atomic.Int64 // unix nanos of the last saturation warning
+
+	// Latency classes (class.go): the declarations and this node's stats.
+	classes *classSet
+	stats   map[*Class]*classStats
+	// Little's law readings (capacity.go).
+	capacity *capacityState
 }
 
 // Name is "primary", or "replica" + its index in Config.ReadReplicas.DSNs.
@@ -64,8 +73,11 @@ type NodeStat struct {
 // call fails, and one line per call would add to the overload.
 const saturationLogEvery = 10 * time.Second
 
-func (n *Node) enter(ctx context.Context) error {
-	err := n.gate.acquire(ctx)
+func (n *Node) enter(ctx context.Context) error { return n.enterWithin(ctx, n.gate.timeout) }
+
+func (n *Node) enterWithin(ctx context.Context, timeout time.Duration) error {
+	n.capacityTick()
+	err := n.gate.acquireWithin(ctx, timeout)
 	if err != nil {
 		n.noteRefusal(err)
 	}
@@ -87,16 +99,17 @@ func (n *Node) noteRefusal(err error) {
 	}
 }
 
-// held runs fn holding a gate slot for its duration.
-func held[T any](ctx context.Context, n *Node, fn func() (T, error)) (T, error) {
-	if err := n.enter(ctx); err != nil {
-		var zero T
-		return zero, err
-	}
-	defer n.gate.release()
-	v, err := fn()
-	if err != nil {
-		err = n.fail(err)
+// held runs fn holding a gate slot for its duration, under ctx's class
+// (class.go): fn gets the ctx with the class deadline.
+func held[T any](ctx context.Context, n *Node, fn func(context.Context) (T, error)) (T, error) {
+	var c classCall
+	v, err := taken(ctx, n, func(ctx context.Context, call classCall) (T, error) {
+		c = call
+		return fn(ctx)
+	})
+	if err == nil {
+		n.gate.release()
+		c.end(nil)
 	}
 	return v, err
 }
@@ -108,27 +121,50 @@ func (n *Node) fail(err error) error {
 }
 
 // taken runs fn with a gate slot that stays taken when fn succeeds: what fn
-// returns (rows, a transaction, a connection) gives the slot back when done.
-func taken[T any](ctx context.Context, n *Node, fn func() (T, error)) (T, error) {
-	if err := n.enter(ctx); err != nil {
-		var zero T
+// returns (rows, a transaction, a connection) gives the slot back when done,
+// and ends the class call it is given (or fn ends it at once).
+//
+// A connection refused a slot of the fleet quota (*QuotaError) sends the
+// caller back to the gate, whose limit the refusal lowered, for what is left
+// of AcquireTimeout: the caller waits as for any full pool.
+func taken[T any](ctx context.Context, n *Node, fn func(context.Context, classCall) (T, error)) (T, error) {
+	var zero T
+	ctx, call, err := n.startClass(ctx)
+	if err != nil {
+		call.end(err)
 		return zero, err
 	}
-	v, err := fn()
-	if err != nil {
+	timeout, deadline := n.gate.timeout, time.Time{}
+	for {
+		if err := n.admitWithin(ctx, &call, timeout); err != nil {
+			call.end(err)
+			return zero, err
+		}
+		v, err := fn(ctx, call)
+		if err == nil {
+			return v, nil
+		}
 		n.gate.release()
-		var zero T
-		return zero, n.fail(err)
+		if n.quota != nil && n.quota.refusedBy(err) {
+			if deadline.IsZero() {
+				deadline = time.Now().Add(n.gate.timeout)
+			}
+			if timeout = time.Until(deadline); timeout > 0 {
+				continue
+			}
+		}
+		err = n.fail(err)
+		call.end(err)
+		return zero, err
 	}
-	return v, nil
 }
 
 func (n *Node) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	return held(ctx, n, func() (pgconn.CommandTag, error) { return n.pool.Exec(ctx, sql, args...) })
+	return held(ctx, n, func(ctx context.Context) (pgconn.CommandTag, error) { return n.pool.Exec(ctx, sql, args...) })
 }
 
 func (n *Node) copyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
-	return held(ctx, n, func() (int64, error) { return n.pool.CopyFrom(ctx, table, cols, src) })
+	return held(ctx, n, func(ctx context.Context) (int64, error) { return n.pool.CopyFrom(ctx, table, cols, src) })
 }
 
 func (n *Node) query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
@@ -140,12 +176,12 @@ func (n *Node) query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 }
 
 func (n *Node) gatedQuery(ctx context.Context, sql string, args ...any) (*gatedRows, error) {
-	return taken(ctx, n, func() (*gatedRows, error) {
+	return taken(ctx, n, func(ctx context.Context, call classCall) (*gatedRows, error) {
 		rows, err := n.pool.Query(ctx, sql, args...)
 		if err != nil {
 			return nil, err
 		}
-		return &gatedRows{Rows: rows, gate: n.gate}, nil
+		return &gatedRows{Rows: rows, gate: n.gate, call: call}, nil
 	})
 }
 
@@ -158,28 +194,35 @@ func (n *Node) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 }
 
 func (n *Node) sendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	if err := n.enter(ctx); err != nil {
+	ctx, call, err := n.startClass(ctx)
+	if err == nil {
+		err = n.admitWithin(ctx, &call, n.gate.timeout)
+	}
+	if err != nil {
+		call.end(err)
 		return errBatch{err}
 	}
-	return &gatedBatch{BatchResults: n.pool.SendBatch(ctx, b), node: n}
+	return &gatedBatch{BatchResults: n.pool.SendBatch(ctx, b), node: n, call: call}
 }
 
 func (n *Node) beginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
-	return taken(ctx, n, func() (pgx.Tx, error) {
+	return taken(ctx, n, func(ctx context.Context, call classCall) (pgx.Tx, error) {
 		tx, err := n.pool.BeginTx(ctx, opts)
 		if err != nil {
 			return nil, err
 		}
+		call.release() // the class bounds the wait and BEGIN; the statements have their own ctx
 		return &gatedTx{Tx: tx, gate: n.gate}, nil
 	})
 }
 
 func (n *Node) acquire(ctx context.Context) (*Conn, error) {
-	return taken(ctx, n, func() (*Conn, error) {
+	return taken(ctx, n, func(ctx context.Context, call classCall) (*Conn, error) {
 		c, err := n.pool.Acquire(ctx)
 		if err != nil {
 			return nil, err
 		}
+		call.release() // the class bounds the wait for the connection
 		return &Conn{conn: c, gate: n.gate}, nil
 	})
 }

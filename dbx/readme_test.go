@@ -135,18 +135,25 @@ func TestReadmeExample(t *testing.T) {
 // The README's dbx example and the code above must not drift apart.
 func TestReadmeExampleIsThisCode(t *testing.T) {
 	t.Parallel()
+	readmeShows(t, "readme_test.go", "dbx")
+}
+
+// readmeShows fails unless README.md's Go block marked as run by file is,
+// byte for byte, the code of file between its "README:name" markers.
+func readmeShows(t *testing.T, file, name string) {
+	t.Helper()
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	self, err := os.ReadFile("readme_test.go")
+	self, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	code := between(t, self, "// README:dbx begin\n", "// README:dbx end\n")
-	block := between(t, readme, "<!-- dbx/readme_test.go runs this block -->\n```go\n", "```\n")
+	code := between(t, self, "// README:"+name+" begin\n", "// README:"+name+" end\n")
+	block := between(t, readme, "<!-- dbx/"+file+" runs this block -->\n```go\n", "```\n")
 	if !bytes.Equal(bytes.TrimSpace(code), bytes.TrimSpace(block)) {
-		t.Fatalf("README.md's dbx example differs from dbx/readme_test.go's; copy one over the other.\nREADME:\n%s\ntest:\n%s", block, code)
+		t.Fatalf("README.md's %s example differs from dbx/%s's; copy one over the other.\nREADME:\n%s\ntest:\n%s", name, file, block, code)
 	}
 }
 

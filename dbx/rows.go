@@ -18,6 +18,7 @@ import (
 type gatedRows struct {
 	pgx.Rows
 	gate   *gate
+	call   classCall // ends at Close: the class's latency covers reading the rows
 	closed bool
 }
 
@@ -38,6 +39,7 @@ func (r *gatedRows) Close() {
 	}
 	r.closed = true
 	r.Rows.Close()
+	r.call.end(r.Rows.Err())
 	r.gate.release()
 }
 
@@ -65,6 +67,7 @@ func (r *gatedRow) Scan(dest ...any) error {
 type gatedBatch struct {
 	pgx.BatchResults
 	node   *Node
+	call   classCall // ends at Close
 	closed bool
 }
 
@@ -74,10 +77,11 @@ func (b *gatedBatch) Close() error {
 	}
 	b.closed = true
 	err := b.BatchResults.Close()
-	b.node.gate.release()
 	if err != nil {
 		err = b.node.fail(err)
 	}
+	b.call.end(err)
+	b.node.gate.release()
 	return err
 }
 

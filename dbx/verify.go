@@ -116,6 +116,9 @@ func (r *Report) assess(cfg Config) error {
 		slots = d.Connections / max(r.PerProcess, 1)
 	}
 	demand := r.PerProcess * slots
+	if cfg.Quota > 0 {
+		demand = min(demand, cfg.Quota) // slots are exclusive: the quota bounds the fleet
+	}
 	if demand > r.Budget {
 		need := demand + r.Server.MaxConnections - r.Server.Usable() // usable >= demand
 		if need < demand {

@@ -31,6 +31,8 @@ func forbidden(pkg, dep string) string {
 		return "the testing package"
 	case strings.Contains(dep, "testcontainers"), strings.Contains(dep, "/moby/"), strings.Contains(dep, "docker"):
 		return "Docker / testcontainers"
+	case strings.HasPrefix(dep, "github.com/prometheus/prometheus/"):
+		return "Prometheus's rule parser (rules_test.go only)"
 	case strings.HasPrefix(dep, "go.opentelemetry.io/"):
 		return "OpenTelemetry"
 	case dep == "github.com/pgfleet/pgfleet/dbx/dbxtest", strings.HasPrefix(dep, "github.com/pgfleet/pgfleet/dbx/dbxtest/containers"):

@@ -17,6 +17,8 @@ import (
 var commands = []*command{
 	migrateCommand,
 	shardCommand,
+	budgetCommand,
+	rulesCommand,
 }
 
 // command is one subcommand. Run gets the arguments after the subcommand's
