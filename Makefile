@@ -36,6 +36,10 @@ bench: ## Go benchmarks of every package (see BENCHMARKS.md for the side-by-side
 bench/dbx: ## point selects: dbx Cluster vs raw pgxpool vs pgbench, one server, one run
 	$(GO) run ./internal/cmd/dbxbench
 
+.PHONY: bench/replica
+bench/replica: ## read replicas: routing overhead, hedged vs plain reads, causal-token cost, one run
+	$(GO) run ./internal/cmd/replicabench
+
 .PHONY: bench/classes
 bench/classes: ## latency classes: cost per query vs plain and vs a caller deadline; statement_timeout vs cancel; cancel timing
 	$(GO) run ./internal/cmd/classbench

@@ -40,19 +40,27 @@ func BenchmarkPointSelect(b *testing.B) {
 	}
 }
 
-// BenchmarkGate is the gate's own cost, without a server round trip.
-func BenchmarkGate(b *testing.B) {
-	topo := dbxtest.Start(b, dbxtest.Topology{})
-	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
+// openBench opens a Cluster of conns connections on node, closed when the
+// benchmark ends.
+func openBench(b *testing.B, node *dbxtest.Node, conns int) *dbx.Cluster {
+	b.Helper()
+	cfg, err := dbx.ParseConfig(node.DSN())
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg.MaxConns, cfg.Logger = 2, slog.New(slog.DiscardHandler)
+	cfg.MaxConns, cfg.Logger = conns, slog.New(slog.DiscardHandler)
 	cluster, err := dbx.OpenConfig(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer cluster.Close()
+	b.Cleanup(cluster.Close)
+	return cluster
+}
+
+// BenchmarkGate is the gate's own cost, without a server round trip.
+func BenchmarkGate(b *testing.B) {
+	topo := dbxtest.Start(b, dbxtest.Topology{})
+	cluster := openBench(b, topo.Primary, 2)
 	ctx := context.Background()
 	for b.Loop() {
 		conn, err := cluster.Acquire(ctx)

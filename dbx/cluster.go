@@ -14,10 +14,12 @@ import (
 	"github.com/pgfleet/pgfleet/internal/dsn"
 )
 
-// Cluster is a budgeted data layer over a Postgres primary. Its methods have
+// Cluster is a budgeted data layer over a Postgres primary and its read
+// replicas (Config.ReadReplicas). Its methods run on the primary and have
 // pgx's signatures, so code written for *pgxpool.Pool moves over with small
-// changes; every call passes the node's gate first (bounded wait, bounded
-// queue, runtime limit).
+// changes; reads meant for the replicas go through [Cluster.Reader]. Every
+// call passes its node's gate first (bounded wait, bounded queue, runtime
+// limit).
 type Cluster struct {
 	cfg     Config
 	primary *Node
@@ -26,6 +28,8 @@ type Cluster struct {
 	secrets []string // what no error may show: see scrub
 	classes *classRecord
 	capMet  *capacityMetrics
+
+	replicas *replicaSet // read replicas and the read router (replica.go)
 }
 
 // Open opens a Cluster from a DSN (URL or key=value; pgx's pool_* keys are
@@ -57,8 +61,12 @@ func OpenConfig(ctx context.Context, cfg *Config) (*Cluster, error) {
 		}
 	}
 	cl.cfg.resolveWaiters()
-	cl.primary, err = cl.openNode(ctx, "primary", c.Pool)
+	cl.primary, err = cl.openNode(ctx, "primary", c.DSN, c.Pool, cl.cfg.MaxConns)
 	if err != nil {
+		return nil, scrub(err, cl.secrets)
+	}
+	if err := cl.openReplicas(ctx); err != nil {
+		cl.Close()
 		return nil, scrub(err, cl.secrets)
 	}
 	return cl, nil
@@ -135,7 +143,7 @@ func (cl *Cluster) connConfig(base *pgx.ConnConfig) *pgx.ConnConfig {
 	return cc
 }
 
-func (cl *Cluster) openNode(ctx context.Context, name string, base *pgxpool.Config) (*Node, error) {
+func (cl *Cluster) openNode(ctx context.Context, name, dsnText string, base *pgxpool.Config, maxConns int) (*Node, error) {
 	c := cl.cfg
 	pc := base.Copy()
 	pc.ConnConfig = cl.connConfig(base.ConnConfig)
@@ -149,21 +157,23 @@ func (cl *Cluster) openNode(ctx context.Context, name string, base *pgxpool.Conf
 		// out, with the acquirer's ctx: without this, unbounded.
 		pc.PingTimeout = c.OperationTimeout
 	}
-	pc.MaxConns = int32(c.MaxConns)
+	pc.MaxConns = int32(maxConns)
 	pc.MinConns = int32(c.MinConns)
 	pc.MaxConnLifetime = c.MaxConnLifetime
 	pc.MaxConnLifetimeJitter = c.MaxConnLifetimeJitter
 	pc.MaxConnIdleTime = c.MaxConnIdleTime
 	pc.HealthCheckPeriod = c.HealthCheckPeriod
-	g := newGate(name, c.MaxConns, c.maxWaiters(), c.AcquireTimeout, cl.metrics.observeAcquire(name))
+	g := newGate(name, maxConns, c.maxWaiters(), c.AcquireTimeout, cl.metrics.observeAcquire(name))
 	var q *quota
-	if c.Quota > 0 {
+	// The fleet quota is the primary's; replicas are budgeted by their own
+	// server (Share or MaxConns), not yet by a quota of their own.
+	if c.Quota > 0 && name == "primary" {
 		q = newQuota(name, c, g)
 		q.hook(pc)
 	}
 	pool, err := newPool(ctx, pc)
 	if err != nil {
-		return nil, fmt.Errorf("dbx: open %s pool (%s): %w", name, dsn.Redact(c.DSN), err)
+		return nil, fmt.Errorf("dbx: open %s pool (%s): %w", name, dsn.Redact(dsnText), err)
 	}
 	if q != nil {
 		go q.run(pool)
@@ -197,6 +207,9 @@ func connectProbe(ctx context.Context, cc *pgx.ConnConfig) (conn *pgx.Conn, err 
 // Close closes every pool, waiting for acquired connections to be released.
 // It is safe to call more than once (as pgxpool's Close is).
 func (cl *Cluster) Close() {
+	if cl.replicas != nil {
+		cl.replicas.close()
+	}
 	for _, n := range cl.Nodes() {
 		n.pool.Close()
 		if n.quota != nil {
@@ -208,8 +221,16 @@ func (cl *Cluster) Close() {
 // Primary is the primary's node.
 func (cl *Cluster) Primary() *Node { return cl.primary }
 
-// Nodes lists every node, primary first.
-func (cl *Cluster) Nodes() []*Node { return []*Node{cl.primary} }
+// Nodes lists every node, primary first, then the read replicas.
+func (cl *Cluster) Nodes() []*Node {
+	nodes := []*Node{cl.primary}
+	if cl.replicas != nil {
+		for _, r := range cl.replicas.replicas {
+			nodes = append(nodes, r.node)
+		}
+	}
+	return nodes
+}
 
 // Report is what Open learned from the server; nil with VerifyOff.
 func (cl *Cluster) Report() *Report { return cl.report }

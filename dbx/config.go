@@ -216,6 +216,10 @@ type Config struct {
 	// FanOutLimit bounds the branches of one Cluster.FanOut running at
 	// once, so that one request cannot hold the whole pool. Default 4.
 	FanOutLimit int
+
+	// Read replicas: the servers [Cluster.Reader] routes to, and how. See
+	// [ReplicaConfig]; zero means no replicas, every read on the primary.
+	ReadReplicas ReplicaConfig
 }
 
 // VerifyPolicy says what Open does when the declared fleet does not fit the
@@ -328,6 +332,7 @@ func (c Config) withDefaults() (Config, error) {
 	orDefault(&c.FanOutLimit, DefaultFanOutLimit)
 	orDefault(&c.Logger, slog.Default())
 	orDefault(&c.Name, defaultName(&c.Pool.ConnConfig.Config))
+	c.ReadReplicas = c.ReadReplicas.withDefaults()
 	return c, c.validate()
 }
 
@@ -401,6 +406,7 @@ func (c Config) validate() error {
 	if c.Share > 0 && c.Verify == VerifyOff {
 		bad("Verify", "VerifyOff", "a Share is sized from the server's live max_connections: use VerifyWarn or VerifyFail")
 	}
+	errs = append(errs, c.ReadReplicas.validate()...)
 	return errors.Join(errs...)
 }
 

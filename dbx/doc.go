@@ -1,6 +1,7 @@
-// Package dbx is pgfleet's data layer: a [Cluster] over a Postgres primary,
-// a pgxpool whose size comes from a fleet-wide budget, behind a gate that
-// bounds every wait. Its methods have pgx's signatures.
+// Package dbx is pgfleet's data layer: a [Cluster] over a Postgres primary
+// and its read replicas, each a pgxpool whose size comes from a fleet-wide
+// budget, behind a gate that bounds every wait. Its methods have pgx's
+// signatures.
 //
 //	cfg, err := dbx.ParseConfig(os.Getenv("DATABASE_URL"))
 //	cfg.Service = "orders" // application_name "orders/<pod>"
@@ -101,6 +102,32 @@
 // mean hold time is the concurrency the load needs; when the pool is the
 // bottleneck it says so in a metric and a rate-limited log line, with the
 // size that would serve the load and whether the budget allows it.
+//
+// # Read replicas
+//
+// Config.ReadReplicas lists the primary's streaming replicas; each is a
+// [Node] with its own pool, sized from its own server's budget, and its own
+// gate. The Cluster's methods write and read on the primary; [Cluster.Reader]
+// reads on the replicas (sqlc's DBTX and loader's Querier, READ ONLY
+// transactions pinned to one node). A background poller reads each
+// replica's recovery state, replay position and lag (0 when it has replayed
+// everything: an idle primary is not lag) and keeps only the fit ones in
+// the rotation ([Cluster.Replicas]); reads balance over them by power of two
+// choices, and fall back to the primary or fail with [ErrNoReplica]
+// (ReplicaConfig.Fallback).
+//
+// Read-your-writes: [Cluster.TxToken] commits and returns a causal [Token]
+// (the primary's WAL position after COMMIT, read in the same round trip).
+// A read whose context carries it ([WithToken]) runs only where that commit
+// is visible. [Cluster.Middleware] carries the token between a client's
+// HTTP requests in a cookie; tokens that do not parse or belong to another
+// cluster are ignored and counted ([Cluster.AcceptToken]).
+//
+//	tok, err := cluster.TxToken(ctx, dbx.TxOptions{}, func(tx pgx.Tx) error { ... })
+//	err = cluster.Reader().QueryRow(dbx.WithToken(ctx, tok), `SELECT ...`).Scan(&v)
+//
+// [ReadOptions] opt into retrying a read once on another node after a
+// connection-level failure, and into hedged reads.
 //
 // # Errors
 //

@@ -16,7 +16,7 @@ import (
 const (
 	labelService = "service" // Config.Service
 	labelCluster = "cluster" // Config.Name
-	labelNode    = "node"    // Node.Name: "primary"
+	labelNode    = "node"    // Node.Name: "primary", "replica0", ...
 )
 
 // metrics holds one Cluster's metric descriptions and the histograms that are
@@ -96,6 +96,7 @@ func (col collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	m.acquire.Describe(ch)
 	m.queryTime.Describe(ch)
+	col.c.replicas.metrics.describe(ch)
 	col.c.classes.describe(ch)
 	col.c.capMet.describe(ch)
 }
@@ -136,6 +137,7 @@ func (col collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	m.acquire.Collect(ch)
 	m.queryTime.Collect(ch)
+	col.c.replicas.collect(col.c.replicas.metrics, ch)
 	col.c.classes.collect(ch)
 	col.c.capMet.collect(ch, col.c.Nodes())
 }

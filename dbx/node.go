@@ -36,7 +36,7 @@ type Node struct {
 	capacity *capacityState
 }
 
-// Name is "primary" (later "replicaN").
+// Name is "primary", or "replica" + its index in Config.ReadReplicas.DSNs.
 func (n *Node) Name() string { return n.name }
 
 // Pool is the underlying pgxpool, for what dbx does not wrap. Work done on it

@@ -41,6 +41,11 @@ func (cl *Cluster) Tx(ctx context.Context, fn func(pgx.Tx) error) error {
 
 // TxWith is Tx with options, among them retries for fn that is safe to rerun.
 func (cl *Cluster) TxWith(ctx context.Context, opts TxOptions, fn func(pgx.Tx) error) error {
+	return cl.retryTx(ctx, opts, func() error { return cl.runTx(ctx, opts.TxOptions, fn) })
+}
+
+// retryTx runs one transaction attempt, run, as often as opts allow.
+func (cl *Cluster) retryTx(ctx context.Context, opts TxOptions, run func() error) error {
 	attempts := 1
 	if opts.Retry {
 		attempts = max(opts.MaxAttempts, 0)
@@ -50,7 +55,7 @@ func (cl *Cluster) TxWith(ctx context.Context, opts TxOptions, fn func(pgx.Tx) e
 	orDefault(&opts.MaxBackoff, DefaultTxMaxBackoff)
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = cl.runTx(ctx, opts.TxOptions, fn)
+		err = run()
 		if err == nil || !opts.Retry || !IsRetryable(err) {
 			return err
 		}
@@ -102,6 +107,15 @@ func (cl *Cluster) runTx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx
 	if err != nil {
 		return err
 	}
+	if err := within(ctx, tx, fn); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// within runs fn in tx and rolls tx back when fn fails or panics; the
+// caller commits.
+func within(ctx context.Context, tx pgx.Tx, fn func(pgx.Tx) error) error {
 	defer func() {
 		if p := recover(); p != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
@@ -112,5 +126,5 @@ func (cl *Cluster) runTx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
-	return tx.Commit(ctx)
+	return nil
 }

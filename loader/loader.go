@@ -12,10 +12,10 @@ import (
 )
 
 // Querier runs one query. *pgxpool.Pool, *pgx.Conn and pgx.Tx satisfy it,
-// and so does *dbx.Cluster, whose Query runs on its primary through the
-// gate. Batches run with the values of their first caller's context, so what
-// the Querier or its tracers read from ctx (loader's scope, a trace ID)
-// reaches them.
+// and so do *dbx.Cluster, whose Query runs on its primary through the gate,
+// and *dbx.Reader, which reads on a replica. Batches run with the values of
+// their first caller's context, so what the Querier or its tracers read from
+// ctx (loader's scope, a trace ID, dbx's causal token) reaches them.
 type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }

@@ -200,20 +200,35 @@ func (n *localNode) signalAll(sig syscall.Signal) error {
 
 // signalTree signals a postmaster and its children.
 func signalTree(pid int, sig syscall.Signal) error {
+	_, err := signalTreeKids(pid, sig)
+	return err
+}
+
+// signalTreeKids is signalTree, returning the children it signalled. The
+// postmaster is stopped before its children are listed (a stopped
+// postmaster cannot fork one that the list would miss), and they are listed
+// before it dies: a dead postmaster's children are reparented at once, and a
+// child missed that way keeps the shared memory attached, so that the next
+// start fails ("pre-existing shared memory block is still in use").
+func signalTreeKids(pid int, sig syscall.Signal) ([]int, error) {
+	if sig != syscall.SIGCONT {
+		_ = syscall.Kill(pid, syscall.SIGSTOP)
+	}
+	kids := children(pid)
 	if sig != syscall.SIGCONT {
 		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-			return err
+			return nil, err
 		}
 	}
-	for _, child := range children(pid) {
+	for _, child := range kids {
 		_ = syscall.Kill(child, sig)
 	}
 	if sig == syscall.SIGCONT {
 		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return kids, nil
 }
 
 // children lists the processes whose parent is pid, from /proc.
@@ -283,12 +298,32 @@ func (n *localNode) shutdown(ctx context.Context, sig syscall.Signal) error {
 }
 
 func (n *localNode) Kill() error {
-	if err := n.signalAll(syscall.SIGKILL); err != nil {
-		return err
+	n.mu.Lock()
+	if !n.running() {
+		n.mu.Unlock()
+		return fmt.Errorf("topology: %s is not running", n.name)
+	}
+	kids, err := signalTreeKids(n.pid, syscall.SIGKILL)
+	n.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("topology: signal %s: %w", n.name, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return n.wait(ctx)
+	if err := n.wait(ctx); err != nil {
+		return err
+	}
+	// Start must find no process of the old server attached to its shared
+	// memory: wait until the children are gone too (a zombie has let go).
+	for _, kid := range kids {
+		for alive(kid) {
+			if ctx.Err() != nil {
+				return fmt.Errorf("topology: %s's process %d outlived SIGKILL: %w", n.name, kid, ctx.Err())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return nil
 }
 
 func (n *localNode) Pause() error  { return n.signalAll(syscall.SIGSTOP) }
@@ -386,4 +421,14 @@ func removeSharedMemory(data string) {
 	if int64(desc.Perm.Key) == key && desc.Nattch == 0 {
 		_, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
 	}
+}
+
+// alive reports whether process pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z'
 }

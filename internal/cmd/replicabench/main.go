@@ -1,0 +1,330 @@
+// Command replicabench measures dbx's read replicas side by side, in one
+// run against throwaway servers started by topology:
+//
+//   - routing: point selects through Cluster.Reader (one replica) vs a raw
+//     pgxpool on that replica, same pool size and session settings, rounds
+//     interleaved: the router's cost;
+//
+//   - hedging: with one of two replicas behind a TCP proxy that delays a
+//     fraction of its replies, point selects through a plain Reader vs a
+//     hedging Reader, rounds interleaved: p99 and the hedge rate;
+//
+//   - causal tokens: a one-row UPDATE committed with TxToken (COMMIT and
+//     the WAL position in one round trip) vs Tx then Token (two) vs Tx
+//     alone.
+//
+//     go run ./internal/cmd/replicabench -duration 3s -rounds 4
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgfleet/pgfleet/dbx"
+	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
+)
+
+const pointSQL = `SELECT v FROM kv WHERE k = $1`
+
+func main() {
+	clients := flag.Int("clients", 8, "concurrent clients in the routing comparison (and pool size)")
+	hedgeClients := flag.Int("hedge-clients", 4, "concurrent clients in the hedging comparison")
+	duration := flag.Duration("duration", 3*time.Second, "length of one round")
+	rounds := flag.Int("rounds", 4, "rounds per contender")
+	fraction := flag.Float64("slow-fraction", 0.05, "fraction of the slow replica's replies the proxy delays")
+	delay := flag.Duration("slow-delay", 20*time.Millisecond, "delay of those replies")
+	commits := flag.Int("commits", 2000, "commits per causal-token contender")
+	only := flag.String("only", "", "run one comparison: routing, hedging or tokens")
+	flag.Parse()
+	ctx := context.Background()
+	topo, err := topology.Launch(ctx, topology.Topology{Replicas: 2})
+	if err != nil {
+		fail(err)
+	}
+	defer topo.Close()
+	b := &bench{ctx: ctx, topo: topo, duration: *duration, rounds: *rounds}
+	if err := b.setup(); err != nil {
+		fail(err)
+	}
+	for _, step := range []struct {
+		name string
+		run  func() error
+	}{
+		{"routing", func() error { return b.routing(*clients) }},
+		{"hedging", func() error { return b.hedging(*hedgeClients, *fraction, *delay) }},
+		{"tokens", func() error { return b.tokens(*commits) }},
+	} {
+		if *only != "" && step.name != *only {
+			continue
+		}
+		if err := step.run(); err != nil {
+			topo.Close()
+			fail(err)
+		}
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "replicabench:", err)
+	os.Exit(1)
+}
+
+type bench struct {
+	ctx      context.Context
+	topo     *topology.Cluster
+	duration time.Duration
+	rounds   int
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// result is one contender's latencies over all its rounds.
+type result struct {
+	name    string
+	elapsed time.Duration
+	lat     []time.Duration
+}
+
+func (r *result) pct(p float64) time.Duration {
+	slices.Sort(r.lat)
+	if len(r.lat) == 0 {
+		return 0
+	}
+	return r.lat[min(len(r.lat)-1, int(p*float64(len(r.lat))))]
+}
+
+func (r *result) qps() float64 { return float64(len(r.lat)) / r.elapsed.Seconds() }
+
+func (b *bench) setup() error {
+	if _, err := b.exec(`CREATE TABLE kv AS SELECT g AS k, g::text AS v FROM generate_series(1, 10000) g; ALTER TABLE kv ADD PRIMARY KEY (k); CREATE TABLE counter (id int PRIMARY KEY, v int); INSERT INTO counter VALUES (1, 0)`); err != nil {
+		return err
+	}
+	var lsn string
+	conn, err := b.topo.Primary.Connect(b.ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(b.ctx)
+	if err := conn.QueryRow(b.ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn); err != nil {
+		return err
+	}
+	for _, r := range b.topo.Replicas {
+		if err := r.WaitReplay(b.ctx, lsn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *bench) exec(sql string) (any, error) {
+	conn, err := b.topo.Primary.Connect(b.ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(b.ctx)
+	return conn.Exec(b.ctx, sql)
+}
+
+// open opens a Cluster over the primary and the given replicas.
+func (b *bench) open(conns int, replicas ...*topology.Node) (*dbx.Cluster, error) {
+	cfg, err := dbx.ParseConfig(b.topo.Primary.DSN())
+	if err != nil {
+		return nil, err
+	}
+	cfg.MaxConns, cfg.Logger, cfg.Service = conns, slog.New(slog.DiscardHandler), "replicabench"
+	cfg.MaxWaiters = 1 << 10
+	for _, r := range replicas {
+		cfg.ReadReplicas.DSNs = append(cfg.ReadReplicas.DSNs, r.DSN())
+	}
+	return dbx.OpenConfig(b.ctx, cfg)
+}
+
+// drive runs clients goroutines of point selects on q for the round's
+// length and appends their latencies to res.
+func (b *bench) drive(q querier, clients int, res *result) error {
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		first atomic.Value
+	)
+	deadline := time.Now().Add(b.duration)
+	start := time.Now()
+	for c := range clients {
+		wg.Go(func() {
+			var lat []time.Duration
+			var v string
+			for i := c; time.Now().Before(deadline); i += clients {
+				t0 := time.Now()
+				if err := q.QueryRow(b.ctx, pointSQL, 1+i%10000).Scan(&v); err != nil {
+					first.CompareAndSwap(nil, err)
+					return
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			mu.Lock()
+			res.lat = append(res.lat, lat...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	res.elapsed += time.Since(start)
+	if err, _ := first.Load().(error); err != nil {
+		return fmt.Errorf("%s: %w", res.name, err)
+	}
+	return nil
+}
+
+// interleave runs the contenders' rounds alternately.
+func (b *bench) interleave(clients int, names []string, qs []querier) ([]*result, error) {
+	res := make([]*result, len(qs))
+	for i := range qs {
+		res[i] = &result{name: names[i]}
+	}
+	for range b.rounds {
+		for i, q := range qs {
+			if err := b.drive(q, clients, res[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return res, nil
+}
+
+func (b *bench) routing(clients int) error {
+	replica := b.topo.Replicas[0]
+	cl, err := b.open(clients, replica)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	// The raw pool gets the session dbx gives its connections.
+	pc, err := pgxpool.ParseConfig(replica.DSN())
+	if err != nil {
+		return err
+	}
+	pc.MaxConns = int32(clients)
+	pc.ConnConfig.RuntimeParams["statement_timeout"] = "30000"
+	pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "60000"
+	raw, err := pgxpool.NewWithConfig(b.ctx, pc)
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	res, err := b.interleave(clients, []string{"raw pgxpool on the replica", "Cluster.Reader"}, []querier{raw, cl.Reader()})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("routing: point selects on one replica, %d clients, pool %d, %d x %s per contender (interleaved)\n", clients, clients, b.rounds, b.duration)
+	table(res)
+	fmt.Printf("Reader / raw pool throughput: %.3fx (target >= 0.97x); p99: %.3fx\n\n",
+		res[1].qps()/res[0].qps(), float64(res[1].pct(0.99))/float64(res[0].pct(0.99)))
+	return nil
+}
+
+func (b *bench) hedging(clients int, fraction float64, delay time.Duration) error {
+	slow := b.topo.Replicas[0]
+	u, err := url.Parse(slow.DSN())
+	if err != nil {
+		return err
+	}
+	proxy, err := newSlowProxy(u.Host, fraction, delay)
+	if err != nil {
+		return err
+	}
+	defer proxy.close()
+	slowDSN, err := proxy.dsn(slow.DSN())
+	if err != nil {
+		return err
+	}
+	cl, err := b.open(clients*2, topology.NodeForDSN(slowDSN), b.topo.Replicas[1])
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	plain, hedged := cl.Reader(), cl.ReaderWith(dbx.ReadOptions{Hedge: true})
+	// Learn the hedge delay first.
+	if err := b.drive(hedged, clients, &result{name: "warm-up"}); err != nil {
+		return err
+	}
+	before := cl.ReadStats()
+	res, err := b.interleave(clients, []string{"Reader", "Reader, Hedge"}, []querier{plain, hedged})
+	if err != nil {
+		return err
+	}
+	after := cl.ReadStats()
+	reads, sent, won := after.HedgeReads-before.HedgeReads, after.HedgesSent-before.HedgesSent, after.HedgesWon-before.HedgesWon
+	fmt.Printf("hedging: 2 replicas, replica0 behind a proxy that delays %.1f%% of its replies by %s, %d clients, %d x %s per contender (interleaved), HedgeBudget 5%%\n", 100*fraction, delay, clients, b.rounds, b.duration)
+	table(res)
+	fmt.Printf("hedged / plain p99: %.3fx, p99.9: %.3fx, throughput %.3fx; hedges sent %d of %d hedged reads (%.2f%%), won %d\n\n",
+		float64(res[1].pct(0.99))/float64(res[0].pct(0.99)), float64(res[1].pct(0.999))/float64(res[0].pct(0.999)), res[1].qps()/res[0].qps(),
+		sent, reads, 100*float64(sent)/float64(max(reads, 1)), won)
+	return nil
+}
+
+func table(res []*result) {
+	fmt.Printf("%-28s %9s %11s %11s %11s %11s\n", "contender", "q/s", "p50", "p99", "p99.9", "max")
+	for _, r := range res {
+		fmt.Printf("%-28s %9.0f %11s %11s %11s %11s\n", r.name, r.qps(), r.pct(0.5).Round(time.Microsecond),
+			r.pct(0.99).Round(time.Microsecond), r.pct(0.999).Round(time.Microsecond), r.pct(1).Round(time.Microsecond))
+	}
+}
+
+func (b *bench) tokens(commits int) error {
+	cl, err := b.open(2, b.topo.Replicas...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	update := func(tx pgx.Tx) error {
+		_, err := tx.Exec(b.ctx, `UPDATE counter SET v = v + 1 WHERE id = 1`)
+		return err
+	}
+	contenders := []struct {
+		name string
+		run  func() error
+	}{
+		{"Tx (no token)", func() error { return cl.Tx(b.ctx, update) }},
+		{"Tx, then Token", func() error {
+			if err := cl.Tx(b.ctx, update); err != nil {
+				return err
+			}
+			_, err := cl.Token(b.ctx)
+			return err
+		}},
+		{"TxToken", func() error { _, err := cl.TxToken(b.ctx, dbx.TxOptions{}, update); return err }},
+	}
+	res := make([]*result, len(contenders))
+	for i, c := range contenders {
+		res[i] = &result{name: c.name}
+	}
+	for range 4 {
+		for i, c := range contenders {
+			start := time.Now()
+			for range commits / 4 {
+				t0 := time.Now()
+				if err := c.run(); err != nil {
+					return err
+				}
+				res[i].lat = append(res[i].lat, time.Since(t0))
+			}
+			res[i].elapsed += time.Since(start)
+		}
+	}
+	fmt.Printf("causal tokens: one-row UPDATE per transaction, sequential, %d per contender (interleaved)\n", commits)
+	table(res)
+	fmt.Printf("TxToken / Tx p50: %.3fx; Tx+Token / Tx p50: %.3fx\n", float64(res[2].pct(0.5))/float64(res[0].pct(0.5)), float64(res[1].pct(0.5))/float64(res[0].pct(0.5)))
+	return nil
+}
