@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/budget"
@@ -442,14 +443,25 @@ func TestPoolerBudget(t *testing.T) {
 			t.Fatalf("120 server connections of the pooler against 97 usable: err = %v", err)
 		}
 	})
-	t.Run("README share example", func(t *testing.T) {
-		c, _ := b.openVia(t, "pod-1", func(cfg *dbx.Config) {
-			cfg.Fleet = budget.Service{Replicas: 3, MaxReplicas: 20, MaxSurge: "25%"}
-			cfg.Share = 0.25
-		})
-		// 100 clients x 0.25 = 25 over 25 worst-case pods: 1 per process.
-		if r := c.Report(); r.PerProcess != 1 || !strings.Contains(r.Allocation.Explanation, "pooler clients 100") {
-			t.Fatalf("README example behind a pooler: %s; allocation %s", r, r.Allocation.Explanation)
+	t.Run("README example", func(t *testing.T) {
+		// The README's openOrders, as written, with the bouncer's DSN.
+		if err := execDirect(b, `CREATE TABLE customers (id int8 PRIMARY KEY, email text, region text);
+			INSERT INTO customers VALUES (1, 'a@example.com', 'eu'), (2, 'b@example.com', 'us'), (3, 'c@example.com', 'eu')`); err != nil {
+			t.Fatal(err)
+		}
+		c, err := openOrders(b.ctx, b.bouncer.DSN(), prometheus.NewPedanticRegistry())
+		if err != nil {
+			t.Fatalf("the README's example behind PgBouncer: %v", err)
+		}
+		defer c.Close()
+		// PgBouncer's 100 clients (defaults: detected, not declared) x 0.25
+		// = 25 over (8 + 2 surge) pods: 2 per process.
+		r := c.Report()
+		if c.Config().MaxConns != 2 || !r.OK() || !strings.Contains(r.Allocation.Explanation, "pooler clients 100") {
+			t.Fatalf("pool %d behind a pooler; report %s; allocation %s", c.Config().MaxConns, r, r.Allocation.Explanation)
+		}
+		if customers, err := euCustomers(b.ctx, c); err != nil || len(customers) != 2 {
+			t.Fatalf("euCustomers through PgBouncer: %v, %v", customers, err)
 		}
 	})
 	t.Run("share over the pooler's replicas", func(t *testing.T) {
