@@ -344,6 +344,9 @@ func (c Config) withDefaults() (Config, error) {
 	if err := c.Pooler.fromEnv(); err != nil {
 		return c, err
 	}
+	if c.Pooler.active() {
+		c.Pooler = c.Pooler.withDefaults()
+	}
 	return c, c.validate()
 }
 

@@ -184,13 +184,14 @@ func (cl *Cluster) notePooler(r *Report, announced, backend uint32) {
 	switch {
 	case found && !c.Pooler.active():
 		c.Pooler.Mode, c.Pooler.detected = PoolerTransaction, true
+		c.Pooler = c.Pooler.withDefaults()
 		c.Logger.Warn("dbx: a connection pooler answers for the primary but none is declared: running in transaction-pooler mode and budgeting against PgBouncer's defaults; declare Config.Pooler (or PGFLEET_POOLER_MODE and its limits) so that the budget counts its real limits",
 			"announced_pid", announced, "backend_pid", backend)
 	case !found && c.Pooler.active():
 		c.Logger.Warn("dbx: a pooler is declared but the primary answered directly (the backend pid announced at connect is the backend's): check the DSN's host and port", "mode", c.Pooler.Mode)
 	}
 	if c.Pooler.active() {
-		r.Pooler = &PoolerReport{Pooler: c.Pooler.withDefaults(), Detected: found, Declared: !c.Pooler.detected}
+		r.Pooler = &PoolerReport{Pooler: c.Pooler, Detected: found, Declared: !c.Pooler.detected}
 	}
 }
 

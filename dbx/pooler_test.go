@@ -417,6 +417,10 @@ func TestPoolerBudget(t *testing.T) {
 		if !r.OK() || r.Budget != 100 || r.Pooler == nil || !r.Pooler.Declared || !r.Pooler.Detected {
 			t.Fatalf("report: %s", r)
 		}
+		// Config() has the pooler's defaults filled in, as every other field's.
+		if p := c.Config().Pooler; p.Pairs != 1 || p.Replicas != 1 || p.PoolSize != 20 || p.MaxClientConn != 100 {
+			t.Fatalf("Config().Pooler = %+v, want the defaults filled in", p)
+		}
 		if !strings.Contains(r.String(), "pooler clients 100 = max_client_conn 100 x pooler replicas 1") ||
 			!strings.Contains(r.String(), "pooler server connections 20 = pool size 20 x (db,user) pairs 1 x pooler replicas 1") {
 			t.Fatalf("report does not show the pooler's arithmetic: %s", r)
