@@ -36,7 +36,9 @@ const (
 // protocol and uses a query mode that is correct when consecutive
 // statements land on different server connections. The per-statement
 // deadline covers Exec, Query and QueryRow (in and out of transactions);
-// SendBatch and CopyFrom keep Config.OperationTimeout's bound.
+// SendBatch and CopyFrom keep Config.OperationTimeout's bound. dbx sets
+// Pool.ConnConfig.BuildContextWatcherHandler on its copy behind a pooler
+// (see poolerCancel).
 //
 // In transaction mode a [Conn] from [Cluster.Acquire] is not a session:
 // each statement outside a transaction may run on another server
