@@ -269,9 +269,9 @@ func (cl *Cluster) checkExecMode() error {
 // forgotten transaction cannot pin one of the pooler's few server
 // connections. statement_timeout is not set there: the per-statement
 // deadline enforces it in and out of transactions alike (with a cancel
-// request), and a second SET LOCAL measured 0.78-0.82x of a one-statement
-// transaction's throughput in three of four runs through PgBouncer, within
-// the (large) noise of the others (BENCHMARKS.md).
+// request). What a SET LOCAL costs could not be told from the noise of the
+// shared machine it was measured on (at most ~20% of a one-statement
+// transaction's throughput; BENCHMARKS.md).
 func (cl *Cluster) txOptions(opts pgx.TxOptions) pgx.TxOptions {
 	c := cl.cfg
 	ms := c.IdleInTxTimeout.Milliseconds()
