@@ -37,8 +37,11 @@ const (
 // statements land on different server connections. The per-statement
 // deadline covers Exec, Query and QueryRow (in and out of transactions);
 // SendBatch and CopyFrom keep Config.OperationTimeout's bound. dbx sets
-// Pool.ConnConfig.BuildContextWatcherHandler on its copy behind a pooler
-// (see poolerCancel).
+// Pool.ConnConfig.BuildContextWatcherHandler on its copy behind a pooler,
+// as it does for latency classes: a statement's deadline sends cancel
+// requests, each run to its end (PgBouncer 1.18 exits, "bad client
+// state", when a cancel client hangs up while it forwards the request, as
+// pgx's own handler does when the statement returns first).
 //
 // In transaction mode a [Conn] from [Cluster.Acquire] is not a session:
 // each statement outside a transaction may run on another server
