@@ -11,10 +11,10 @@ import (
 	"github.com/pgfleet/pgfleet/dbx/budget"
 )
 
-// PgBouncer defaults (pgbouncer.ini).
+// PgBouncer defaults (pgbouncer.ini), shared with dbx.
 const (
-	pgbouncerMaxClientConn   = 100
-	pgbouncerDefaultPoolSize = 20
+	pgbouncerMaxClientConn   = budget.PgBouncerMaxClientConn
+	pgbouncerDefaultPoolSize = budget.PgBouncerDefaultPoolSize
 )
 
 // bouncerConfig is the part of a PgBouncer configuration the budget needs.
@@ -89,7 +89,8 @@ func (ix *index) addPooler(w *workload, cfg bouncerConfig, up *Database, via str
 	maxClient := cfg.int(ix, d, "max_client_conn", pgbouncerMaxClientConn)
 	minPods := guaranteedPods(w, sc)
 	if minPods.State == Known && maxClient.State == Known {
-		d.MaxConnections = known(budget.Mul(maxClient.Value, minPods.Value), "max_client_conn %d (%s) x pooler pods %d (%s)", maxClient.Value, maxClient.Source, minPods.Value, minPods.Source)
+		clients := budget.Pooler{MaxClientConn: maxClient.Value, Replicas: minPods.Value}.ClientSide().MaxConnections
+		d.MaxConnections = known(clients, "max_client_conn %d (%s) x pooler pods %d (%s)", maxClient.Value, maxClient.Source, minPods.Value, minPods.Source)
 	} else {
 		d.MaxConnections = unknown("max_client_conn %s x pooler pods %s", maxClient, minPods)
 	}

@@ -47,9 +47,10 @@ const (
 )
 
 // watchClasses makes a ctx that ends during a statement cancel it on the
-// server, when classes are declared.
+// server, when classes are declared or behind a pooler (where the
+// statement timeout is a per-statement deadline: see Pooler).
 func (cl *Cluster) watchClasses(cc *pgx.ConnConfig) {
-	if len(cl.cfg.Classes) == 0 {
+	if len(cl.cfg.Classes) == 0 && !cl.cfg.Pooler.active() {
 		return
 	}
 	cc.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {

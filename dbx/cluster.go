@@ -61,7 +61,10 @@ func OpenConfig(ctx context.Context, cfg *Config) (*Cluster, error) {
 		}
 	}
 	cl.cfg.resolveWaiters()
-	cl.primary, err = cl.openNode(ctx, "primary", c.DSN, c.Pool, cl.cfg.MaxConns)
+	if err := cl.checkExecMode(); err != nil {
+		return nil, err
+	}
+		cl.primary, err = cl.openNode(ctx, "primary", c.DSN, c.Pool, cl.cfg.MaxConns)
 	if err != nil {
 		return nil, scrub(err, cl.secrets)
 	}
@@ -81,22 +84,29 @@ func (cl *Cluster) verify(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, c.ConnectTimeout+c.OperationTimeout)
 		defer cancel()
 	}
-	probe, err := connectProbe(ctx, cl.connConfig(c.Pool.ConnConfig))
+	// The probe sends no session settings: a pooler would refuse them
+	// before dbx could find out that it is one.
+	probe, err := connectProbe(ctx, cl.probeConnConfig(c.Pool.ConnConfig))
 	if err != nil {
 		return fmt.Errorf("dbx: connect to primary (%s) to verify the budget: %w", dsn.Redact(c.DSN), classify("primary", err))
 	}
 	defer probe.Close(context.WithoutCancel(ctx))
+	announced, backend, err := detectPooler(ctx, probe)
+	if err != nil {
+		return err
+	}
 	r, err := inspect(ctx, probe, "primary", c.Service, c.Headroom)
 	if err != nil {
 		return err
 	}
+	cl.notePooler(r, announced, backend)
 	if err := r.assess(*c); err != nil {
 		return err
 	}
 	if err := quotaPlan(ctx, probe, *c, r); err != nil {
 		return err
 	}
-	if usable := r.Server.Usable(); c.Share == 0 && c.MaxConns > usable {
+	if usable := r.Server.Usable(); r.Pooler == nil && c.Share == 0 && c.MaxConns > usable {
 		return &BudgetError{Report: r, Err: fmt.Errorf("Config.MaxConns = %d exceeds the %d connections the server can give (%s): lower MaxConns, or set Share and Fleet to size the pool from the server", c.MaxConns, max(usable, 0), r.Server.Explain())}
 	}
 	c.MaxConns = r.PerProcess
@@ -120,8 +130,28 @@ func (cl *Cluster) verify(ctx context.Context) error {
 	return nil
 }
 
-// connConfig applies dbx's session settings to a pgx connection config.
+// connConfig applies dbx's session settings to a pgx connection config:
+// the probe's, plus the timeouts as startup parameters unless behind a
+// pooler (see Cluster.adaptConnConfig).
 func (cl *Cluster) connConfig(base *pgx.ConnConfig) *pgx.ConnConfig {
+	cc := cl.probeConnConfig(base)
+	if !cl.cfg.Pooler.active() {
+		rp := cc.RuntimeParams
+		setIfAbsent := func(key string, d interface{ Milliseconds() int64 }) {
+			if _, ok := rp[key]; !ok && d.Milliseconds() > 0 {
+				rp[key] = strconv.FormatInt(d.Milliseconds(), 10)
+			}
+		}
+		setIfAbsent("statement_timeout", cl.cfg.StatementTimeout)
+		setIfAbsent("idle_in_transaction_session_timeout", cl.cfg.IdleInTxTimeout)
+	}
+	cl.watchClasses(cc)
+	return cc
+}
+
+// probeConnConfig is the verification probe's config: application_name and
+// the bounds, no session settings.
+func (cl *Cluster) probeConnConfig(base *pgx.ConnConfig) *pgx.ConnConfig {
 	cc := base.Copy()
 	cc.ConnectTimeout = cl.cfg.ConnectTimeout
 	if cl.cfg.OperationTimeout > 0 && cc.DialFunc != nil {
@@ -130,16 +160,7 @@ func (cl *Cluster) connConfig(base *pgx.ConnConfig) *pgx.ConnConfig {
 	if cc.RuntimeParams == nil {
 		cc.RuntimeParams = map[string]string{}
 	}
-	rp := cc.RuntimeParams
-	rp["application_name"] = cl.cfg.appName()
-	setIfAbsent := func(key string, d interface{ Milliseconds() int64 }) {
-		if _, ok := rp[key]; !ok && d.Milliseconds() > 0 {
-			rp[key] = strconv.FormatInt(d.Milliseconds(), 10)
-		}
-	}
-	setIfAbsent("statement_timeout", cl.cfg.StatementTimeout)
-	setIfAbsent("idle_in_transaction_session_timeout", cl.cfg.IdleInTxTimeout)
-	cl.watchClasses(cc)
+	cc.RuntimeParams["application_name"] = cl.cfg.appName()
 	return cc
 }
 
@@ -151,7 +172,8 @@ func (cl *Cluster) openNode(ctx context.Context, name, dsnText string, base *pgx
 	if user := base.ConnConfig.Tracer; user != nil {
 		extra = append([]pgx.QueryTracer{user}, extra...)
 	}
-	pc.ConnConfig.Tracer = tracerFor(cl.metrics, name, extra)
+	pc.ConnConfig.Tracer = tracerFor(cl.metrics, name, cl.statementDeadline(), extra)
+	cl.adaptConnConfig(pc.ConnConfig)
 	if pc.PingTimeout == 0 && c.OperationTimeout > 0 {
 		// pgxpool pings a connection idle for over a second before handing it
 		// out, with the acquirer's ctx: without this, unbounded.
@@ -274,12 +296,12 @@ func (cl *Cluster) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 // Begin starts a transaction on the primary. It holds a connection until
 // Commit or Rollback; prefer [Cluster.Tx].
 func (cl *Cluster) Begin(ctx context.Context) (pgx.Tx, error) {
-	return cl.primary.beginTx(ctx, pgx.TxOptions{})
+	return cl.primary.beginTx(ctx, cl.txOptions(pgx.TxOptions{}))
 }
 
 // BeginTx is Begin with options.
 func (cl *Cluster) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
-	return cl.primary.beginTx(ctx, opts)
+	return cl.primary.beginTx(ctx, cl.txOptions(opts))
 }
 
 // CopyFrom bulk-loads rows into the primary.
@@ -287,7 +309,8 @@ func (cl *Cluster) CopyFrom(ctx context.Context, table pgx.Identifier, cols []st
 	return cl.primary.copyFrom(ctx, table, cols, src)
 }
 
-// Acquire takes a connection of the primary for several statements. Release it.
+// Acquire takes a connection of the primary for several statements. Release
+// it. Behind a transaction-mode pooler it is not a session (see [Pooler]).
 func (cl *Cluster) Acquire(ctx context.Context) (*Conn, error) {
 	return cl.primary.acquire(ctx)
 }

@@ -104,7 +104,11 @@ type Config struct {
 	Headroom int
 
 	// AcquireTimeout bounds the wait for a connection when all are in use.
-	// Default 1s. After it the call fails with a *SaturationError.
+	// Default 1s. After it the call fails with a *SaturationError. Behind a
+	// pooler a statement may also wait inside the pooler for a server
+	// connection (PgBouncer's query_wait_timeout, 120s by default): that
+	// wait is bounded by the caller's deadline and by StatementTimeout,
+	// which dbx turns into a per-statement deadline there (see [Pooler]).
 	AcquireTimeout time.Duration
 	// MaxWaiters bounds the callers queued for a connection; beyond it calls
 	// fail at once (load shedding). Default 4 x MaxConns (the final MaxConns,
@@ -130,11 +134,14 @@ type Config struct {
 
 	// StatementTimeout is set as the session's statement_timeout. Default
 	// 30s; negative leaves the server's setting. A DSN or RuntimeParams value
-	// wins.
+	// wins. Behind a pooler, where a session setting would be refused at
+	// connect or leak to other clients, it is a per-statement deadline
+	// (a cancel request to the server when it passes).
 	StatementTimeout time.Duration
 	// IdleInTxTimeout is set as idle_in_transaction_session_timeout, so a
 	// forgotten transaction cannot pin a connection forever. Default 60s;
-	// negative leaves the server's setting. A DSN value wins.
+	// negative leaves the server's setting. A DSN value wins. Behind a
+	// pooler it is SET LOCAL in dbx's transactions.
 	IdleInTxTimeout time.Duration
 	// OperationTimeout bounds how long a query, batch or copy whose ctx has
 	// no deadline waits for the server's next message. The server ends a
@@ -155,6 +162,12 @@ type Config struct {
 	// WaitForNotification (LISTEN) and Ping on [Conn.Conn] wait as long as
 	// their ctx allows, as in pgx.
 	OperationTimeout time.Duration
+
+	// Pooler declares a connection pooler (PgBouncer) in front of the
+	// server; see [Pooler] for its fields, their PGFLEET_POOLER_*
+	// variables and what dbx does behind one. Default: none declared, and
+	// Open detects one (unless Verify is VerifyOff).
+	Pooler Pooler
 
 	// Verify checks the declared fleet against the live server at Open
 	// (see [Report]). Default VerifyWarn.
@@ -333,6 +346,12 @@ func (c Config) withDefaults() (Config, error) {
 	orDefault(&c.Logger, slog.Default())
 	orDefault(&c.Name, defaultName(&c.Pool.ConnConfig.Config))
 	c.ReadReplicas = c.ReadReplicas.withDefaults()
+	if err := c.Pooler.fromEnv(); err != nil {
+		return c, err
+	}
+	if c.Pooler.active() {
+		c.Pooler = c.Pooler.withDefaults()
+	}
 	return c, c.validate()
 }
 
@@ -407,6 +426,7 @@ func (c Config) validate() error {
 		bad("Verify", "VerifyOff", "a Share is sized from the server's live max_connections: use VerifyWarn or VerifyFail")
 	}
 	errs = append(errs, c.ReadReplicas.validate()...)
+	errs = append(errs, c.Pooler.validate()...)
 	return errors.Join(errs...)
 }
 

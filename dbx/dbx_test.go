@@ -333,7 +333,13 @@ func TestRoleLimitIsClassified(t *testing.T) {
 
 func TestTxRetriesSerializationFailure(t *testing.T) {
 	b := setup(t, nil)
-	c := b.open(t, func(cfg *dbx.Config) { cfg.MaxConns = 3 })
+	checkTxRetries(t, b, b.open(t, func(cfg *dbx.Config) { cfg.MaxConns = 3 }))
+}
+
+// checkTxRetries: a serialization failure is retried only with Retry, and
+// the retry succeeds.
+func checkTxRetries(t *testing.T, b bundle, c *dbx.Cluster) {
+	t.Helper()
 	if _, err := c.Exec(b.ctx, `CREATE TABLE acct (id int PRIMARY KEY, balance int); INSERT INTO acct VALUES (1, 100)`); err != nil {
 		t.Fatal(err)
 	}

@@ -129,10 +129,26 @@
 // [ReadOptions] opt into retrying a read once on another node after a
 // connection-level failure, and into hedged reads.
 //
+// # Behind PgBouncer
+//
+// Point the DSN at the pooler and dbx works with its defaults: Open finds
+// the pooler (the backend pid announced at connect is not the backend's),
+// sends no startup parameters the pooler would refuse, applies the
+// statement timeout per statement and the idle-in-transaction one with SET
+// LOCAL (never a session SET another client could inherit), uses a query
+// mode that is correct when statements move between server connections,
+// and warns until the pooler is declared ([Config].Pooler or
+// PGFLEET_POOLER_*), after which the budget counts the pooler's limits:
+// clients against max_client_conn x pooler replicas (a Share divides
+// those), the server against pool size x (db,user) pairs x pooler replicas.
+// See [Pooler].
+//
 // # Errors
 //
 // [SaturationError] (the gate said no: nothing was sent), [ServerFullError]
 // (the server said 53300, with a hint for the limit that was hit),
+// [PoolerFullError] (a pooler's max_client_conn; [IsServerFull] is true for
+// both), [StartupParameterError] (a pooler refused a startup parameter),
 // [BudgetError] (the fleet does not fit), [IsRetryable] (40001, 40P01, or a
 // failure before anything was sent). [Cluster.TxWith] retries a transaction
 // marked safe to rerun with bounded, jittered backoff.

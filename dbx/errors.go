@@ -64,14 +64,19 @@ func (e *ServerFullError) Hint() string {
 	case strings.Contains(msg, "for database"):
 		return "the database's CONNECTION LIMIT is reached: raise it (ALTER DATABASE ... CONNECTION LIMIT) or lower the pools that use it"
 	default:
-		return "the fleet opens more connections than max_connections allows: size pools from the server (dbx.Config.Share with Config.Fleet), run budgetcheck on the manifests, or put PgBouncer in front"
+		return "the fleet opens more connections than max_connections allows: size pools from the server (dbx.Config.Share with Config.Fleet), run budgetcheck on the manifests, or put PgBouncer in front (behind one: lower its default_pool_size x (db,user) pairs x replicas, declared in Config.Pooler)"
 	}
 }
 
-// IsServerFull reports whether err is (or wraps) a 53300 refusal.
+// IsServerFull reports whether err is (or wraps) a 53300 refusal, or a
+// pooler's max_client_conn refusal (*PoolerFullError).
 func IsServerFull(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "53300"
+	if errors.As(err, &pgErr) && pgErr.Code == "53300" {
+		return true
+	}
+	_, full := classifyPooler("", err).(*PoolerFullError)
+	return full
 }
 
 // IsRetryable reports whether running the same transaction again may
@@ -86,11 +91,15 @@ func IsRetryable(err error) bool {
 	return err != nil && pgconn.SafeToRetry(err)
 }
 
-// classify turns a 53300 from the server into a *ServerFullError.
+// classify turns a 53300 from the server into a *ServerFullError, and a
+// pooler's refusals into a *PoolerFullError or *StartupParameterError.
 func classify(node string, err error) error {
 	var pgErr *pgconn.PgError
 	if err != nil && errors.As(err, &pgErr) && pgErr.Code == "53300" {
 		return &ServerFullError{Node: node, Err: pgErr}
+	}
+	if perr := classifyPooler(node, err); perr != nil {
+		return perr
 	}
 	return err
 }

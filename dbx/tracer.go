@@ -9,15 +9,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// queryTimer feeds the query latency histogram of one node.
-type queryTimer struct{ obs prometheus.Observer }
+// queryTimer feeds the query latency histogram of one node and, when
+// timeout > 0, gives every statement a deadline of timeout unless its
+// context ends sooner (behind a pooler, see Cluster.statementDeadline). It
+// is the tracer that does it because pgx runs the statement with the
+// context a tracer returns and hands it back at the statement's end, for
+// Exec, Query (when the rows close) and QueryRow alike.
+type queryTimer struct {
+	obs     prometheus.Observer
+	timeout time.Duration
+}
 
-// timedCtx carries a query's start from TraceQueryStart to TraceQueryEnd in
-// one allocation (context.WithValue would take two: the context and the
-// boxed time).
+// timedCtx carries a query's start (and its deadline's cancel) from
+// TraceQueryStart to TraceQueryEnd in one allocation (context.WithValue
+// would take two: the context and the boxed time).
 type timedCtx struct {
 	context.Context
-	start time.Time
+	start  time.Time
+	cancel context.CancelFunc // nil: no deadline of ours
 }
 
 type timedCtxKey struct{}
@@ -30,20 +39,30 @@ func (c *timedCtx) Value(key any) any {
 }
 
 func (t queryTimer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	armBound(ctx, conn)
-	return &timedCtx{Context: ctx, start: time.Now()}
+	tc := &timedCtx{Context: ctx, start: time.Now()}
+	if t.timeout > 0 {
+		if d, ok := ctx.Deadline(); !ok || d.Sub(tc.start) > t.timeout {
+			tc.Context, tc.cancel = context.WithTimeout(ctx, t.timeout)
+		}
+	}
+	armBound(tc.Context, conn) // a deadline of ours leaves the socket to pgx
+	return tc
 }
 
 func (t queryTimer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryEndData) {
 	disarmBound(conn)
 	if tc, ok := ctx.Value(timedCtxKey{}).(*timedCtx); ok {
 		t.obs.Observe(time.Since(tc.start).Seconds())
+		if tc.cancel != nil {
+			tc.cancel()
+		}
 	}
 }
 
-// tracerFor chains dbx's timer with the caller's tracers.
-func tracerFor(m *metrics, node string, extra []pgx.QueryTracer) pgx.QueryTracer {
-	timer := queryTimer{obs: m.queryTime.WithLabelValues(node)}
+// tracerFor chains dbx's timer with the caller's tracers. stmtTimeout > 0
+// gives every statement that deadline (see queryTimer).
+func tracerFor(m *metrics, node string, stmtTimeout time.Duration, extra []pgx.QueryTracer) pgx.QueryTracer {
+	timer := queryTimer{obs: m.queryTime.WithLabelValues(node), timeout: stmtTimeout}
 	if len(extra) == 0 {
 		return timer
 	}

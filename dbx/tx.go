@@ -103,7 +103,7 @@ func jitter(mean time.Duration) time.Duration {
 }
 
 func (cl *Cluster) runTx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) (err error) {
-	tx, err := cl.primary.beginTx(ctx, opts)
+	tx, err := cl.primary.beginTx(ctx, cl.txOptions(opts))
 	if err != nil {
 		return err
 	}

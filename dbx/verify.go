@@ -35,6 +35,10 @@ type Report struct {
 	// Budget is what the service may use: usable x Share, or all of usable.
 	Budget int
 
+	// Pooler is the pooler in front of the server, declared or detected;
+	// nil when there is none. Behind one the budget counts its limits.
+	Pooler *PoolerReport
+
 	// Problems are the reasons the fleet does not fit. Empty when it does.
 	Problems []string
 }
@@ -46,6 +50,9 @@ func (r *Report) OK() bool { return len(r.Problems) == 0 }
 func (r *Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s; pool %d per process", r.Node, r.Server.Explain(), r.PerProcess)
+	if r.Pooler != nil {
+		fmt.Fprintf(&b, "; %s", r.Pooler)
+	}
 	if r.Demand != nil {
 		fmt.Fprintf(&b, "; %s against a budget of %d", r.Demand.Explanation, r.Budget)
 	}
@@ -72,7 +79,9 @@ WHERE r.rolname = current_user AND d.datname = current_database()`
 // inspect reads the server's limits over one connection.
 func inspect(ctx context.Context, conn *pgx.Conn, node, service string, headroom int) (*Report, error) {
 	r := &Report{Node: node}
-	err := conn.QueryRow(ctx, serverInfoSQL, service).Scan(
+	// Simple protocol: a named statement would stay on a pooler's shared
+	// server connection and break the next client that prepares it.
+	err := conn.QueryRow(ctx, serverInfoSQL, pgx.QueryExecModeSimpleProtocol, service).Scan(
 		&r.Server.MaxConnections, &r.Server.SuperuserReserved, &r.Server.Reserved, &r.ServerVersion,
 		&r.Role, &r.Superuser, &r.RoleConnLimit, &r.Database, &r.DatabaseConnLimit,
 		&r.Backends, &r.ServiceBackends)
@@ -86,14 +95,22 @@ func inspect(ctx context.Context, conn *pgx.Conn, node, service string, headroom
 // assess sizes the pool (when a share is set) and lists the problems, each
 // with a fix that is possible from the current configuration.
 func (r *Report) assess(cfg Config) error {
+	// Behind a pooler this fleet's connections are the pooler's clients:
+	// they are budgeted against its client side, and the server against
+	// the pooler's own pools (assessPoolerServer).
+	capacity := r.Server
+	if r.Pooler != nil {
+		capacity = r.Pooler.clientSide()
+	}
 	r.PerProcess = cfg.MaxConns
-	r.Budget = r.Server.Usable()
+	r.Budget = capacity.Usable()
 	if cfg.Share > 0 {
 		fleet := cfg.Fleet
 		if fleet.Name == "" {
 			fleet.Name = cfg.Service
 		}
-		alloc, err := budget.PoolFor(r.Server, fleet, cfg.Share)
+		alloc, err := budget.PoolFor(capacity, fleet, cfg.Share)
+		err = r.Pooler.explainAllocation(&alloc, err)
 		// The report states the pool the share gives even when it gives none,
 		// so that it and the error tell the same number.
 		r.PerProcess = alloc.PerProcess
@@ -118,6 +135,14 @@ func (r *Report) assess(cfg Config) error {
 	demand := r.PerProcess * slots
 	if cfg.Quota > 0 {
 		demand = min(demand, cfg.Quota) // slots are exclusive: the quota bounds the fleet
+	}
+	if r.Pooler != nil {
+		if demand > r.Budget {
+			r.problem("fleet worst case %d exceeds its budget %d (%s): %s, or raise the pooler's max_client_conn or replicas (Config.Pooler.MaxClientConn %d, Replicas %d) to take at least %d clients",
+				demand, r.Budget, r.Pooler.Clients, r.lowerPool(cfg, r.Budget, slots), r.Pooler.MaxClientConn, r.Pooler.Replicas, demand)
+		}
+		r.assessPoolerServer()
+		return nil
 	}
 	if demand > r.Budget {
 		need := demand + r.Server.MaxConnections - r.Server.Usable() // usable >= demand

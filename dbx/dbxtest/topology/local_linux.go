@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,15 +53,9 @@ func findLocal() (*local, error) {
 		return nil, &UnavailableError{Reason: fmt.Sprintf("%s/postgres --version: %v: %s", bindir, err, installHint)}
 	}
 	l := &local{bindir: bindir, version: strings.TrimSpace(string(out))}
-	if os.Geteuid() == 0 {
-		// initdb and postgres refuse to run as root.
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			return nil, &UnavailableError{Reason: "running as root and there is no postgres user to run the server as: create one (useradd postgres) or run the tests as another user"}
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		l.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	// initdb and postgres refuse to run as root.
+	if l.cred, err = serverCredential("the server"); err != nil {
+		return nil, err
 	}
 	l.base, err = baseDir()
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,8 +28,8 @@ type localNode struct {
 	settings map[string]string
 
 	mu     sync.Mutex
-	pid    int           // postmaster pid, also its process group
-	exited chan struct{} // closed when the postmaster is gone; nil before the first start
+	pid    int             // postmaster pid, also its process group
+	exited <-chan struct{} // closed when the postmaster is gone; nil before the first start
 	paused bool
 	gone   bool // destroyed
 }
@@ -67,33 +66,14 @@ func (n *localNode) Start(ctx context.Context) error {
 	}
 	logStart, _ := logf.Seek(0, 2)
 	cmd := n.l.command("postgres", n.args()...)
-	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group: a Ctrl-C to `go test` reaches the test, not the
 	// servers, which the test then stops in order.
 	// Parent-death signal: the server shuts down (SIGQUIT, immediate) when the
 	// test process dies, even by SIGKILL.
 	cmd.SysProcAttr.Setpgid = true
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
-	exited := make(chan struct{})
-	started := make(chan error, 1)
-	// The parent-death signal fires when the *thread* that forked the child
-	// exits, so fork from a goroutine locked to its thread that stays there
-	// until the child is gone.
-	go func() {
-		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			runtime.UnlockOSThread()
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-		logf.Close()
-		close(exited)
-		// Leave the thread locked: it ends with this goroutine.
-	}()
-	if err := <-started; err != nil {
-		logf.Close()
+	exited, err := spawn(cmd, logf)
+	if err != nil {
 		n.mu.Unlock()
 		return fmt.Errorf("topology: start %s: %w", n.name, err)
 	}
@@ -261,15 +241,7 @@ func (n *localNode) wait(ctx context.Context) error {
 	n.mu.Lock()
 	exited := n.exited
 	n.mu.Unlock()
-	if exited == nil {
-		return nil
-	}
-	select {
-	case <-exited:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("topology: %s did not exit: %w", n.name, ctx.Err())
-	}
+	return waitExited(ctx, exited, n.name)
 }
 
 func (n *localNode) Stop(ctx context.Context) error {

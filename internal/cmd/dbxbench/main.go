@@ -12,15 +12,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +26,7 @@ import (
 
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
+	"github.com/pgfleet/pgfleet/internal/loadgen"
 )
 
 const (
@@ -54,20 +52,8 @@ type querier interface {
 }
 
 type result struct {
-	name    string
-	queries int
-	elapsed time.Duration
-	lat     []time.Duration
-}
-
-func (r *result) tps() float64 { return float64(r.queries) / r.elapsed.Seconds() }
-
-func (r *result) pct(p float64) time.Duration {
-	if len(r.lat) == 0 {
-		return 0
-	}
-	slices.Sort(r.lat)
-	return r.lat[min(len(r.lat)-1, int(p*float64(len(r.lat))))]
+	name string
+	loadgen.Result
 }
 
 func run(clients int, duration time.Duration, rounds int, sessionTimeouts bool) error {
@@ -139,11 +125,8 @@ func run(clients int, duration time.Duration, rounds int, sessionTimeouts bool) 
 				q = cluster
 			}
 			r := drive(ctx, name, q, clients, duration)
-			fmt.Printf("round %d %-8s %8.0f q/s  p50 %-9s p99 %s\n", i+1, name, r.tps(), r.pct(.5), r.pct(.99))
-			t := total[name]
-			t.queries += r.queries
-			t.elapsed += r.elapsed
-			t.lat = append(t.lat, r.lat...)
+			fmt.Printf("round %d %-8s %8.0f q/s  p50 %-9s p99 %s\n", i+1, name, r.TPS(), r.Pct(.5), r.Pct(.99))
+			total[name].Add(r.Result)
 		}
 	}
 	pgb, err := runPgbench(pgbench, pgArgs, clients, duration*time.Duration(rounds))
@@ -154,47 +137,21 @@ func run(clients int, duration time.Duration, rounds int, sessionTimeouts bool) 
 	d, p := total["dbx"], total["pgxpool"]
 	fmt.Printf("\npoint select, %d clients, pool %d, %d x %s per Go contender (interleaved), session timeouts %t, loopback, client and server on one machine\n", clients, clients, rounds, duration, sessionTimeouts)
 	fmt.Printf("%-26s %10s %10s %10s\n", "contender", "q/s", "p50", "p99")
-	fmt.Printf("%-26s %10.0f %10s %10s\n", p.name, p.tps(), p.pct(.5), p.pct(.99))
-	fmt.Printf("%-26s %10.0f %10s %10s\n", d.name, d.tps(), d.pct(.5), d.pct(.99))
-	fmt.Printf("%-26s %10.0f %10s %10s\n", pgb.name, pgb.tps(), pgb.pct(.5), pgb.pct(.99))
-	fmt.Printf("\ndbx / pgxpool throughput: %.3fx (target >= 0.97x)\n", d.tps()/p.tps())
-	fmt.Printf("dbx / pgxpool p99 latency: %.3fx (target <= 1.05x)\n", float64(d.pct(.99))/float64(p.pct(.99)))
-	fmt.Printf("pgxpool / pgbench throughput: %.3fx (pgbench is C and logs each transaction)\n", p.tps()/pgb.tps())
+	fmt.Printf("%-26s %10.0f %10s %10s\n", p.name, p.TPS(), p.Pct(.5), p.Pct(.99))
+	fmt.Printf("%-26s %10.0f %10s %10s\n", d.name, d.TPS(), d.Pct(.5), d.Pct(.99))
+	fmt.Printf("%-26s %10.0f %10s %10s\n", pgb.name, pgb.TPS(), pgb.Pct(.5), pgb.Pct(.99))
+	fmt.Printf("\ndbx / pgxpool throughput: %.3fx (target >= 0.97x)\n", d.TPS()/p.TPS())
+	fmt.Printf("dbx / pgxpool p99 latency: %.3fx (target <= 1.05x)\n", float64(d.Pct(.99))/float64(p.Pct(.99)))
+	fmt.Printf("pgxpool / pgbench throughput: %.3fx (pgbench is C and logs each transaction)\n", p.TPS()/pgb.TPS())
 	return nil
 }
 
 // drive runs clients goroutines doing random point selects for d.
 func drive(ctx context.Context, name string, q querier, clients int, d time.Duration) *result {
-	res := &result{name: name}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	for c := range clients {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(c), 42))
-			lat := make([]time.Duration, 0, 1<<16)
-			var bal int
-			for {
-				t0 := time.Now()
-				if t0.After(deadline) {
-					break
-				}
-				if err := q.QueryRow(ctx, pointSQL, 1+rng.IntN(scale*100000)).Scan(&bal); err != nil {
-					fmt.Fprintln(os.Stderr, name, err)
-					return
-				}
-				lat = append(lat, time.Since(t0))
-			}
-			mu.Lock()
-			res.queries += len(lat)
-			res.lat = append(res.lat, lat...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	res.elapsed = time.Since(start)
-	return res
+	return &result{name: name, Result: loadgen.Drive(name, clients, d, scale*100000, func(id int) error {
+		var bal int
+		return q.QueryRow(ctx, pointSQL, id).Scan(&bal)
+	})}
 }
 
 // runPgbench runs pgbench with per-transaction logging so that its p50 and
@@ -218,8 +175,8 @@ func runPgbench(path string, conn []string, clients int, d time.Duration) (*resu
 		return nil, fmt.Errorf("pgbench output without tps: %s", out)
 	}
 	tps, _ := strconv.ParseFloat(string(m[1]), 64)
-	res := &result{name: "pgbench -S -M prepared", elapsed: time.Second}
-	res.queries = int(tps)
+	res := &result{name: "pgbench -S -M prepared"}
+	res.Elapsed, res.Ops = time.Second, int(tps)
 	logs, _ := filepath.Glob(filepath.Join(dir, "log*"))
 	for _, l := range logs {
 		b, err := os.ReadFile(l)
@@ -233,7 +190,7 @@ func runPgbench(path string, conn []string, clients int, d time.Duration) (*resu
 				continue
 			}
 			if us, err := strconv.ParseInt(f[2], 10, 64); err == nil {
-				res.lat = append(res.lat, time.Duration(us)*time.Microsecond)
+				res.Lat = append(res.Lat, time.Duration(us)*time.Microsecond)
 			}
 		}
 	}
