@@ -64,7 +64,7 @@ func OpenConfig(ctx context.Context, cfg *Config) (*Cluster, error) {
 	if err := cl.checkExecMode(); err != nil {
 		return nil, err
 	}
-		cl.primary, err = cl.openNode(ctx, "primary", c.DSN, c.Pool, cl.cfg.MaxConns)
+	cl.primary, err = cl.openNode(ctx, "primary", c.DSN, c.Pool, cl.cfg.MaxConns)
 	if err != nil {
 		return nil, scrub(err, cl.secrets)
 	}
