@@ -177,12 +177,17 @@ func (k *kustomization) listed() []string {
 			out = append(out, p)
 		}
 	}
+	// Bases and PatchesStrategicMerge are deprecated in kustomize but still in
+	// users' kustomizations, and krusty still builds them: their files belong
+	// to the unit too.
+	//lint:ignore SA1019 legacy kustomizations are read as kustomize builds them
 	for _, p := range append(append(append([]string{}, k.Resources...), k.Components...), k.Bases...) {
 		add(p)
 	}
 	for _, p := range k.Patches {
 		add(p.Path)
 	}
+	//lint:ignore SA1019 see Bases above
 	for _, p := range k.PatchesStrategicMerge {
 		add(string(p))
 	}

@@ -73,8 +73,8 @@ type NodeStat struct {
 // call fails, and one line per call would add to the overload.
 const saturationLogEvery = 10 * time.Second
 
-func (n *Node) enter(ctx context.Context) error { return n.enterWithin(ctx, n.gate.timeout) }
-
+// enterWithin takes a gate slot, waiting at most timeout (AcquireTimeout, or
+// what is left of it when a fleet-quota refusal sent the caller back).
 func (n *Node) enterWithin(ctx context.Context, timeout time.Duration) error {
 	n.capacityTick()
 	err := n.gate.acquireWithin(ctx, timeout)
