@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +32,7 @@ import (
 
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
+	"github.com/pgfleet/pgfleet/internal/loadgen"
 )
 
 func main() {
@@ -233,11 +233,7 @@ func timeCancels(ctx context.Context, dsn string, cluster *dbx.Cluster, n int) e
 		returned = append(returned, ret)
 	}
 	pct := func(d []time.Duration, p float64) time.Duration {
-		if len(d) == 0 {
-			return 0
-		}
-		slices.Sort(d)
-		return d[min(len(d)-1, int(p*float64(len(d))))].Round(100 * time.Microsecond)
+		return loadgen.Percentile(d, p).Round(100 * time.Microsecond)
 	}
 	fmt.Printf("50 ms class on SELECT pg_sleep(1), %d times (cancel request; connections opened during: %d)\n", n, cluster.Primary().Pool().Stat().NewConnsCount()-opened)
 	fmt.Printf("  gone from pg_stat_activity after: p50 %v  max %v  (%d of %d observed)\n", pct(gone, .5), pct(gone, 1), len(gone), n)
