@@ -21,7 +21,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -59,12 +58,10 @@ func run(clients int, duration time.Duration, rounds, cancels int) error {
 		return err
 	}
 	defer topo.Close()
-	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
+	cfg, err := loadgen.ClusterConfig(topo.Primary.DSN(), "classbench", clients)
 	if err != nil {
 		return err
 	}
-	cfg.Service, cfg.MaxConns, cfg.MinConns = "classbench", clients, clients
-	cfg.Logger = slog.New(slog.DiscardHandler)
 	cfg.Classes = []dbx.Class{
 		{Name: "kv.timeout", Timeout: time.Second, P95: 5 * time.Millisecond, P99: 20 * time.Millisecond},
 		{Name: "kv.targets", P95: 5 * time.Millisecond, P99: 20 * time.Millisecond},
