@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgfleet/pgfleet/dbx"
 )
@@ -57,12 +56,7 @@ func TestPoolHooksAndTracerReachPgx(t *testing.T) {
 		t.Fatal(err)
 	}
 	// dbx's own timer still runs beside the user's tracer.
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c.Collector())
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	families := gather(t, c)
 	var timed uint64
 	for _, f := range families {
 		if f.GetName() == "pgfleet_query_duration_seconds" {

@@ -23,32 +23,42 @@ func BenchmarkPointSelect(b *testing.B) {
 			QueryRow(context.Context, string, ...any) pgx.Row
 		}
 	}{{"pgxpool", raw}, {"dbx", cluster}} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.SetParallelism(2) // 2 x GOMAXPROCS goroutines: the pool stays busy
-			b.RunParallel(func(pb *testing.PB) {
-				var v string
-				i := 0
-				for pb.Next() {
-					i++
-					if err := bc.q.QueryRow(ctx, `SELECT v FROM kv WHERE k = $1`, 1+i%1000).Scan(&v); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
+		b.Run(bc.name, func(b *testing.B) { benchPointSelects(b, ctx, bc.q) })
 	}
 }
 
-// openBench opens a Cluster of conns connections on node, closed when the
+// benchPointSelects runs point selects on kvFixture's table through q,
+// from 2 x GOMAXPROCS goroutines: the pool stays busy.
+func benchPointSelects(b *testing.B, ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) {
+	b.SetParallelism(2)
+	b.RunParallel(func(pb *testing.PB) {
+		var v string
+		i := 0
+		for pb.Next() {
+			i++
+			if err := q.QueryRow(ctx, `SELECT v FROM kv WHERE k = $1`, 1+i%1000).Scan(&v); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// openBench opens a Cluster of conns connections on node, its logs
+// discarded and its config changed by mutate (if not nil), closed when the
 // benchmark ends.
-func openBench(b *testing.B, node *dbxtest.Node, conns int) *dbx.Cluster {
+func openBench(b *testing.B, node *dbxtest.Node, conns int, mutate func(*dbx.Config)) *dbx.Cluster {
 	b.Helper()
 	cfg, err := dbx.ParseConfig(node.DSN())
 	if err != nil {
 		b.Fatal(err)
 	}
 	cfg.MaxConns, cfg.Logger = conns, slog.New(slog.DiscardHandler)
+	if mutate != nil {
+		mutate(cfg)
+	}
 	cluster, err := dbx.OpenConfig(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -60,7 +70,7 @@ func openBench(b *testing.B, node *dbxtest.Node, conns int) *dbx.Cluster {
 // BenchmarkGate is the gate's own cost, without a server round trip.
 func BenchmarkGate(b *testing.B) {
 	topo := dbxtest.Start(b, dbxtest.Topology{})
-	cluster := openBench(b, topo.Primary, 2)
+	cluster := openBench(b, topo.Primary, 2, nil)
 	ctx := context.Background()
 	for b.Loop() {
 		conn, err := cluster.Acquire(ctx)

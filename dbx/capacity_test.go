@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/budget"
 )
@@ -130,12 +128,7 @@ func TestLittlesLawSignal(t *testing.T) {
 		if _, ok := logs.find(tooSmallMsg); ok {
 			t.Error("logged a pool too small for a light load")
 		}
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(c.Collector())
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
+		mfs := gather(t, c)
 		found := false
 		for _, mf := range mfs {
 			if mf.GetName() == "pgfleet_capacity_pool_too_small" {

@@ -2,7 +2,6 @@ package dbx_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -73,19 +72,7 @@ func kvFixture(b *testing.B, conns int, mutate func(*dbx.Config)) (*pgxpool.Pool
 	ctx := context.Background()
 	topo := dbxtest.Start(b, dbxtest.Topology{})
 	raw := dbxtest.Pool(b, topo.Primary, func(c *pgxpool.Config) { c.MaxConns = int32(conns) })
-	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MaxConns, cfg.Logger = conns, slog.New(slog.DiscardHandler)
-	if mutate != nil {
-		mutate(cfg)
-	}
-	cluster, err := dbx.OpenConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(cluster.Close)
+	cluster := openBench(b, topo.Primary, conns, mutate)
 	if _, err := raw.Exec(ctx, `CREATE TABLE kv AS SELECT g AS k, g::text AS v FROM generate_series(1, 1000) g; ALTER TABLE kv ADD PRIMARY KEY (k)`); err != nil {
 		b.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgfleet/pgfleet/dbx"
 )
@@ -237,12 +236,7 @@ func TestClassBurnRateRisesOnlyForTheSlowClass(t *testing.T) {
 		t.Errorf("pricing P50 %v: below the pg_sleep it ran", p)
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(c.Collector())
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mfs := gather(t, c)
 	burn := map[string]float64{}
 	for _, mf := range mfs {
 		if mf.GetName() != "pgfleet_class_burn_rate" {

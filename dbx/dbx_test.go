@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/pgfleet/pgfleet/dbx"
@@ -437,12 +436,7 @@ func TestMetrics(t *testing.T) {
 	if _, err := c.Exec(b.ctx, `SELECT 1`); err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c.Collector())
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	families := gather(t, c)
 	got := map[string]float64{}
 	for _, f := range families {
 		for _, m := range f.GetMetric() {

@@ -9,10 +9,26 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
 )
+
+// gather registers c's Collector alone in a pedantic registry (which also
+// checks that every series matches its description) and gathers it.
+func gather(t *testing.T, c *dbx.Cluster) []*dto.MetricFamily {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(c.Collector()); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return families
+}
 
 // Regression: the second Cluster's Collector was refused with "descriptor ...
 // already exists", because every Cluster described the same package-level

@@ -2,7 +2,6 @@ package dbx_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -19,17 +18,7 @@ func BenchmarkQuotaCost(b *testing.B) {
 	ctx := context.Background()
 	topo := dbxtest.Start(b, dbxtest.Topology{})
 	open := func(quota int) *dbx.Cluster {
-		cfg, err := dbx.ParseConfig(topo.Primary.DSN())
-		if err != nil {
-			b.Fatal(err)
-		}
-		cfg.Service, cfg.MaxConns, cfg.Quota, cfg.Logger = "bench", 4, quota, slog.New(slog.DiscardHandler)
-		c, err := dbx.OpenConfig(ctx, cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(c.Close)
-		return c
+		return openBench(b, topo.Primary, 4, func(cfg *dbx.Config) { cfg.Service, cfg.Quota = "bench", quota })
 	}
 	for _, bc := range []struct {
 		name  string

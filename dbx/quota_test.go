@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/budget"
@@ -336,14 +335,7 @@ func TestQuotaServerRestart(t *testing.T) {
 // quotaMetrics gathers a cluster's pgfleet_quota_* series by name.
 func quotaMetrics(t *testing.T, c *dbx.Cluster) map[string]float64 {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(c.Collector()); err != nil {
-		t.Fatal(err)
-	}
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	families := gather(t, c)
 	out := map[string]float64{}
 	for _, f := range families {
 		if !strings.HasPrefix(f.GetName(), "pgfleet_quota_") {

@@ -2,7 +2,6 @@ package dbx_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -19,7 +18,7 @@ import (
 func BenchmarkCommitToken(b *testing.B) {
 	ctx := context.Background()
 	topo := dbxtest.Start(b, dbxtest.Topology{})
-	c := openBench(b, topo.Primary, 2)
+	c := openBench(b, topo.Primary, 2, nil)
 	if _, err := c.Exec(ctx, `CREATE TABLE counter (id int PRIMARY KEY, v int); INSERT INTO counter VALUES (1, 0)`); err != nil {
 		b.Fatal(err)
 	}
@@ -68,17 +67,9 @@ func BenchmarkReplicaRead(b *testing.B) {
 		c.ConnConfig.RuntimeParams["statement_timeout"] = "30000"
 		c.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "60000"
 	})
-	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MaxConns, cfg.Logger = conns, slog.New(slog.DiscardHandler)
-	cfg.ReadReplicas.DSNs = []string{topo.Replicas[0].DSN()}
-	cluster, err := dbx.OpenConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cluster.Close()
+	cluster := openBench(b, topo.Primary, conns, func(cfg *dbx.Config) {
+		cfg.ReadReplicas.DSNs = []string{topo.Replicas[0].DSN()}
+	})
 	tok, err := cluster.TxToken(ctx, dbx.TxOptions{}, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `CREATE TABLE kv AS SELECT g AS k, g::text AS v FROM generate_series(1, 1000) g; ALTER TABLE kv ADD PRIMARY KEY (k)`)
 		return err
@@ -95,19 +86,6 @@ func BenchmarkReplicaRead(b *testing.B) {
 			QueryRow(context.Context, string, ...any) pgx.Row
 		}
 	}{{"pgxpool", raw}, {"Reader", cluster.Reader()}} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.SetParallelism(2)
-			b.RunParallel(func(pb *testing.PB) {
-				var v string
-				i := 0
-				for pb.Next() {
-					i++
-					if err := bc.q.QueryRow(ctx, `SELECT v FROM kv WHERE k = $1`, 1+i%1000).Scan(&v); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
+		b.Run(bc.name, func(b *testing.B) { benchPointSelects(b, ctx, bc.q) })
 	}
 }

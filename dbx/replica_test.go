@@ -15,7 +15,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/budget"
@@ -665,14 +664,7 @@ func TestReplicaMetrics(t *testing.T) {
 	if _, err := c.AcceptToken("garbage"); err == nil {
 		t.Fatal("garbage accepted")
 	}
-	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(c.Collector()); err != nil {
-		t.Fatal(err)
-	}
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	families := gather(t, c)
 	got := map[string]float64{}
 	for _, f := range families {
 		for _, m := range f.GetMetric() {

@@ -24,12 +24,16 @@ type Result struct {
 func (r *Result) TPS() float64 { return float64(r.Ops) / r.Elapsed.Seconds() }
 
 // Pct is the p-th latency percentile (p in [0, 1]).
-func (r *Result) Pct(p float64) time.Duration {
-	if len(r.Lat) == 0 {
+func (r *Result) Pct(p float64) time.Duration { return Percentile(r.Lat, p) }
+
+// Percentile is the p-th percentile (p in [0, 1]) of d, 0 if d is empty. It
+// sorts d in place.
+func Percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
 		return 0
 	}
-	slices.Sort(r.Lat)
-	return r.Lat[min(len(r.Lat)-1, int(p*float64(len(r.Lat))))]
+	slices.Sort(d)
+	return d[min(len(d)-1, int(p*float64(len(d))))]
 }
 
 // Add appends another run.

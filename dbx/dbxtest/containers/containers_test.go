@@ -2,12 +2,12 @@ package containers_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/pgfleet/pgfleet/dbx/dbxtest/containers"
+	"github.com/pgfleet/pgfleet/dbx/dbxtest/internal/nodecheck"
 	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
 )
 
@@ -48,13 +48,13 @@ func TestContainers(t *testing.T) {
 	t.Run("QueryAndSettings", func(t *testing.T) {
 		want := map[string]string{"primary": "30", "replica0": "30", "shard0": "40"}
 		for _, n := range c.Nodes() {
-			if got := scalar[string](t, ctx, n, `SHOW max_connections`); got != want[n.Name] {
+			if got := nodecheck.Scalar[string](t, ctx, n, `SHOW max_connections`); got != want[n.Name] {
 				t.Errorf("%s max_connections = %s, want %s", n.Name, got, want[n.Name])
 			}
-			if got := scalar[string](t, ctx, n, `SHOW fsync`); got != "off" {
+			if got := nodecheck.Scalar[string](t, ctx, n, `SHOW fsync`); got != "off" {
 				t.Errorf("%s fsync = %s, want the test default off", n.Name, got)
 			}
-			if rec := scalar[bool](t, ctx, n, `SELECT pg_is_in_recovery()`); rec != (n.Role == topology.RoleReplica) {
+			if rec := nodecheck.Scalar[bool](t, ctx, n, `SELECT pg_is_in_recovery()`); rec != (n.Role == topology.RoleReplica) {
 				t.Errorf("%s (%s) pg_is_in_recovery() = %v", n.Name, n.Role, rec)
 			}
 		}
@@ -77,7 +77,7 @@ func TestContainers(t *testing.T) {
 		if err := r.WaitReplay(ctx, lsn); err != nil {
 			t.Fatal(err)
 		}
-		if got := scalar[string](t, ctx, r, `SELECT v FROM r`); got != "streamed" {
+		if got := nodecheck.Scalar[string](t, ctx, r, `SELECT v FROM r`); got != "streamed" {
 			t.Fatalf("replica read %q", got)
 		}
 	})
@@ -107,7 +107,7 @@ func TestContainers(t *testing.T) {
 		if s.DSN() != dsn {
 			t.Fatalf("DSN changed across a restart: %s -> %s", dsn, s.DSN())
 		}
-		if got := scalar[int](t, ctx, s, `SELECT v FROM kept`); got != 42 {
+		if got := nodecheck.Scalar[int](t, ctx, s, `SELECT v FROM kept`); got != 42 {
 			t.Fatalf("after restart read %d", got)
 		}
 		held, err := s.Connect(ctx)
@@ -124,32 +124,13 @@ func TestContainers(t *testing.T) {
 		if err := s.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got := scalar[int](t, ctx, s, `SELECT v FROM kept`); got != 42 {
+		if got := nodecheck.Scalar[int](t, ctx, s, `SELECT v FROM kept`); got != 42 {
 			t.Fatalf("after crash recovery read %d", got)
 		}
 	})
 
 	t.Run("PauseResume", func(t *testing.T) {
-		conn, err := c.Primary.Connect(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(ctx)
-		if err := c.Primary.Pause(); err != nil {
-			t.Fatal(err)
-		}
-		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		err = conn.Ping(short)
-		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) && !pgconnTimeout(err) {
-			t.Fatalf("ping on a paused container: %v, want a timeout", err)
-		}
-		if err := c.Primary.Resume(); err != nil {
-			t.Fatal(err)
-		}
-		if v := scalar[int](t, ctx, c.Primary, `SELECT 1`); v != 1 {
-			t.Fatal("resumed server did not answer")
-		}
+		nodecheck.PauseResume(t, ctx, c.Primary, "container")
 	})
 
 	t.Run("CloseRemovesEverything", func(t *testing.T) {
@@ -173,24 +154,4 @@ func TestContainers(t *testing.T) {
 			}
 		}
 	})
-}
-
-// scalar runs one query on its own connection to n.
-func scalar[T any](t *testing.T, ctx context.Context, n *topology.Node, sql string) T {
-	t.Helper()
-	conn, err := n.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var v T
-	if err := conn.QueryRow(ctx, sql).Scan(&v); err != nil {
-		t.Fatalf("%s on %s: %v", sql, n.Name, err)
-	}
-	return v
-}
-
-func pgconnTimeout(err error) bool {
-	var te interface{ Timeout() bool }
-	return errors.As(err, &te) && te.Timeout()
 }

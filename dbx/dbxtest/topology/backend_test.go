@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+	"github.com/pgfleet/pgfleet/dbx/dbxtest/internal/nodecheck"
 	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
 )
 
@@ -34,7 +35,7 @@ func TestExistingServerBackend(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := scalar[int](t, ctx, server.Primary, `SELECT count(*) FROM pg_database WHERE datname = $1`, db); n != 0 {
+	if n := nodecheck.Scalar[int](t, ctx, server.Primary, `SELECT count(*) FROM pg_database WHERE datname = $1`, db); n != 0 {
 		t.Fatalf("throwaway database %s survived Close", db)
 	}
 

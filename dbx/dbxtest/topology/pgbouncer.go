@@ -458,11 +458,5 @@ func (b *Bouncer) Close() error {
 			err = e
 		}
 	}
-	if e := os.RemoveAll(b.dir); e != nil && err == nil {
-		err = fmt.Errorf("topology: remove %s: %w", b.dir, e)
-	}
-	if b.portLock != nil {
-		b.portLock.Close()
-	}
-	return err
+	return release(b.dir, b.portLock, err)
 }

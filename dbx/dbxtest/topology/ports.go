@@ -52,6 +52,19 @@ func ReservePort() (int, io.Closer, error) {
 	return 0, nil, fmt.Errorf("topology: no free port in %d-%d after 200 tries", portLow, portHigh)
 }
 
+// release is the end of a stopped server (a node or a PgBouncer): it removes
+// the server's directory and frees its port. err is the error of stopping
+// it, which wins over release's own.
+func release(dir string, portLock io.Closer, err error) error {
+	if e := os.RemoveAll(dir); e != nil && err == nil {
+		err = fmt.Errorf("topology: remove %s: %w", dir, e)
+	}
+	if portLock != nil {
+		portLock.Close()
+	}
+	return err
+}
+
 // baseDir is the parent of every cluster directory and of the port locks,
 // shared by every test process of the machine.
 func baseDir() (string, error) {

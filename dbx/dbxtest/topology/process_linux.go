@@ -324,13 +324,7 @@ func (n *localNode) Destroy() error {
 		cancel()
 	}
 	removeSharedMemory(n.data)
-	if e := os.RemoveAll(n.data); e != nil && err == nil {
-		err = fmt.Errorf("topology: remove %s: %w", n.data, e)
-	}
-	if n.portLock != nil {
-		n.portLock.Close()
-	}
-	return err
+	return release(n.data, n.portLock, err)
 }
 
 // killGroup kills the process group of the postmaster recorded in

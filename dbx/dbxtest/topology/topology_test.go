@@ -2,7 +2,6 @@ package topology_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+	"github.com/pgfleet/pgfleet/dbx/dbxtest/internal/nodecheck"
 	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
 )
 
@@ -19,20 +19,6 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func scalar[T any](t *testing.T, ctx context.Context, n *topology.Node, sql string, args ...any) T {
-	t.Helper()
-	conn, err := n.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var v T
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
-		t.Fatalf("%s on %s: %v", sql, n.Name, err)
-	}
-	return v
 }
 
 // execErr runs sql on its own connection to n and returns the statement's
@@ -60,19 +46,19 @@ func TestReplicationStreams(t *testing.T) {
 	ctx := ctxT(t)
 	c := dbxtest.Start(t, topology.Topology{Replicas: 2})
 	mustExec(t, ctx, c.Primary, `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'streamed')`)
-	lsn := scalar[string](t, ctx, c.Primary, `SELECT pg_current_wal_lsn()::text`)
+	lsn := nodecheck.Scalar[string](t, ctx, c.Primary, `SELECT pg_current_wal_lsn()::text`)
 	for _, r := range c.Replicas {
-		if !scalar[bool](t, ctx, r, `SELECT pg_is_in_recovery()`) {
+		if !nodecheck.Scalar[bool](t, ctx, r, `SELECT pg_is_in_recovery()`) {
 			t.Fatalf("%s is not in recovery", r.Name)
 		}
 		if err := r.WaitReplay(ctx, lsn); err != nil {
 			t.Fatal(err)
 		}
-		if got := scalar[string](t, ctx, r, `SELECT v FROM t WHERE id = 1`); got != "streamed" {
+		if got := nodecheck.Scalar[string](t, ctx, r, `SELECT v FROM t WHERE id = 1`); got != "streamed" {
 			t.Fatalf("%s read %q", r.Name, got)
 		}
 	}
-	if n := scalar[int](t, ctx, c.Primary, `SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'`); n != 2 {
+	if n := nodecheck.Scalar[int](t, ctx, c.Primary, `SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'`); n != 2 {
 		t.Fatalf("pg_stat_replication shows %d streaming replicas, want 2", n)
 	}
 }
@@ -87,10 +73,10 @@ func TestSettingsPerNode(t *testing.T) {
 	})
 	want := map[string]string{"primary": "30", "shard0": "30", "shard1": "20"}
 	for _, n := range c.Nodes() {
-		if got := scalar[string](t, ctx, n, `SHOW max_connections`); got != want[n.Name] {
+		if got := nodecheck.Scalar[string](t, ctx, n, `SHOW max_connections`); got != want[n.Name] {
 			t.Errorf("%s max_connections = %s, want %s", n.Name, got, want[n.Name])
 		}
-		if scalar[bool](t, ctx, n, `SELECT pg_is_in_recovery()`) {
+		if nodecheck.Scalar[bool](t, ctx, n, `SELECT pg_is_in_recovery()`) {
 			t.Errorf("%s is in recovery", n.Name)
 		}
 	}
@@ -127,7 +113,7 @@ func TestStopStartKill(t *testing.T) {
 	if err := n.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if v := scalar[int](t, ctx, n, `SELECT v FROM kept`); v != 42 {
+	if v := nodecheck.Scalar[int](t, ctx, n, `SELECT v FROM kept`); v != 42 {
 		t.Fatalf("after restart read %d", v)
 	}
 
@@ -145,7 +131,7 @@ func TestStopStartKill(t *testing.T) {
 	if err := n.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if v := scalar[int](t, ctx, n, `SELECT v FROM kept`); v != 42 {
+	if v := nodecheck.Scalar[int](t, ctx, n, `SELECT v FROM kept`); v != 42 {
 		t.Fatalf("after crash recovery read %d", v)
 	}
 }
@@ -154,32 +140,7 @@ func TestPauseResume(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	c := dbxtest.Start(t, topology.Topology{})
-	n := c.Primary
-	conn, err := n.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if err := n.Pause(); err != nil {
-		t.Fatal(err)
-	}
-	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	err = conn.Ping(short)
-	cancel()
-	if !errors.Is(err, context.DeadlineExceeded) && !pgconnTimeout(err) {
-		t.Fatalf("ping on a paused server: %v, want a timeout", err)
-	}
-	if err := n.Resume(); err != nil {
-		t.Fatal(err)
-	}
-	if v := scalar[int](t, ctx, n, `SELECT 1`); v != 1 {
-		t.Fatal("resumed server did not answer")
-	}
-}
-
-func pgconnTimeout(err error) bool {
-	var te interface{ Timeout() bool }
-	return errors.As(err, &te) && te.Timeout()
+	nodecheck.PauseResume(t, ctx, c.Primary, "server")
 }
 
 func TestTerminateApp(t *testing.T) {
@@ -234,7 +195,7 @@ func TestPromote(t *testing.T) {
 	if err := r.Promote(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if scalar[bool](t, ctx, r, `SELECT pg_is_in_recovery()`) {
+	if nodecheck.Scalar[bool](t, ctx, r, `SELECT pg_is_in_recovery()`) {
 		t.Fatal("promoted node still in recovery")
 	}
 	if err := execErr(t, ctx, r, `CREATE TABLE w (v int); INSERT INTO w VALUES (7)`); err != nil {
@@ -276,11 +237,11 @@ func TestReplicaWithLowMaxConnections(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	c := dbxtest.Start(t, topology.Topology{Replicas: 1, Settings: map[string]string{"max_connections": "20"}})
-	if got := scalar[string](t, ctx, c.Replicas[0], `SHOW max_connections`); got != "20" {
+	if got := nodecheck.Scalar[string](t, ctx, c.Replicas[0], `SHOW max_connections`); got != "20" {
 		t.Fatalf("replica max_connections = %s", got)
 	}
 	mustExec(t, ctx, c.Primary, `CREATE TABLE x (v int)`)
-	lsn := scalar[string](t, ctx, c.Primary, `SELECT pg_current_wal_lsn()::text`)
+	lsn := nodecheck.Scalar[string](t, ctx, c.Primary, `SELECT pg_current_wal_lsn()::text`)
 	if err := c.Replicas[0].WaitReplay(ctx, lsn); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,12 +94,10 @@ func run(clients int, duration time.Duration, rounds int, pgbenchOnly bool) erro
 		return pgxpool.NewWithConfig(ctx, cfg)
 	}
 	dbxWith := func(dsn string, mutate func(*dbx.Config)) (*dbx.Cluster, error) {
-		cfg, err := dbx.ParseConfig(dsn)
+		cfg, err := loadgen.ClusterConfig(dsn, "bouncerbench", clients)
 		if err != nil {
 			return nil, err
 		}
-		cfg.Service, cfg.MaxConns, cfg.MinConns = "bouncerbench", clients, clients
-		cfg.Logger = slog.New(slog.DiscardHandler)
 		if mutate != nil {
 			mutate(cfg)
 		}

@@ -21,9 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +31,7 @@ import (
 
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
+	"github.com/pgfleet/pgfleet/internal/loadgen"
 )
 
 func main() {
@@ -59,12 +58,10 @@ func run(clients int, duration time.Duration, rounds, cancels int) error {
 		return err
 	}
 	defer topo.Close()
-	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
+	cfg, err := loadgen.ClusterConfig(topo.Primary.DSN(), "classbench", clients)
 	if err != nil {
 		return err
 	}
-	cfg.Service, cfg.MaxConns, cfg.MinConns = "classbench", clients, clients
-	cfg.Logger = slog.New(slog.DiscardHandler)
 	cfg.Classes = []dbx.Class{
 		{Name: "kv.timeout", Timeout: time.Second, P95: 5 * time.Millisecond, P99: 20 * time.Millisecond},
 		{Name: "kv.targets", P95: 5 * time.Millisecond, P99: 20 * time.Millisecond},
@@ -233,11 +230,7 @@ func timeCancels(ctx context.Context, dsn string, cluster *dbx.Cluster, n int) e
 		returned = append(returned, ret)
 	}
 	pct := func(d []time.Duration, p float64) time.Duration {
-		if len(d) == 0 {
-			return 0
-		}
-		slices.Sort(d)
-		return d[min(len(d)-1, int(p*float64(len(d))))].Round(100 * time.Microsecond)
+		return loadgen.Percentile(d, p).Round(100 * time.Microsecond)
 	}
 	fmt.Printf("50 ms class on SELECT pg_sleep(1), %d times (cancel request; connections opened during: %d)\n", n, cluster.Primary().Pool().Stat().NewConnsCount()-opened)
 	fmt.Printf("  gone from pg_stat_activity after: p50 %v  max %v  (%d of %d observed)\n", pct(gone, .5), pct(gone, 1), len(gone), n)

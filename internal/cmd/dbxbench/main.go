@@ -11,7 +11,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,12 +93,10 @@ func run(clients int, duration time.Duration, rounds int, sessionTimeouts bool) 
 		return err
 	}
 	defer raw.Close()
-	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
+	cfg, err := loadgen.ClusterConfig(topo.Primary.DSN(), "dbxbench", clients)
 	if err != nil {
 		return err
 	}
-	cfg.Service, cfg.MaxConns, cfg.MinConns = "dbxbench", clients, clients
-	cfg.Logger = slog.New(slog.DiscardHandler)
 	if !sessionTimeouts {
 		cfg.StatementTimeout, cfg.IdleInTxTimeout = -1, -1
 	}

@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +32,7 @@ import (
 
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
+	"github.com/pgfleet/pgfleet/internal/loadgen"
 )
 
 const pointSQL = `SELECT v FROM kv WHERE k = $1`
@@ -98,13 +98,7 @@ type result struct {
 	lat     []time.Duration
 }
 
-func (r *result) pct(p float64) time.Duration {
-	slices.Sort(r.lat)
-	if len(r.lat) == 0 {
-		return 0
-	}
-	return r.lat[min(len(r.lat)-1, int(p*float64(len(r.lat))))]
-}
+func (r *result) pct(p float64) time.Duration { return loadgen.Percentile(r.lat, p) }
 
 func (r *result) qps() float64 { return float64(len(r.lat)) / r.elapsed.Seconds() }
 
