@@ -200,11 +200,15 @@ func runConcurrently(t *testing.T, n int, up func() ([]*goose.MigrationResult, e
 	return applied
 }
 
+// assertNoAdvisoryLock looks in url's database only: advisory locks are per
+// database, and parallel subtests migrate other databases of the same server
+// under the same lock ID.
 func assertNoAdvisoryLock(t *testing.T, url string) {
 	t.Helper()
 	var held int
 	err := openDB(t, url).QueryRowContext(context.Background(),
-		`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND ((classid::bigint << 32) | objid::bigint) = $1`, DefaultLockID).Scan(&held)
+		`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND ((classid::bigint << 32) | objid::bigint) = $1
+		   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, DefaultLockID).Scan(&held)
 	if err != nil {
 		t.Fatal(err)
 	}
