@@ -770,8 +770,11 @@ func TestRetryOnceAfterABrokenConnection(t *testing.T) {
 
 	// Safe to retry: the same failure is retried once, on the primary here
 	// (the only replica just left the rotation).
+	// Another application_name too: TerminateApp must not also reach the
+	// first Cluster's replica connection, which its pool may have reopened.
 	c2 := b.openReplicas(t, func(cfg *dbx.Config) {
 		cfg.Name = "retrying"
+		cfg.Service += "-retrying"
 		cfg.MaxConns = 1
 		cfg.ReadReplicas.PollInterval = time.Hour
 	})
