@@ -341,16 +341,19 @@ func TestReplicaFaultsFallBack(t *testing.T) {
 	}
 
 	// Pause: sequential reads with a 300ms bound meet the hung replica until
-	// a read fails there (it is suspended at once) or a poll times out
-	// (PollTimeout 200ms): at most one failed read.
+	// a read fails there as hung (it is suspended at once) or a poll times
+	// out (PollInterval 20ms + PollTimeout 200ms). That is one failed read,
+	// two when the machine delays the poller (seen once under -race on 2
+	// loaded cores: the first read's cancel was answered by the kernel's
+	// backlog, so it did not count as hung): the bound is 2, not a timing.
 	if err := victim.Pause(); err != nil {
 		t.Fatal(err)
 	}
 	ok, failed := reads(waitRotation("replica0", false))
 	more, failedAfter := reads(countdown(50))
 	t.Logf("pause: %d reads ok and %d failed until replica0 left the rotation (%q), then %d ok and %d failed", ok, failed, state(c, "replica0").Reason, more, failedAfter)
-	if failed > 1 || failedAfter != 0 {
-		t.Fatalf("pause: %d reads failed during detection (want at most 1) and %d after", failed, failedAfter)
+	if failed > 2 || failedAfter != 0 {
+		t.Fatalf("pause: %d reads failed during detection (want at most 2) and %d after", failed, failedAfter)
 	}
 	if err := victim.Resume(); err != nil {
 		t.Fatal(err)
