@@ -133,7 +133,13 @@ type table struct {
 //     the source refuses its writes ([IsBucketMoved]). Replay the rest.
 //  6. Flip: save the map version that gives the bucket to the target.
 //  7. Delete the bucket's rows and change log on the source. The fence
-//     stays, so a process with the old map cannot write to the old place.
+//     stays, so a process with the old map cannot insert in the old place.
+//
+// Known gap: the fence is a row trigger, so after step 7 an UPDATE or DELETE
+// sent with a stale map matches no row on the source and succeeds with 0
+// rows affected instead of failing with [IsBucketMoved]. Until that is
+// closed, a writer that gets 0 rows must [Router.Reload] and retry when the
+// map version changed.
 //
 // Reads of the bucket see the source until the flip and the target after
 // it; other buckets are untouched except for the two short locks. Writers

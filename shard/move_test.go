@@ -45,7 +45,21 @@ type writer struct {
 
 func (w *writer) exec(ctx context.Context, user int64, sql string, args ...any) (int64, error) {
 	for attempt := 0; ; attempt++ {
+		version := w.f.router.Map().Version
 		tag, err := w.f.router.For(shard.Int(user)).Exec(ctx, sql, args...)
+		if err == nil && tag.RowsAffected() == 0 && !strings.HasPrefix(sql, "INSERT") {
+			// Known gap (documented on Move): once a move has cleaned up the
+			// source, an UPDATE or DELETE routed with a stale map matches no
+			// row there and the row-level fence never fires. An application
+			// must Reload and retry when the map has moved on, as here; a
+			// miss with an unchanged map is still a failure of the test.
+			if _, err := w.f.router.Reload(ctx, w.catalog); err != nil {
+				return 0, err
+			}
+			if w.f.router.Map().Version != version && attempt < 5000 {
+				continue
+			}
+		}
 		if !shard.IsBucketMoved(err) {
 			return tag.RowsAffected(), err
 		}
