@@ -106,8 +106,9 @@ func TestHotKeysZipfAccuracy(t *testing.T) {
 		t.Fatalf("top-10 recall %d/10: reported %v, true %v", n, got, truth)
 	}
 	// Memory: the doc promises at most 128 bytes a counter (the Router's
-	// 1024-bucket table is in this too).
-	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > shard.DefaultCounters*128 {
+	// 1024-bucket table is in this too). Not under -race, which pads
+	// allocations (131,096 bytes were seen there against 131,072).
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); !raceEnabled && grew > shard.DefaultCounters*128 {
 		t.Errorf("the detector holds %d bytes for %d counters", grew, shard.DefaultCounters)
 	}
 	// Rates and shares are estimates of the real ones: key 0 is ~10% of
