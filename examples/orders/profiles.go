@@ -51,7 +51,11 @@ func (p *profiles) get(ctx context.Context, id int64) (Profile, error) {
 	k := shard.Int(id)
 	cl := p.router.For(k)
 	if p.cache != nil {
-		return p.cache.Get(ctx, k)
+		pr, err := p.cache.Get(ctx, k)
+		if errors.Is(err, shard.ErrNotFound) { // the cache's negative answer
+			err = ErrNotFound
+		}
+		return pr, err
 	}
 	return p.load(ctx, cl, id)
 }

@@ -79,6 +79,7 @@ func TestHotCustomerCached(t *testing.T) {
 	if len(keys) == 0 || keys[0].Key != fmt.Sprint(hot) || keys[0].Shard != c.svc.Router().ShardOf(shard.Int(hot)) || keys[0].Share < 0.05 {
 		t.Fatalf("hot keys %+v: want customer %d first, on its shard, above 5%%", keys, hot)
 	}
+	c.get("/profiles/999999").want(t, http.StatusNotFound, "unknown customer, through the cache")
 	st := c.svc.Stats()
 	if st.HotCache == nil || st.HotCache.Hits == 0 {
 		t.Fatalf("hot cache %+v: no hits for a hot customer", st.HotCache)

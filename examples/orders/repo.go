@@ -240,9 +240,7 @@ func (r *Repo) CreateOrder(ctx context.Context, in NewOrder) (Order, dbx.Token, 
 }
 
 // slow holds a connection of db for the configured slowdown.
-func (r *Repo) slow(ctx context.Context, db interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}) error {
+func (r *Repo) slow(ctx context.Context, db loader.Querier) error {
 	if r.slowdown <= 0 {
 		return nil
 	}
