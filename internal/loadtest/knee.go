@@ -63,7 +63,8 @@ func (r *Recovery) Within(d time.Duration) bool { return r != nil && r.Recovered
 // shed and error shares against slo, and the knee, the highest step rate
 // whose P99 stayed within the SLO. slo.P99 or slo.P95 must be set; zero
 // MaxShedRate and MaxErrorRate mean [DefaultKneeMaxShed] and
-// [DefaultKneeMaxErrors].
+// [DefaultKneeMaxErrors]. The report is also recorded in r.Knees for
+// [Result.WriteText] and [Result.WriteHTML].
 func Knee(r *Result, endpoint string, slo SLO) (KneeReport, error) {
 	e, ok := r.Endpoint(endpoint)
 	if !ok {
@@ -101,6 +102,13 @@ func Knee(r *Result, endpoint string, slo SLO) (KneeReport, error) {
 			leading = false
 		}
 	}
+	for i := range r.Knees {
+		if r.Knees[i].Endpoint == k.Endpoint {
+			r.Knees[i] = k
+			return k, nil
+		}
+	}
+	r.Knees = append(r.Knees, k)
 	return k, nil
 }
 

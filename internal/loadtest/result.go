@@ -34,6 +34,8 @@ type Result struct {
 	// reports can show the verdicts.
 	Thresholds Thresholds
 	Violations []Violation
+	// Knees are recorded by [Knee], for the reports.
+	Knees []KneeReport
 }
 
 // Arrivals is how well the generator kept the open model.
