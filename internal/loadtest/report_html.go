@@ -188,7 +188,7 @@ svg { display: block; margin: 1em 0 0 0; }
 {{$c := .}}{{range .YTicks}}<text x="{{$c.Left}}" y="{{.Pos}}" dx="-4" font-size="10" text-anchor="end">{{.Label}}</text>
 {{end}}{{range .XTicks}}<text x="{{.Pos}}" y="{{$c.Bottom}}" dy="14" font-size="10" text-anchor="middle">{{.Label}}</text>
 {{end}}<text x="740" y="{{$c.Bottom}}" dy="26" font-size="10" text-anchor="end">seconds</text>
-<text x="4" y="30" font-size="10">{{.YUnit}}</text>
+<text x="4" y="14" font-size="10">{{.YUnit}}</text>
 {{range .Marks}}<line x1="{{$c.Left}}" y1="{{.Y}}" x2="740" y2="{{.Y}}" stroke="{{.Color}}" stroke-dasharray="2,4" data-mark="{{.Name}}"/>
 <text x="740" y="{{.LabelY}}" font-size="10" text-anchor="end" fill="{{.Color}}">{{.Name}}</text>
 {{end}}{{range .Series}}<polyline fill="none" stroke="{{.Color}}" stroke-width="1.5"{{if .Dash}} stroke-dasharray="5,3"{{end}} points="{{.Points}}" data-series="{{.Name}}"/>
