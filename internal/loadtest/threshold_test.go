@@ -1,0 +1,126 @@
+package loadtest
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The mechanism `make loadtest` relies on: the same thresholds pass on a
+// fast server and fail once a slowdown is injected.
+func TestThresholdsBiteOnInjectedSlowdown(t *testing.T) {
+	t.Parallel()
+	th, err := ParseThresholds("api: p95<100ms, p99<250ms, error_rate<1%; all: shed_rate<=5%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, slowdown := range []time.Duration{0, 300 * time.Millisecond} {
+		t.Run(slowdown.String(), func(t *testing.T) {
+			t.Parallel()
+			url := serve(t, func(w http.ResponseWriter, r *http.Request) { sleep(r, slowdown) })
+			r := run(t, Scenario{BaseURL: url, Endpoints: []Endpoint{get("api", "/", 1)}, Schedule: Constant(50, 2*time.Second)})
+			v := r.Check(th)
+			t.Logf("p95 %v, p99 %v: %v", r.All.Total.P95, r.All.Total.P99, v)
+			if slowdown == 0 && len(v) != 0 {
+				t.Fatalf("fast server crossed thresholds: %v", v)
+			}
+			if slowdown > 0 {
+				if len(v) != 2 || v[0].Threshold.Metric != "p95" || v[1].Threshold.Metric != "p99" || v[0].Observed < 0.3 {
+					t.Fatalf("slowed server: violations %v, want p95 and p99 at >= 300ms", v)
+				}
+				if !strings.Contains(v[0].String(), "api: p95<100ms crossed: p95 is 3") {
+					t.Fatalf("violation reads %q", v[0])
+				}
+			}
+		})
+	}
+}
+
+func TestCheckWithoutDataFails(t *testing.T) {
+	t.Parallel()
+	r := &Result{Endpoints: []EndpointResult{{Name: "api"}, {Name: "shed", Total: Stats{Counts: Counts{Sent: 5, Shed: 5}}}}}
+	th := Thresholds{
+		{Endpoint: "api", Metric: "p99", Op: "<", Value: 1},  // nothing sent
+		{Endpoint: "nope", Metric: "p99", Op: "<", Value: 1}, // unknown endpoint
+		{Endpoint: "shed", Metric: "p99", Op: "<", Value: 1}, // nothing admitted
+		{Endpoint: "shed", Metric: "shed_rate", Op: "<", Value: 0.5},
+		{Endpoint: "shed", Metric: "bogus", Op: "<", Value: 1},
+	}
+	v := r.Check(th)
+	if len(v) != 5 {
+		t.Fatalf("%d violations, want 5: %v", len(v), v)
+	}
+	for i, want := range []string{"no requests", "no endpoint", "no admitted", "shed_rate is 100%", "unknown metric"} {
+		if !strings.Contains(v[i].String(), want) {
+			t.Errorf("violation %d = %q, want it to say %q", i, v[i], want)
+		}
+	}
+}
+
+func TestParseThresholds(t *testing.T) {
+	t.Parallel()
+	th, err := ParseThresholds("list: p95<150ms, p99<=400ms;\ncreate: error_rate<1% ; *: shed_rate<0.05, throughput>=100, errors<1, p99.9<2s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "list: p95<150ms; list: p99<=400ms; create: error_rate<1%; all: shed_rate<5%; all: throughput>=100; all: errors<1; all: p99.9<2s"
+	if th.String() != want {
+		t.Fatalf("got  %s\nwant %s", th, want)
+	}
+	again, err := ParseThresholds(th.String())
+	if err != nil || again.String() != want {
+		t.Fatalf("round trip: %s, %v", again, err)
+	}
+	for _, bad := range []string{
+		"", "p95<150ms", ": p95<1s", "list: p95", "list: p95<150", "list: p95<-1s",
+		"list: p42<1s", "list: error_rate<150%", "list: error_rate<x", "list: throughput<-3", "list: p95=1s",
+	} {
+		if _, err := ParseThresholds(bad); err == nil {
+			t.Errorf("ParseThresholds(%q): no error", bad)
+		} else if !strings.HasPrefix(err.Error(), "loadtest: ") {
+			t.Errorf("ParseThresholds(%q): %v lacks the package prefix", bad, err)
+		}
+	}
+}
+
+func TestSLOThresholds(t *testing.T) {
+	t.Parallel()
+	s := Scenario{Endpoints: []Endpoint{
+		{Name: "list", SLO: SLO{P95: 150 * time.Millisecond, P99: 400 * time.Millisecond}},
+		{Name: "create", SLO: SLO{MaxErrorRate: 0.01}},
+	}}
+	if got, want := s.Thresholds().String(), "list: p95<=150ms; list: p99<=400ms; create: error_rate<=1%"; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}
+
+func FuzzParseThresholds(f *testing.F) {
+	f.Add("list: p95<150ms, p99<400ms; create: error_rate<1%")
+	f.Add("*: throughput>=10")
+	f.Fuzz(func(t *testing.T, s string) {
+		th, err := ParseThresholds(s)
+		if err != nil {
+			return
+		}
+		if _, err := ParseThresholds(th.String()); err != nil {
+			t.Fatalf("%q parsed to %q, which does not parse: %v", s, th, err)
+		}
+	})
+}
+
+func ExampleParseThresholds() {
+	th, err := ParseThresholds("list: p95<150ms, p99<400ms; create: error_rate<1%")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, t := range th {
+		fmt.Println(t)
+	}
+	// Output:
+	// list: p95<150ms
+	// list: p99<400ms
+	// create: error_rate<1%
+}
