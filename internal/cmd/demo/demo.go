@@ -4,119 +4,224 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"text/tabwriter"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/pgfleet/pgfleet/budgetcheck"
-	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/budget"
-	"github.com/pgfleet/pgfleet/dbx/dbxtest/topology"
-	demo "github.com/pgfleet/pgfleet/internal/demo/loaderdemo"
-	"github.com/pgfleet/pgfleet/internal/demo/seed"
-	"github.com/pgfleet/pgfleet/loader"
+	"github.com/pgfleet/pgfleet/examples/orders"
+	"github.com/pgfleet/pgfleet/internal/demo/stack"
+	"github.com/pgfleet/pgfleet/internal/loadtest"
 )
 
-const demoUsage = `usage: go run ./internal/cmd/demo [--replicas N] [--shards N] [--max-connections N]
-
-Starts a throwaway Postgres topology on this machine (a primary, streaming
-replicas and shard servers, from the local server binaries), applies the
-demo shop's schema to the primary and every shard, seeds demo data, then
-shows what runs where, how the pool is sized from the server's budget, and
-what the gate does under a burst. Everything is removed at the end.
-
-flags:
-  --replicas N          streaming replicas of the primary (default 2)
-  --shards N            shard servers (default 2)
-  --max-connections N   max_connections of every server (default 40)
-`
-
-func runDemo(ctx context.Context, out io.Writer, args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	replicas := fs.Int("replicas", 2, "")
-	shards := fs.Int("shards", 2, "")
-	maxConns := fs.Int("max-connections", 40, "")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
-	}
-	if *replicas < 0 || *shards < 0 || *maxConns < 10 {
-		return usageError{"--replicas and --shards must be >= 0 and --max-connections >= 10"}
-	}
-	step := stepper(out)
-
-	step("starting a primary, %d streaming replicas and %d shards", *replicas, *shards)
-	topo, err := topology.Launch(ctx, topology.Topology{
-		Replicas: *replicas, Shards: *shards,
-		Settings: map[string]string{"max_connections": fmt.Sprint(*maxConns)},
+// launch starts the databases and the service and prints where things run
+// and how each node's pool was sized.
+func launch(ctx context.Context, out io.Writer, step func(string, ...any), o options) (*stack.Stack, error) {
+	step("starting a primary, %d streaming replicas and %d shards (max_connections %d each); migrating; seeding",
+		o.replicas, o.shards, o.maxConns)
+	st, err := stack.Launch(ctx, stack.Options{
+		Replicas: o.replicas, Shards: o.shards, MaxConnections: o.maxConns,
+		Service: orders.Options{
+			Service: "orders", Pod: "orders-7d9f-demo",
+			Fleet:    budget.Service{Replicas: 2, MaxReplicas: 3},
+			HotCache: o.hotCache, Slowdown: o.slowdown,
+			Logger: slog.New(slog.DiscardHandler),
+		},
 	})
 	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "    ready in %s; the orders service listens on %s\n", st.Timings, st.BaseURL)
+
+	step("the fleet budget: every pool is sized against its server's max_connections for the whole fleet")
+	r := st.Service.Primary().Report()
+	fmt.Fprintf(out, "    %s\n", r.Server.Explain())
+	if r.Allocation != nil {
+		fmt.Fprintf(out, "    %s\n", r.Allocation.Explanation)
+	}
+	if r.Demand != nil {
+		fmt.Fprintf(out, "    %s\n", r.Demand.Explanation)
+	}
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "    NODE\tROLE\tPOOL\tQUOTA HELD\tOPEN")
+	for _, n := range st.Service.Stats().Nodes {
+		fmt.Fprintf(tw, "    %s\t%s\t%d\t%d\t%d\n", nodeName(n), n.Role, n.MaxConns, n.QuotaHeld, n.Open)
+	}
+	return st, tw.Flush()
+}
+
+// drive runs one scenario with a progress line and returns what it measured.
+func drive(ctx context.Context, out io.Writer, st *stack.Stack, sched loadtest.Schedule) (*loadtest.Result, error) {
+	d := st.Databases
+	return loadtest.Run(ctx, scenario(st.BaseURL, d.Customers, d.Products, sched), prefixed(out, "    "))
+}
+
+// extras are the report's lines that only the service knows.
+func extras(ctx context.Context, st *stack.Stack, res *loadtest.Result) ([]loadtest.Extra, orders.Stats, error) {
+	stats, hot, err := serviceStats(ctx, st.BaseURL)
+	if err != nil {
+		return nil, stats, err
+	}
+	var ex []loadtest.Extra
+	add := func(label, format string, args ...any) {
+		ex = append(ex, loadtest.Extra{Label: label, Value: fmt.Sprintf(format, args...)})
+	}
+	for _, name := range []string{orders.ClassList, orders.ClassCreate, orders.ClassProfile} {
+		e := stats.Endpoints[name]
+		add("queries per request: "+name, "%.2f (%d queries for %d requests)", e.QueriesPerRequest, e.Queries, e.Requests)
+	}
+	var onReplicas, onPrimary int64
+	for _, n := range stats.Nodes {
+		switch {
+		case n.Role == "replica":
+			onReplicas += n.Reads
+		case n.Cluster == "primary":
+			onPrimary += n.Reads
+		}
+	}
+	if total := onReplicas + onPrimary; total > 0 {
+		add("replica share of reads", "%.1f%% (%d of %d list reads on replicas; fallbacks to the primary: %v)",
+			100*float64(onReplicas)/float64(total), onReplicas, total, fallbacks(stats.Fallbacks))
+	}
+	add("shed (503 + Retry-After)", "%d; refused by a server with 53300: %d; N+1 patterns detected: %d",
+		stats.Shed, stats.ServerFull, stats.NPlusOne)
+	add("hot customers made by the generator", "%s", hotMade(res.Hot))
+	add("hot keys the router found", "%s", hotFound(hot, res.Hot))
+	if stats.HotCache != nil {
+		add("hot-key cache", "%+v", *stats.HotCache)
+	}
+	for _, n := range stats.Nodes {
+		_, inUse := res.Scrapes.Series(nodeName(n) + " in use")
+		add("connections: "+nodeName(n), "pool %d (budgeted), peak in use %.0f, open now %d", n.MaxConns, peak(inUse), n.Open)
+	}
+	return ex, stats, nil
+}
+
+func fallbacks(m map[string]int64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func hotMade(hot []loadtest.HotUser) string {
+	var parts []string
+	for _, h := range hot {
+		parts = append(parts, fmt.Sprintf("%d (%d lookups)", h.ID, h.Requests))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// hotFound lists the router's hot keys and how many of the generator's hot
+// customers are among them.
+func hotFound(found []hotKey, made []loadtest.HotUser) string {
+	want := map[string]bool{}
+	for _, h := range made {
+		want[strconv.Itoa(h.ID)] = true
+	}
+	var parts []string
+	hits := 0
+	for _, k := range found {
+		mark := ""
+		if want[k.Key] {
+			hits++
+			mark = "*"
+		}
+		parts = append(parts, fmt.Sprintf("%s%s on %s (%.0f/s, %.0f%% of its shard)", k.Key, mark, k.Shard, k.Rate, 100*k.Share))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d of the %d made hot (*): %s", hits, len(made), strings.Join(parts, "; "))
+}
+
+func peak(v []float64) float64 {
+	m := 0.0
+	for _, x := range v {
+		if x > m { // NaN compares false: a missing sample is skipped
+			m = x
+		}
+	}
+	return m
+}
+
+// writeHTML writes the HTML report and returns its absolute path.
+func writeHTML(path string, res *loadtest.Result, ex []loadtest.Extra) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	if err := res.WriteHTML(&buf, ex...); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return "", err
+	}
+	return filepath.Abs(path)
+}
+
+//go:embed demo_fleet.yaml
+var demoFleet []byte
+
+// checkManifests runs budgetcheck on the demo's fleet manifests and prints
+// its findings.
+func checkManifests(out io.Writer) error {
+	report := budgetcheck.Analyze([]budgetcheck.Source{{Name: "demo_fleet.yaml", Data: demoFleet}}, budgetcheck.Options{})
+	var buf bytes.Buffer
+	if err := budgetcheck.Write(&buf, report, budgetcheck.Text); err != nil {
 		return err
 	}
-	defer topo.Close()
+	return copyIndented(out, &buf)
+}
 
-	step("applying migrations to the primary and every shard")
-	dsns := []string{topo.Primary.DSN()}
-	for _, s := range topo.Shards {
-		dsns = append(dsns, s.DSN())
-	}
-	if err := seed.Migrate(ctx, dsns...); err != nil {
-		return err
-	}
-
-	step("opening dbx: pool sized from a 50%% share of the server for a fleet of 3 pods (HPA max 6)")
-	cfg, err := dbx.ParseConfig(topo.Primary.DSN())
+func copyIndented(out io.Writer, r io.Reader) error {
+	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
 	}
-	cfg.Service, cfg.Pod = "orders", "orders-7d9f-demo"
-	cfg.Fleet = budget.Service{Replicas: 3, MaxReplicas: 6}
-	cfg.Share = 0.5
-	cfg.AcquireTimeout = 100 * time.Millisecond
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	cluster, err := dbx.OpenConfig(ctx, cfg)
-	if err != nil {
-		return err
+	for _, line := range bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n")) {
+		fmt.Fprintf(out, "    %s\n", line)
 	}
-	defer cluster.Close()
-	r := cluster.Report()
-	fmt.Fprintf(out, "    %s\n    %s\n    %s\n", r.Server.Explain(), r.Allocation.Explanation, r.Demand.Explanation)
-
-	step("seeding demo data on the primary")
-	start := time.Now()
-	res, err := seed.Run(ctx, cluster, seed.Options{})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "    %+v in %s\n", res, time.Since(start).Round(time.Millisecond))
-
-	step("what runs where")
-	if err := whereabouts(ctx, out, topo); err != nil {
-		return err
-	}
-
-	step("a burst of 60 concurrent requests, each holding a connection for 20 ms")
-	burst(ctx, out, cluster, 60, 20*time.Millisecond)
-
-	step("a page of 100 orders with their customers and items: N+1 vs loaders vs one JOIN")
-	if err := pages(ctx, out, topo.Primary.DSN()); err != nil {
-		return err
-	}
-
-	step("budgetcheck: the same fleet as Kubernetes manifests, checked before deploy")
-	if err := checkManifests(out); err != nil {
-		return err
-	}
-
-	step("done: stopping every server")
 	return nil
+}
+
+// prefixed indents every line written to w (the progress lines).
+func prefixed(w io.Writer, prefix string) io.Writer { return &indenter{w: w, prefix: prefix, bol: true} }
+
+type indenter struct {
+	w      io.Writer
+	prefix string
+	bol    bool
+}
+
+func (in *indenter) Write(p []byte) (int, error) {
+	for _, b := range p {
+		if in.bol && b != '\n' && b != '\r' {
+			if _, err := io.WriteString(in.w, in.prefix); err != nil {
+				return 0, err
+			}
+			in.bol = false
+		}
+		if _, err := in.w.Write([]byte{b}); err != nil {
+			return 0, err
+		}
+		if b == '\n' || b == '\r' {
+			in.bol = true
+		}
+	}
+	return len(p), nil
 }
 
 // stepper prints numbered steps.
@@ -128,157 +233,3 @@ func stepper(w io.Writer) func(format string, args ...any) {
 	}
 }
 
-// whereabouts prints one line per node: role, DSN, max_connections, recovery
-// state and how many orders it holds (replicas after catching up).
-func whereabouts(ctx context.Context, out io.Writer, topo *topology.Cluster) error {
-	primary, err := topo.Primary.Connect(ctx)
-	if err != nil {
-		return err
-	}
-	var lsn string
-	err = primary.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn)
-	primary.Close(ctx)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "    NODE\tROLE\tDSN\tMAX_CONN\tIN_RECOVERY\tORDERS")
-	for _, n := range topo.Nodes() {
-		if n.Role == topology.RoleReplica {
-			if err := n.WaitReplay(ctx, lsn); err != nil {
-				return err
-			}
-		}
-		conn, err := n.Connect(ctx)
-		if err != nil {
-			return err
-		}
-		var maxConn string
-		var recovery bool
-		var orders int64
-		err = conn.QueryRow(ctx, `SELECT current_setting('max_connections'), pg_is_in_recovery(), (SELECT count(*) FROM orders)`).Scan(&maxConn, &recovery, &orders)
-		conn.Close(ctx)
-		if err != nil {
-			return fmt.Errorf("%s: %w", n.Name, err)
-		}
-		fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%t\t%d\n", n.Name, n.Role, n.DSN(), maxConn, recovery, orders)
-	}
-	return tw.Flush()
-}
-
-// burst fires n concurrent requests at the cluster and reports how the gate
-// treated them: served, shed at once, or timed out in the queue.
-func burst(ctx context.Context, out io.Writer, c *dbx.Cluster, n int, hold time.Duration) {
-	var mu sync.Mutex
-	var served, shed, timedOut int
-	var slowest time.Duration
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			start := time.Now()
-			err := c.Tx(ctx, func(tx pgx.Tx) error {
-				_, err := tx.Exec(ctx, `SELECT pg_sleep($1)`, hold.Seconds())
-				return err
-			})
-			mu.Lock()
-			defer mu.Unlock()
-			var sat *dbx.SaturationError
-			switch {
-			case err == nil:
-				served++
-			case errors.As(err, &sat) && sat.Shed:
-				shed++
-			case errors.As(err, &sat):
-				timedOut++
-			}
-			slowest = max(slowest, time.Since(start))
-		})
-	}
-	wg.Wait()
-	st := c.Primary().Stat()
-	fmt.Fprintf(out, "    pool limit %d, queue bound %d, acquire timeout %s\n", st.Gate.Limit, st.Gate.MaxWaiters, c.Config().AcquireTimeout)
-	fmt.Fprintf(out, "    served %d, shed at once %d, timed out in queue %d; slowest answer %s (never an unbounded wait)\n",
-		served, shed, timedOut, slowest.Round(time.Millisecond))
-}
-
-// pages renders one page of orders three ways over a dbx.Cluster whose
-// tracers count queries and watch for N+1 patterns, and prints queries and
-// latency for each.
-func pages(ctx context.Context, out io.Writer, dsn string) error {
-	var counter demo.QueryCounter
-	var detected []loader.Detection
-	detector, err := loader.NewDetector(loader.DetectorConfig{
-		Logger:   slog.New(slog.DiscardHandler),
-		OnDetect: func(_ context.Context, d loader.Detection) { detected = append(detected, d) },
-	})
-	if err != nil {
-		return err
-	}
-	cfg, err := dbx.ParseConfig(dsn)
-	if err != nil {
-		return err
-	}
-	cfg.Service, cfg.MaxConns, cfg.Logger = "orders", 4, slog.New(slog.DiscardHandler)
-	cfg.Tracers = []pgx.QueryTracer{&counter, detector}
-	db, err := dbx.OpenConfig(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	loaders, err := demo.NewLoaders(db, loader.Config{})
-	if err != nil {
-		return err
-	}
-	variants := []struct {
-		name string
-		page func(context.Context) ([]demo.Row, error)
-	}{
-		{"naive N+1", func(ctx context.Context) ([]demo.Row, error) { return demo.Naive(ctx, db, 1) }},
-		{"pgfleet loaders", func(ctx context.Context) ([]demo.Row, error) { return loaders.WithLoadMany(ctx, db, 1) }},
-		{"one JOIN", func(ctx context.Context) ([]demo.Row, error) { return demo.Join(ctx, db, 1) }},
-	}
-	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "    VARIANT\tQUERIES\tORDERS\tBEST OF 5\tN+1 DETECTED")
-	for _, v := range variants {
-		var best time.Duration
-		var queries int64
-		var rows int
-		before := len(detected)
-		for i := range 5 {
-			scoped, end := loader.WithScope(ctx)
-			n0, start := counter.Load(), time.Now()
-			got, err := v.page(scoped)
-			took := time.Since(start)
-			end()
-			if err != nil {
-				return fmt.Errorf("%s: %w", v.name, err)
-			}
-			if i == 0 || took < best {
-				best = took
-			}
-			queries, rows = counter.Load()-n0, len(got)
-		}
-		shapes := "-"
-		if d := detected[before:]; len(d) > 0 {
-			shapes = fmt.Sprintf("%dx %q", d[0].Count, d[0].Shape)
-		}
-		fmt.Fprintf(tw, "    %s\t%d\t%d\t%s\t%s\n", v.name, queries, rows, best.Round(10*time.Microsecond), shapes)
-	}
-	return tw.Flush()
-}
-
-//go:embed demo_fleet.yaml
-var demoFleet []byte
-
-// checkManifests runs budgetcheck on the demo's fleet manifests.
-func checkManifests(out io.Writer) error {
-	report := budgetcheck.Analyze([]budgetcheck.Source{{Name: "demo_fleet.yaml", Data: demoFleet}}, budgetcheck.Options{})
-	var buf bytes.Buffer
-	if err := budgetcheck.Write(&buf, report, budgetcheck.Text); err != nil {
-		return err
-	}
-	for _, line := range bytes.Split(bytes.TrimRight(buf.Bytes(), "\n"), []byte("\n")) {
-		fmt.Fprintf(out, "    %s\n", line)
-	}
-	return nil
-}

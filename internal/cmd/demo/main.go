@@ -1,7 +1,14 @@
-// Command demo is pgfleet's guided tour, run by `make demo`: it starts a
-// throwaway Postgres topology from the local server binaries, applies the
-// demo shop's schema to the primary and every shard, seeds it, and shows the
-// budget, the gate, the loaders and budgetcheck at work.
+// Command demo is pgfleet's main job, run by `make demo` and `make
+// loadtest`: it starts a throwaway Postgres topology from the local server
+// binaries (a primary, streaming replicas, shards), migrates and seeds it,
+// serves the orders example (examples/orders) on it, drives the service
+// with an open-model load generator (internal/loadtest) and reports
+// percentiles per endpoint against their SLOs, queries per request, the
+// replicas' share of reads, the hot keys found and the connections used,
+// as text and as an HTML report.
+//
+// With --loadtest it is a gate: the run's thresholds (the endpoints' SLOs,
+// loosened by --slack) and an overload ramp must pass, else it exits 1.
 //
 // It lives under internal/cmd, not in the pgfleet CLI, because the product
 // never links demo code or the topology harness.
@@ -30,14 +37,27 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// failedError is a load test whose thresholds were crossed (exit 1, after
+// the report).
+type failedError struct{ n int }
+
+func (e failedError) Error() string { return fmt.Sprintf("%d threshold(s) crossed", e.n) }
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := runDemo(ctx, stdout, args)
+	o, err := parseFlags(args)
+	if err == nil {
+		if o.loadtest {
+			err = runLoadtest(ctx, stdout, o)
+		} else {
+			err = runDemo(ctx, stdout, o)
+		}
+	}
 	var usage usageError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &usage):
-		fmt.Fprintf(stderr, "demo: %v\n\n%s", err, demoUsage)
+		fmt.Fprintf(stderr, "demo: %v\n\n%s", err, usageText)
 		return 2
 	default:
 		fmt.Fprintf(stderr, "demo: %v\n", err)

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/pgfleet/pgfleet/examples/orders"
+	"github.com/pgfleet/pgfleet/internal/demo/stack"
+	"github.com/pgfleet/pgfleet/internal/loadtest"
+)
+
+// runDemo is `make demo`: the service under a steady open-model load, the
+// report, the HTML report, budgetcheck on the same fleet's manifests.
+func runDemo(ctx context.Context, out io.Writer, o options) (err error) {
+	step := stepper(out)
+	st, err := launch(ctx, out, step, o)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, st.Close()) }()
+
+	res, ex, _, err := steady(ctx, out, step, st, o)
+	if err != nil {
+		return err
+	}
+	path, err := writeHTML(o.report, res, ex)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n    HTML report (latency per endpoint over time, connections over time): %s\n", path)
+
+	step("budgetcheck: a fleet of such services as Kubernetes manifests, checked before deploy")
+	if err := checkManifests(out); err != nil {
+		return err
+	}
+	step("done: stopping every server")
+	return nil
+}
+
+// steady drives the stack at o.rate for o.duration and prints the report.
+func steady(ctx context.Context, out io.Writer, step func(string, ...any), st *stack.Stack, o options) (*loadtest.Result, []loadtest.Extra, orders.Stats, error) {
+	step("driving the service for %s at %.0f requests/s, open model (constant arrival rate, arrivals never wait for answers): list %d : profile %d : create %d, a few customers hot on purpose",
+		o.duration, o.rate, weightList, weightProfile, weightCreate)
+	res, err := drive(ctx, out, st, loadtest.Constant(o.rate, o.duration))
+	if err != nil {
+		return nil, nil, orders.Stats{}, err
+	}
+	ex, stats, err := extras(ctx, st, res)
+	if err != nil {
+		return nil, nil, stats, err
+	}
+	step("results: percentiles of admitted requests per endpoint against the SLO of its latency class")
+	return res, ex, stats, res.WriteText(prefixed(out, "    "), ex...)
+}
+
+// runLoadtest is `make loadtest`: the steady scenario with thresholds,
+// then the overload ramp. Any crossed threshold exits 1, after the reports.
+func runLoadtest(ctx context.Context, out io.Writer, o options) (err error) {
+	th, err := thresholds(o)
+	if err != nil {
+		return err
+	}
+	step := stepper(out)
+	st, err := launch(ctx, out, step, o)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, st.Close()) }()
+
+	res, ex, stats, err := steady(ctx, out, step, st, o)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	step("thresholds (the endpoints' SLOs x slack %g): %s", o.slack, th)
+	for _, v := range res.Check(th) {
+		fmt.Fprintf(out, "    FAIL %s\n", v)
+		failed++
+	}
+	if stats.ServerFull > 0 {
+		fmt.Fprintf(out, "    FAIL %d requests met a server refusing connections (53300): the budget must make that impossible\n", stats.ServerFull)
+		failed++
+	}
+	if _, err := writeHTML(o.report, res, ex); err != nil {
+		return err
+	}
+
+	n, err := overload(ctx, out, step, st, o)
+	if err != nil {
+		return err
+	}
+	failed += n
+	if failed > 0 {
+		return failedError{failed}
+	}
+	fmt.Fprintln(out, "\n    PASS: every threshold held, and the overload was shed without a 53300")
+	return nil
+}
+
+// thresholds are --thresholds, or every endpoint's SLO with its latencies
+// multiplied by --slack (error and shed rates are not loosened).
+func thresholds(o options) (loadtest.Thresholds, error) {
+	if o.thresholds != "" {
+		th, err := loadtest.ParseThresholds(o.thresholds)
+		if err != nil {
+			return nil, usageError{"--thresholds: " + err.Error()}
+		}
+		return th, nil
+	}
+	sc := loadtest.Scenario{Endpoints: endpoints(1)}
+	for i := range sc.Endpoints {
+		s := &sc.Endpoints[i].SLO
+		s.P50, s.P95, s.P99 = slacken(s.P50, o.slack), slacken(s.P95, o.slack), slacken(s.P99, o.slack)
+	}
+	return sc.Thresholds(), nil
+}
+
+func slacken(d time.Duration, f float64) time.Duration { return time.Duration(float64(d) * f) }
+
+// overloadSteps is the ramp's shape: 4 steps from --rate to --overload-to,
+// 4 seconds each, then back to --rate for 6 seconds to show recovery.
+const (
+	overloadSteps   = 4
+	overloadStepDur = 4 * time.Second
+	overloadRecover = 6 * time.Second
+)
+
+// overload ramps the arrival rate past what the stack carries and checks
+// the designed behaviour: what is admitted stays within its class's
+// budget, the rest is shed fast with 503 + Retry-After, no server ever
+// refuses a connection (53300), and the service recovers when the rate
+// drops. It prints the knee and returns the number of failed checks.
+func overload(ctx context.Context, out io.Writer, step func(string, ...any), st *stack.Stack, o options) (int, error) {
+	sched, err := loadtest.Ramp(o.rate, o.overloadTo, (o.overloadTo-o.rate)/(overloadSteps-1), overloadStepDur, overloadRecover)
+	if err != nil {
+		return 0, err
+	}
+	step("overload: the arrival rate ramps from %.0f to %.0f requests/s (%d steps of %s), then drops back for %s",
+		o.rate, o.overloadTo, overloadSteps, overloadStepDur, overloadRecover)
+	res, err := drive(ctx, out, st, sched)
+	if err != nil {
+		return 0, err
+	}
+	stats, _, err := serviceStats(ctx, st.BaseURL)
+	if err != nil {
+		return 0, err
+	}
+	failed := 0
+	for _, c := range orders.Classes() {
+		slo := loadtest.SLO{P99: slacken(c.P99, o.slack), MaxErrorRate: 0.01}
+		k, err := loadtest.Knee(res, c.Name, slo)
+		if err != nil {
+			return failed, err
+		}
+		fmt.Fprintf(out, "    %-8s knee %s (P99 within %s, errors < 1%%, shed < 1%%)\n", c.Name, kneeText(k), slo.P99)
+		for _, s := range k.Steps {
+			admittedWithin := s.Stats.P99 <= slacken(c.Timeout, 1)
+			fmt.Fprintf(out, "             %5.0f/s  admitted P99 %-8v shed %5.1f%% (shed P99 %v)  errors %.1f%%\n",
+				s.Rate, s.Stats.P99.Round(time.Millisecond), 100*s.Stats.ShedRate(), s.Stats.ShedP99.Round(time.Millisecond), 100*s.Stats.ErrorRate())
+			if s.Stats.Shed > 0 && !admittedWithin {
+				fmt.Fprintf(out, "    FAIL %s at %.0f/s: admitted P99 %v while shedding, beyond the class budget %v\n", c.Name, s.Rate, s.Stats.P99, c.Timeout)
+				failed++
+			}
+		}
+		if r := k.Recovery; r != nil {
+			fmt.Fprintf(out, "             recovery at %.0f/s: %s\n", r.Rate, recoveryText(r))
+		}
+	}
+	all := res.All.Total
+	fmt.Fprintf(out, "    overall: sent %d, ok %d, shed %d (503 + Retry-After), errors %d; servers refusing connections (53300): %d\n",
+		all.Sent, all.OK, all.Shed, all.Errors(), stats.ServerFull)
+	if stats.ServerFull > 0 {
+		fmt.Fprintf(out, "    FAIL %d requests met a 53300 under overload\n", stats.ServerFull)
+		failed++
+	}
+	if all.ShedNoRetryAfter > 0 {
+		fmt.Fprintf(out, "    FAIL %d 503 answers without Retry-After\n", all.ShedNoRetryAfter)
+		failed++
+	}
+	return failed, nil
+}
+
+func kneeText(k loadtest.KneeReport) string {
+	if !k.Found {
+		return "not reached: even the first step was outside the SLO"
+	}
+	return fmt.Sprintf("%.0f requests/s", k.Rate)
+}
+
+func recoveryText(r *loadtest.Recovery) string {
+	if !r.Recovered {
+		return "not back within the SLO by the end of the run"
+	}
+	return fmt.Sprintf("back within the SLO %s after the drop", r.After.Round(time.Second))
+}
