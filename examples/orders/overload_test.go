@@ -25,8 +25,7 @@ func TestOverloadAnswers503(t *testing.T) {
 	const n = 90
 	type answer struct {
 		status           int
-		retryAfter, kind string
-		body             string
+		retryAfter, body string
 		err              error
 	}
 	answers := make([]answer, n)
