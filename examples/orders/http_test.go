@@ -237,3 +237,35 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("nodes by role: %v", roles)
 	}
 }
+
+// TestFleetQuota: the service's connections to the primary and to the
+// shards hold slots of its fleet quota (advisory locks in its lock space,
+// seen on the server), never more than the quota.
+func TestFleetQuota(t *testing.T) {
+	t.Parallel()
+	c := serve(t, orders.Options{})
+	for id := range 20 {
+		c.get(fmt.Sprintf("/profiles/%d", 1+id)).want(t, http.StatusOK, "profile")
+	}
+	c.do(http.MethodPost, "/orders", `{"customer_id":8,"items":[{"product_id":2,"quantity":1}]}`, "").want(t, http.StatusCreated, "create")
+	st := c.svc.Stats()
+	const quota = orders.DefaultMaxConns * 2 // the default fleet, 1 pod, may surge to 2
+	for _, n := range st.Nodes {
+		if n.Role == "replica" {
+			continue // replicas are budgeted by their own servers, without a quota
+		}
+		cl := c.svc.Primary()
+		if n.Role == "shard" {
+			cl = c.svc.Router().Cluster(n.Cluster)
+		}
+		var locks int
+		err := cl.QueryRow(t.Context(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = $1 AND granted`,
+			dbx.QuotaSpace(c.service)).Scan(&locks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.QuotaHeld < 1 || locks < n.QuotaHeld || locks > quota {
+			t.Fatalf("%s: the service holds %d quota slots (%d advisory locks on the server), want 1 to %d", n.Cluster, n.QuotaHeld, locks, quota)
+		}
+	}
+}

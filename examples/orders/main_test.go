@@ -62,9 +62,10 @@ func TestMain(m *testing.M) {
 
 // client is a test's service behind an httptest server.
 type client struct {
-	t   *testing.T
-	svc *orders.Service
-	url string
+	t       *testing.T
+	svc     *orders.Service
+	url     string
+	service string // Options.Service
 }
 
 // serve opens a service with opts on the shared servers, named after the
@@ -85,7 +86,7 @@ func serve(t *testing.T, opts orders.Options) *client {
 		ts.Close()
 		svc.Close()
 	})
-	return &client{t: t, svc: svc, url: ts.URL}
+	return &client{t: t, svc: svc, url: ts.URL, service: opts.Service}
 }
 
 // response is an answer, read whole.

@@ -25,8 +25,7 @@ func TestOverloadAnswers503(t *testing.T) {
 	const n = 90
 	type answer struct {
 		status           int
-		retryAfter, kind string
-		body             string
+		retryAfter, body string
 		err              error
 	}
 	answers := make([]answer, n)
@@ -85,10 +84,15 @@ func TestOverloadAnswers503(t *testing.T) {
 	if st.Shed != int64(unavailable) || st.ServerFull != 0 {
 		t.Fatalf("stats: shed %d (want %d), server_full %d (want 0)", st.Shed, unavailable, st.ServerFull)
 	}
+	refused := int64(0)
 	for _, node := range st.Nodes {
+		refused += node.Shed + node.Timeouts
 		if node.Open > 1 {
 			t.Fatalf("node %s/%s has %d connections open with a pool of 1", node.Cluster, node.Node, node.Open)
 		}
+	}
+	if refused == 0 {
+		t.Fatalf("no gate counted a refusal: %+v", st.Nodes)
 	}
 }
 

@@ -220,7 +220,10 @@ func Open(ctx context.Context, opts Options) (_ *Service, err error) {
 			return nil, fmt.Errorf("orders: register metrics: %w", err)
 		}
 	}
-	return s, s.http.register(s.registry)
+	if err := s.http.register(s.registry); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // clusterConfig is the dbx configuration every node shares: the declared

@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,10 @@ type NodeStats struct {
 	Open      int   `json:"open"`      // connections open to the server
 	Reads     int64 `json:"reads"`     // reads routed here (profile lookups, on a shard)
 	QuotaHeld int   `json:"quota_held,omitempty"`
+	// Shed and Timeouts are the gate's refusals: requests refused at once
+	// (queue full) and after waiting the whole AcquireTimeout.
+	Shed     int64 `json:"shed"`
+	Timeouts int64 `json:"timeouts"`
 }
 
 // EndpointStats counts one endpoint's requests and the database round
@@ -153,11 +158,45 @@ func (s *Service) Stats() Stats {
 	for _, name := range s.router.Shards() {
 		st.Nodes = append(st.Nodes, nodeStats(name, "shard", s.router.Cluster(name).Primary(), s.profiles.routed[name].Load()))
 	}
+	refusals := s.gateRefusals()
+	for i := range st.Nodes {
+		n := &st.Nodes[i]
+		r := refusals[[2]string{n.Cluster, n.Node}]
+		n.Shed, n.Timeouts = r[0], r[1]
+	}
 	if s.profiles.cache != nil {
 		cs := s.profiles.cache.Stats()
 		st.HotCache = &CacheStats{Hits: cs.Hits, Misses: cs.Misses, Coalesced: cs.Coalesced, Loads: cs.Loads, Entries: cs.Entries}
 	}
 	return st
+}
+
+// gateRefusals reads the gates' shed and timeout counters from the
+// metrics (dbx exports them there only), by cluster and node label.
+func (s *Service) gateRefusals() map[[2]string][2]int64 {
+	out := map[[2]string][2]int64{}
+	families, _ := s.registry.Gather() // a partial answer still has the gates' series
+	for _, f := range families {
+		i := slices.Index([]string{"pgfleet_gate_shed_total", "pgfleet_gate_timeouts_total"}, f.GetName())
+		if i < 0 {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var key [2]string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "cluster":
+					key[0] = l.GetValue()
+				case "node":
+					key[1] = l.GetValue()
+				}
+			}
+			v := out[key]
+			v[i] = int64(m.GetCounter().GetValue())
+			out[key] = v
+		}
+	}
+	return out
 }
 
 func nodeStats(cluster, role string, n *dbx.Node, reads int64) NodeStats {
