@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/pgfleet/pgfleet/budgetcheck"
 	"github.com/pgfleet/pgfleet/dbx/budget"
@@ -29,12 +30,7 @@ func launch(ctx context.Context, out io.Writer, step func(string, ...any), o opt
 		o.replicas, o.shards, o.maxConns)
 	st, err := stack.Launch(ctx, stack.Options{
 		Replicas: o.replicas, Shards: o.shards, MaxConnections: o.maxConns,
-		Service: orders.Options{
-			Service: "orders", Pod: "orders-7d9f-demo",
-			Fleet:    budget.Service{Replicas: 2, MaxReplicas: 3},
-			HotCache: o.hotCache, Slowdown: o.slowdown,
-			Logger: slog.New(slog.DiscardHandler),
-		},
+		Service: serviceOptions(o, o.slowdown),
 	})
 	if err != nil {
 		return nil, err
@@ -58,9 +54,37 @@ func launch(ctx context.Context, out io.Writer, step func(string, ...any), o opt
 	return st, tw.Flush()
 }
 
-// drive runs one scenario with a progress line and returns what it measured.
+const demoAcquireTimeout = 25 * time.Millisecond
+
+// serviceOptions configure the orders service: a fleet of 2 pods (HPA
+// maximum 3), the service's default pools and fleet quota.
+func serviceOptions(o options, slowdown time.Duration) orders.Options {
+	return orders.Options{
+		Service: "orders", Pod: "orders-7d9f-demo",
+		Fleet:    budget.Service{Replicas: 2, MaxReplicas: 3},
+		HotCache: o.hotCache, Slowdown: slowdown,
+		// A request may queue at a gate for this long before it is shed
+		// (503 + Retry-After): a small part of every class's P99, so that
+		// what is admitted stays within its SLO when the database is the
+		// bottleneck.
+		AcquireTimeout: demoAcquireTimeout,
+		Logger:         slog.New(slog.DiscardHandler),
+	}
+}
+
+// warmUp is a short unmeasured run before each measured one: a fresh
+// service opens its connections (and takes its fleet-quota slots) one at a
+// time as requests queue, and the first requests would measure that.
+const warmUp = 2 * time.Second
+
+// drive warms the service up, then runs one scenario with a progress line
+// and returns what it measured.
 func drive(ctx context.Context, out io.Writer, st *stack.Stack, sched loadtest.Schedule) (*loadtest.Result, error) {
 	d := st.Databases
+	rate := sched.Stages[0].Rate
+	if _, err := loadtest.Run(ctx, scenario(st.BaseURL, d.Customers, d.Products, loadtest.Constant(rate, warmUp)), nil); err != nil {
+		return nil, fmt.Errorf("warm-up: %w", err)
+	}
 	return loadtest.Run(ctx, scenario(st.BaseURL, d.Customers, d.Products, sched), prefixed(out, "    "))
 }
 
@@ -198,7 +222,9 @@ func copyIndented(out io.Writer, r io.Reader) error {
 }
 
 // prefixed indents every line written to w (the progress lines).
-func prefixed(w io.Writer, prefix string) io.Writer { return &indenter{w: w, prefix: prefix, bol: true} }
+func prefixed(w io.Writer, prefix string) io.Writer {
+	return &indenter{w: w, prefix: prefix, bol: true}
+}
 
 type indenter struct {
 	w      io.Writer
@@ -232,4 +258,3 @@ func stepper(w io.Writer) func(format string, args ...any) {
 		fmt.Fprintf(w, "\n[%d] %s\n", n, fmt.Sprintf(format, args...))
 	}
 }
-

@@ -3,29 +3,39 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
 )
 
-// TestDemo runs the demo end to end on a smaller topology, so that
-// `make demo` stays true.
+// TestDemo runs `make demo` end to end on a smaller topology and a short
+// run, so that the quick start stays true: every section of the report is
+// printed, the HTML report is written, and nothing fails.
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	// Skips or fails like every database test. The topology is the demo's:
 	// a single node would pass on a PGFLEET_TEST_DATABASE_URL server, which
-	// cannot give the demo its replica and shard, and the demo would fail.
+	// cannot give the demo its replica and shard.
 	dbxtest.Start(t, dbxtest.Topology{Replicas: 1, Shards: 1})
-	r := runTour(t, "--replicas", "1", "--shards", "1")
+	report := filepath.Join(t.TempDir(), "report.html")
+	r := runDemoCmd(t, "--replicas", "1", "--shards", "2", "--duration", "3s", "--rate", "60", "--report", report)
 	if r.code != 0 {
 		t.Fatalf("demo exited %d:\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	for _, want := range []string{
-		"orders: pool 2 per process = floor(budget 18 / (worst-case pods 8 x processes 1))",
+		"orders: demand 16 = (pods 3 + surge 1) x processes 1 x pool 4",
 		"replica0  replica",
-		"naive N+1        201",
-		"pgfleet loaders  3 ",
+		"shard s1  shard",
+		"list  ", "profile  ", "create  ",
+		"queries per request: list: ",
+		"replica share of reads",
+		"refused by a server with 53300: 0",
+		"hot keys the router found",
+		"connections: shard s0: pool 4",
+		"HTML report (latency per endpoint over time, connections over time): " + report,
 		"ERROR PGF001 over-budget",
 		"done: stopping every server",
 	} {
@@ -33,8 +43,40 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	if r := runTour(t, "--max-connections", "3"); r.code != 2 {
+	html, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<svg", "list", "shard s0 in use"} {
+		if !bytes.Contains(html, []byte(want)) {
+			t.Errorf("HTML report lacks %q", want)
+		}
+	}
+	if r := runDemoCmd(t, "--max-connections", "3"); r.code != 2 {
 		t.Errorf("--max-connections 3: exit %d, want a usage error", r.code)
+	}
+}
+
+// TestLoadtestBites injects a slowdown of 300 ms into every request: the
+// thresholds must fail the run (exit 1) and name what they caught. That a
+// run without the slowdown passes is what CI's `make loadtest` shows.
+func TestLoadtestBites(t *testing.T) {
+	t.Parallel()
+	dbxtest.Start(t, dbxtest.Topology{Replicas: 1, Shards: 1})
+	r := runDemoCmd(t, "--loadtest", "--replicas", "1", "--shards", "1", "--duration", "3s", "--rate", "40",
+		"--overload-to", "120", "--overload-step", "1s", "--slack", "4", "--slowdown", "300ms",
+		"--report", filepath.Join(t.TempDir(), "report.html"))
+	if r.code != 1 {
+		t.Fatalf("a 300ms slowdown: exit %d, want 1 (thresholds crossed):\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		"FAIL list: p95<=200ms crossed", // 50ms x slack 4
+		"FAIL profile: shed_rate<=1% crossed",
+		"threshold(s) crossed",
+	} {
+		if !strings.Contains(r.stdout+r.stderr, want) {
+			t.Errorf("output lacks %q:\n%s\n%s", want, r.stdout, r.stderr)
+		}
 	}
 }
 
@@ -43,8 +85,8 @@ type result struct {
 	stdout, stderr string
 }
 
-// runTour runs the demo in-process, as `make demo` runs it.
-func runTour(t *testing.T, args ...string) result {
+// runDemoCmd runs the command in-process, as `make demo` runs it.
+func runDemoCmd(t *testing.T, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), args, &out, &errOut)

@@ -33,6 +33,7 @@ flags:
   --slowdown D          every request also holds its connection D (pg_sleep):
                         proves that the thresholds bite
   --overload-to R       the ramp's last rate (default 4 x --rate)
+  --overload-step D     each ramp step's duration (default 4s)
 `
 
 // options are the command line.
@@ -46,6 +47,7 @@ type options struct {
 	thresholds         string
 	slack              float64
 	slowdown           time.Duration
+	overloadStep       time.Duration
 }
 
 func parseFlags(args []string) (options, error) {
@@ -64,6 +66,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.thresholds, "thresholds", "", "")
 	fs.Float64Var(&o.slack, "slack", 1, "")
 	fs.DurationVar(&o.slowdown, "slowdown", 0, "")
+	fs.DurationVar(&o.overloadStep, "overload-step", 4*time.Second, "")
 	if err := fs.Parse(args); err != nil {
 		return o, usageError{err.Error()}
 	}
@@ -82,8 +85,10 @@ func parseFlags(args []string) (options, error) {
 		return o, usageError{"--rate must be between 1 and 100000 arrivals per second, and --overload-to above it"}
 	case !(o.slack >= 1 && o.slack <= 100):
 		return o, usageError{"--slack must be between 1 and 100"}
-	case o.slowdown < 0:
-		return o, usageError{"--slowdown must not be negative"}
+	case o.slowdown < 0 || o.slowdown > time.Minute:
+		return o, usageError{"--slowdown must be between 0 and 1m"}
+	case o.overloadStep < time.Second || o.overloadStep > 10*time.Minute:
+		return o, usageError{"--overload-step must be between 1s and 10m"}
 	}
 	return o, nil
 }

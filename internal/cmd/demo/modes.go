@@ -120,12 +120,12 @@ func thresholds(o options) (loadtest.Thresholds, error) {
 
 func slacken(d time.Duration, f float64) time.Duration { return time.Duration(float64(d) * f) }
 
-// overloadSteps is the ramp's shape: 4 steps from --rate to --overload-to,
-// 4 seconds each, then back to --rate for 6 seconds to show recovery.
+// The ramp's shape: 4 steps from --rate to --overload-to, --overload-step
+// each, then back to --rate for 1.5 steps to show recovery. Each request
+// holds its connection overloadHold longer than in the steady run.
 const (
-	overloadSteps   = 4
-	overloadStepDur = 4 * time.Second
-	overloadRecover = 6 * time.Second
+	overloadSteps = 4
+	overloadHold  = 20 * time.Millisecond
 )
 
 // overload ramps the arrival rate past what the stack carries and checks
@@ -134,12 +134,22 @@ const (
 // refuses a connection (53300), and the service recovers when the rate
 // drops. It prints the knee and returns the number of failed checks.
 func overload(ctx context.Context, out io.Writer, step func(string, ...any), st *stack.Stack, o options) (int, error) {
-	sched, err := loadtest.Ramp(o.rate, o.overloadTo, (o.overloadTo-o.rate)/(overloadSteps-1), overloadStepDur, overloadRecover)
+	recover := o.overloadStep * 3 / 2
+	sched, err := loadtest.Ramp(o.rate, o.overloadTo, (o.overloadTo-o.rate)/(overloadSteps-1), o.overloadStep, recover)
 	if err != nil {
 		return 0, err
 	}
-	step("overload: the arrival rate ramps from %.0f to %.0f requests/s (%d steps of %s), then drops back for %s",
-		o.rate, o.overloadTo, overloadSteps, overloadStepDur, overloadRecover)
+	step("overload: every request now also holds its connection %s (the database got slow), and the arrival rate ramps from %.0f to %.0f requests/s (%d steps of %s), then drops back for %s",
+		overloadHold, o.rate, o.overloadTo, overloadSteps, o.overloadStep, recover)
+	// A new service process on the same databases: the slow database is
+	// what saturates, not this machine's CPU (which also runs the load
+	// generator and every server).
+	if err := st.Server.Close(); err != nil {
+		return 0, err
+	}
+	if st.Server, err = stack.Serve(ctx, st.Databases.ServiceOptions(serviceOptions(o, o.slowdown+overloadHold))); err != nil {
+		return 0, err
+	}
 	res, err := drive(ctx, out, st, sched)
 	if err != nil {
 		return 0, err
@@ -157,11 +167,10 @@ func overload(ctx context.Context, out io.Writer, step func(string, ...any), st 
 		}
 		fmt.Fprintf(out, "    %-8s knee %s (P99 within %s, errors < 1%%, shed < 1%%)\n", c.Name, kneeText(k), slo.P99)
 		for _, s := range k.Steps {
-			admittedWithin := s.Stats.P99 <= slacken(c.Timeout, 1)
 			fmt.Fprintf(out, "             %5.0f/s  admitted P99 %-8v shed %5.1f%% (shed P99 %v)  errors %.1f%%\n",
 				s.Rate, s.Stats.P99.Round(time.Millisecond), 100*s.Stats.ShedRate(), s.Stats.ShedP99.Round(time.Millisecond), 100*s.Stats.ErrorRate())
-			if s.Stats.Shed > 0 && !admittedWithin {
-				fmt.Fprintf(out, "    FAIL %s at %.0f/s: admitted P99 %v while shedding, beyond the class budget %v\n", c.Name, s.Rate, s.Stats.P99, c.Timeout)
+			if s.Stats.Shed > 0 && s.Stats.P99 > slo.P99 {
+				fmt.Fprintf(out, "    FAIL %s at %.0f/s: admitted P99 %v while shedding, beyond the SLO %v\n", c.Name, s.Rate, s.Stats.P99.Round(time.Millisecond), slo.P99)
 				failed++
 			}
 		}
