@@ -178,6 +178,20 @@ func TestRunBadInput(t *testing.T) {
 	}
 }
 
+// A request that cannot even be built is an error of the aggregate, not
+// a request that vanished.
+func TestUnbuildableRequestIsAnError(t *testing.T) {
+	t.Parallel()
+	url := serve(t, func(http.ResponseWriter, *http.Request) {})
+	r := run(t, Scenario{BaseURL: url, Endpoints: []Endpoint{get("bad", "/%zz", 1)}, Schedule: Constant(10, time.Second)})
+	if r.Unattributed != 10 || r.All.Total.TransportErrors != 10 || r.All.Total.ErrorRate() != 1 {
+		t.Fatalf("unattributed %d, all %+v", r.Unattributed, r.All.Total.Counts)
+	}
+	if v := r.Check(Thresholds{{Endpoint: "all", Metric: "error_rate", Op: "<", Value: 0.01}}); len(v) != 1 {
+		t.Fatalf("violations %v, want the error rate crossed", v)
+	}
+}
+
 // Cancelling the context stops new arrivals; Run returns what it measured.
 func TestRunCancelled(t *testing.T) {
 	t.Parallel()

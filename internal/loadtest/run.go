@@ -102,14 +102,17 @@ func Run(ctx context.Context, sc Scenario, progress io.Writer) (*Result, error) 
 			if e := r.End(); e.After(last) {
 				last = e
 			}
+			off := r.Timestamp.Sub(began)
+			st := s.Schedule.stage(off)
 			rf, ok := car.take(r.Seq)
 			if !ok || rf.ep < 0 || rf.ep >= len(s.Endpoints) {
+				// Never sent (a bad URL from Build): an error of the
+				// aggregate, so all: error_rate thresholds see it.
 				res.Unattributed++
+				all.add(classTransportError, r.Latency, off, st)
 				continue
 			}
 			cl := classify(r)
-			off := r.Timestamp.Sub(began)
-			st := s.Schedule.stage(off)
 			ts[rf.ep].add(cl, r.Latency, off, st)
 			all.add(cl, r.Latency, off, st)
 		case now := <-tick.C:
