@@ -23,7 +23,7 @@
 //			{Name: "create", Weight: 1, Build: ...}, // a POST: its causal token rides on the user's next GETs
 //		},
 //		Schedule: loadtest.Constant(200, 30*time.Second),
-//		Scrape:   loadtest.JSONScraper(nil, "http://127.0.0.1:8080/debug/stats", connsInUse),
+//		Scrape:   loadtest.HTTPScraper(nil, "http://127.0.0.1:8080/debug/stats", connsInUse),
 //	}
 //	r, err := loadtest.Run(ctx, s, os.Stderr) // a progress line a second
 //	if err != nil { ... }

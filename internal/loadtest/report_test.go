@@ -50,7 +50,7 @@ func reportRun(t *testing.T) *Result {
 	ep.SLO = SLO{P95: 50 * time.Millisecond, P99: 100 * time.Millisecond}
 	r := run(t, Scenario{
 		BaseURL: url, Endpoints: []Endpoint{ep}, Schedule: sched,
-		Scrape: JSONScraper(nil, url+"/stats", parse),
+		Scrape: HTTPScraper(nil, url+"/stats", parse),
 	})
 	r.Check(Thresholds{{Endpoint: "api", Metric: "shed_rate", Op: "<", Value: 0.5}, {Endpoint: "all", Metric: "p99", Op: "<", Value: 0.001}})
 	if _, err := Knee(r, "api", ep.SLO); err != nil {
