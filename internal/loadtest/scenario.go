@@ -46,7 +46,9 @@ type Scenario struct {
 	// is hit the next arrival waits for a free worker: from then on the
 	// model is no longer open and arrivals are late. [Result] reports the
 	// lateness (Arrivals.Late, Arrivals.MaxLate) so such a run is visible,
-	// never silently closed-loop. Zero means [DefaultMaxInFlight].
+	// never silently closed-loop. It is also the most connections the
+	// generator opens to the service (and keeps idle between requests).
+	// Zero means [DefaultMaxInFlight].
 	MaxInFlight int
 	// Seed seeds the endpoint and user choice. Zero means [DefaultSeed].
 	Seed uint64
