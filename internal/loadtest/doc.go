@@ -35,6 +35,9 @@
 // What a request became ([Counts]): 2xx; 503 with a valid Retry-After is
 // shed by design (not an error); a 503 without one, other 4xx/5xx,
 // timeouts ([Scenario.Timeout]) and transport errors are errors.
+// [Scenario.WatchFor] counts answers whose body carries a string (the
+// demo: "53300", the server's too-many-connections SQLSTATE, which must
+// never reach a client), and a "watched<1" threshold fails the run on it.
 // Latency percentiles are of admitted requests (every answer but a shed,
 // timeouts at the time they gave up); sheds have their own P99.
 //

@@ -12,6 +12,7 @@ type Result struct {
 	Schedule    Schedule
 	Timeout     time.Duration
 	MaxInFlight int
+	WatchFor    string
 	Started     time.Time
 	// Elapsed is from the first arrival to the last answer.
 	Elapsed time.Duration

@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -35,7 +36,7 @@ func Run(ctx context.Context, sc Scenario, progress io.Writer) (*Result, error) 
 		vegeta.Client(client),
 		vegeta.Workers(uint64(min(s.MaxInFlight, 16))),
 		vegeta.MaxWorkers(uint64(s.MaxInFlight)),
-		vegeta.MaxBody(0), // bodies are drained, never kept
+		vegeta.MaxBody(watchBytes(s)), // bodies are drained, at most 1 KiB kept per answer
 	)
 
 	began := time.Now()
@@ -46,7 +47,7 @@ func Run(ctx context.Context, sc Scenario, progress io.Writer) (*Result, error) 
 		progress: progress,
 		tg:       &targeter{s: s, mix: m, began: began, latency: &lockedHist{h: hdr.New(1, int64(time.Hour/time.Microsecond), 2)}},
 		res: &Result{
-			BaseURL: s.BaseURL, Schedule: s.Schedule, Timeout: s.Timeout, MaxInFlight: s.MaxInFlight,
+			BaseURL: s.BaseURL, Schedule: s.Schedule, Timeout: s.Timeout, MaxInFlight: s.MaxInFlight, WatchFor: s.WatchFor,
 			Started: began,
 		},
 		// Windows close once nothing sent in them can still be running.
@@ -124,8 +125,22 @@ func (rn *runner) record(r *vegeta.Result) {
 		return
 	}
 	cl := classify(r)
-	rn.trackers[rf.ep].add(cl, r.Latency, off, st)
-	rn.all().add(cl, r.Latency, off, st)
+	watched := rn.s.WatchFor != "" && bytes.Contains(r.Body, []byte(rn.s.WatchFor))
+	for _, t := range []*tracker{rn.trackers[rf.ep], rn.all()} {
+		t.add(cl, r.Latency, off, st)
+		if watched {
+			t.watched(off, st)
+		}
+	}
+}
+
+// watchBytes is how much of each body vegeta keeps: none unless
+// Scenario.WatchFor needs to look.
+func watchBytes(s Scenario) int64 {
+	if s.WatchFor == "" {
+		return 0
+	}
+	return 1 << 10
 }
 
 // tick closes the windows nothing can land in any more and writes the

@@ -52,6 +52,11 @@ type Scenario struct {
 	MaxInFlight int
 	// Seed seeds the endpoint and user choice. Zero means [DefaultSeed].
 	Seed uint64
+	// WatchFor, when set, is looked for in the first 1 KiB of every
+	// answer's body (any status); answers that contain it are counted in
+	// Counts.Watched, e.g. "53300" to show that no request met the
+	// server's connection limit. Empty: bodies are drained unread.
+	WatchFor string
 	// Scrape, when set, is called once a second during the run (e.g. the
 	// service's /debug/stats mapped to connections in use per node). A
 	// failure is counted and kept in the result, never fatal.

@@ -56,6 +56,15 @@ func (t *tracker) add(cl class, lat, off time.Duration, st int) {
 	b.add(cl, lat)
 }
 
+// watched counts a watched answer sent at off (in stage st).
+func (t *tracker) watched(off time.Duration, st int) {
+	t.total.counts.Watched++
+	t.stages[st].counts.Watched++
+	if b := t.open[int(off/window)]; b != nil {
+		b.counts.Watched++
+	}
+}
+
 // closeBefore summarises every window before w, empty ones included, so
 // the series has one point per second.
 func (t *tracker) closeBefore(w int) {
