@@ -1,10 +1,12 @@
 package loadtest
 
 import (
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // refHeader tags each request with its endpoint and user between the
@@ -82,4 +84,37 @@ func (c *carrier) inFlight() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.refs)
+}
+
+// newClient is the generator's HTTP client: the carrier over a transport
+// that keeps up to MaxInFlight connections, no redirects followed (a load
+// test measures the endpoint asked for: a 3xx counts as Other), and the
+// per-request timeout.
+func newClient(s Scenario, m *mix) (*http.Client, *carrier) {
+	car := &carrier{
+		base: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: s.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: s.MaxInFlight,
+			IdleConnTimeout:     30 * time.Second,
+			DisableCompression:  true,
+		},
+		mix:  m,
+		refs: map[uint64]ref{},
+	}
+	if s.Users.TokenHeader != "-" {
+		car.tokenHeader = s.Users.TokenHeader
+	}
+	return &http.Client{
+		Transport:     car,
+		Timeout:       s.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, car
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// transport when the run ends.
+func (c *carrier) CloseIdleConnections() {
+	if t, ok := c.base.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
 }

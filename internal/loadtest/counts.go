@@ -16,6 +16,9 @@ type Counts struct {
 	Timeouts         uint64 // no answer within Scenario.Timeout
 	TransportErrors  uint64 // refused, reset, ... (no HTTP answer)
 	Other            uint64 // 1xx, 3xx
+	// Watched counts answers whose body contained Scenario.WatchFor
+	// (whatever their class: it is a flag, not an outcome).
+	Watched uint64
 }
 
 func (c *Counts) add(cl class) {

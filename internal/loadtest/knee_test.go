@@ -27,17 +27,20 @@ func limited(slots, queue int, hold time.Duration) http.HandlerFunc {
 	}
 }
 
+// Not parallel: the other tests' load is noise here. The service's times
+// are large (50 ms a request, a full queue waits 1 s) so that a busy
+// 2-core machine or the race detector cannot move the knee across the
+// 400 ms SLO.
 func TestKneeOfAConcurrencyLimitedServer(t *testing.T) {
-	t.Parallel()
-	// 4 slots x 10 ms = 400 requests/s of capacity; a full queue of 80
-	// waits 200 ms, twice the SLO.
-	url := serve(t, limited(4, 80, 10*time.Millisecond))
-	sched, err := Ramp(100, 700, 150, time.Second, 3*time.Second)
+	// 8 slots x 50 ms = 160 requests/s of capacity; a full queue of 160
+	// waits 1 s.
+	url := serve(t, limited(8, 160, 50*time.Millisecond))
+	sched, err := Ramp(40, 280, 60, time.Second, 3*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := run(t, Scenario{BaseURL: url, Endpoints: []Endpoint{get("api", "/", 1)}, Schedule: sched})
-	slo := SLO{P99: 100 * time.Millisecond}
+	slo := SLO{P99: 400 * time.Millisecond}
 	k, err := Knee(r, "api", slo)
 	if err != nil {
 		t.Fatal(err)
@@ -45,12 +48,12 @@ func TestKneeOfAConcurrencyLimitedServer(t *testing.T) {
 	for _, s := range k.Steps {
 		t.Logf("step %4.0f/s: sent %d, p99 %v, shed %.1f%%, within %v %s", s.Rate, s.Stats.Sent, s.Stats.P99, 100*s.Stats.ShedRate(), s.Within, s.Why)
 	}
-	if !k.Found || k.Rate < 100 || k.Rate > 400 {
-		t.Fatalf("knee %v (found %v), want in [100, 400]: the capacity is 400/s", k.Rate, k.Found)
+	if !k.Found || k.Rate < 40 || k.Rate > 160 {
+		t.Fatalf("knee %v (found %v), want in [40, 160]: the capacity is 160/s", k.Rate, k.Found)
 	}
 	top := k.Steps[len(k.Steps)-1]
-	if top.Within || top.Stats.ShedRate() < 0.2 {
-		t.Fatalf("700/s step within %v, shed %.2f: want outside the SLO and > 20%% shed", top.Within, top.Stats.ShedRate())
+	if top.Within || top.Stats.ShedRate() < 0.05 {
+		t.Fatalf("280/s step within %v, shed %.2f: want outside the SLO and shedding (> 5%%)", top.Within, top.Stats.ShedRate())
 	}
 	if top.Stats.Errors() != 0 || r.All.Total.ShedNoRetryAfter != 0 {
 		t.Fatalf("errors %d: overload must be sheds with Retry-After only", top.Stats.Errors())

@@ -6,12 +6,8 @@ import (
 	"go.uber.org/goleak"
 )
 
+// Every run must leave no goroutine behind: vegeta's workers, the
+// scraper, the transport's connections (closed when a run ends).
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// httptest servers' and net/http's idle connection goroutines end
-		// shortly after Close; the attacker's own goroutines must not stay.
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-	)
+	goleak.VerifyTestMain(m)
 }

@@ -50,7 +50,7 @@ func reportRun(t *testing.T) *Result {
 	ep.SLO = SLO{P95: 50 * time.Millisecond, P99: 100 * time.Millisecond}
 	r := run(t, Scenario{
 		BaseURL: url, Endpoints: []Endpoint{ep}, Schedule: sched,
-		Scrape: JSONScraper(nil, url+"/stats", parse),
+		Scrape: HTTPScraper(nil, url+"/stats", parse),
 	})
 	r.Check(Thresholds{{Endpoint: "api", Metric: "shed_rate", Op: "<", Value: 0.5}, {Endpoint: "all", Metric: "p99", Op: "<", Value: 0.001}})
 	if _, err := Knee(r, "api", ep.SLO); err != nil {
@@ -175,6 +175,20 @@ func TestRunBadInput(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), "loadtest: ") {
 			t.Errorf("%s: %v, want a loadtest: error", name, err)
 		}
+	}
+}
+
+// A request that cannot even be built is an error of the aggregate, not
+// a request that vanished.
+func TestUnbuildableRequestIsAnError(t *testing.T) {
+	t.Parallel()
+	url := serve(t, func(http.ResponseWriter, *http.Request) {})
+	r := run(t, Scenario{BaseURL: url, Endpoints: []Endpoint{get("bad", "/%zz", 1)}, Schedule: Constant(10, time.Second)})
+	if r.Unattributed != 10 || r.All.Total.TransportErrors != 10 || r.All.Total.ErrorRate() != 1 {
+		t.Fatalf("unattributed %d, all %+v", r.Unattributed, r.All.Total.Counts)
+	}
+	if v := r.Check(Thresholds{{Endpoint: "all", Metric: "error_rate", Op: "<", Value: 0.01}}); len(v) != 1 {
+		t.Fatalf("violations %v, want the error rate crossed", v)
 	}
 }
 

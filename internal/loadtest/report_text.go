@@ -35,6 +35,9 @@ func (r *Result) WriteText(w io.Writer, extra ...Extra) error {
 	t := r.All.Total
 	fmt.Fprintf(ew, "errors: 503 without Retry-After %d, 4xx %d, 5xx %d, timeouts %d, transport %d, other %d, unattributed %d\n",
 		t.ShedNoRetryAfter, t.ClientErrors, t.ServerErrors, t.Timeouts, t.TransportErrors, t.Other, r.Unattributed)
+	if r.WatchFor != "" {
+		fmt.Fprintf(ew, "answers containing %q: %d\n", r.WatchFor, t.Watched)
+	}
 	a := r.Arrivals
 	fmt.Fprintf(ew, "arrivals: %d of %d sent, %d late by more than %v (lateness p99 %v, max %v)%s\n",
 		a.Sent, a.Scheduled, a.Late, LateAfter, dur(a.LateP99), dur(a.LateMax), lateNote(a))

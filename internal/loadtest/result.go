@@ -12,6 +12,7 @@ type Result struct {
 	Schedule    Schedule
 	Timeout     time.Duration
 	MaxInFlight int
+	WatchFor    string
 	Started     time.Time
 	// Elapsed is from the first arrival to the last answer.
 	Elapsed time.Duration
@@ -23,8 +24,9 @@ type Result struct {
 	// Hot is the users the generator made hot on purpose.
 	Hot     []HotUser
 	Scrapes Scrapes
-	// Unattributed counts results that never reached the transport (an
-	// endpoint built a bad URL): counted nowhere else.
+	// Unattributed counts requests that never reached the transport (an
+	// endpoint built a bad URL); they count as transport errors in All
+	// only, since which endpoint built them is not known.
 	Unattributed uint64
 	// PeakHistogramBytes is the most memory the latency histograms held
 	// at once: it depends on the schedule and timeout, not on the number

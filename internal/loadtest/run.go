@@ -1,11 +1,10 @@
 package loadtest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -31,67 +30,48 @@ func Run(ctx context.Context, sc Scenario, progress io.Writer) (*Result, error) 
 		progress = io.Discard
 	}
 	m := newMix(s)
-	car := &carrier{
-		base: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: s.Timeout, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: s.MaxInFlight,
-			IdleConnTimeout:     30 * time.Second,
-			DisableCompression:  true,
-		},
-		mix:  m,
-		refs: map[uint64]ref{},
-	}
-	if s.Users.TokenHeader != "-" {
-		car.tokenHeader = s.Users.TokenHeader
-	}
-	defer car.base.(*http.Transport).CloseIdleConnections()
-	client := &http.Client{
-		Transport: car,
-		Timeout:   s.Timeout,
-		// A load test measures the endpoint asked for, not where it
-		// redirects: a 3xx is counted as Other.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	client, car := newClient(s, m)
+	defer client.CloseIdleConnections()
 	atk := vegeta.NewAttacker(
 		vegeta.Client(client),
 		vegeta.Workers(uint64(min(s.MaxInFlight, 16))),
 		vegeta.MaxWorkers(uint64(s.MaxInFlight)),
-		vegeta.MaxBody(0), // bodies are drained, never kept
+		vegeta.MaxBody(watchBytes(s)), // bodies are drained, at most 1 KiB kept per answer
 	)
 
-	ts := map[int]*tracker{}
-	var trackers []*tracker
-	for i, e := range s.Endpoints {
-		ts[i] = newTracker(e.Name, e.SLO, s.Schedule, s.Timeout)
-		trackers = append(trackers, ts[i])
-	}
-	all := newTracker(AllEndpoints, SLO{}, s.Schedule, s.Timeout)
-	trackers = append(trackers, all)
-
 	began := time.Now()
-	tg := &targeter{s: s, mix: m, began: began, latency: &lockedHist{h: hdr.New(1, int64(time.Hour/time.Microsecond), 2)}}
-	res := &Result{
-		BaseURL: s.BaseURL, Schedule: s.Schedule, Timeout: s.Timeout, MaxInFlight: s.MaxInFlight,
-		Started: began,
+	rn := &runner{
+		s:        s,
+		car:      car,
+		began:    began,
+		progress: progress,
+		tg:       &targeter{s: s, mix: m, began: began, latency: &lockedHist{h: hdr.New(1, int64(time.Hour/time.Microsecond), 2)}},
+		res: &Result{
+			BaseURL: s.BaseURL, Schedule: s.Schedule, Timeout: s.Timeout, MaxInFlight: s.MaxInFlight, WatchFor: s.WatchFor,
+			Started: began,
+		},
+		// Windows close once nothing sent in them can still be running.
+		keepOpen: int((s.Timeout+window-1)/window) + 1,
 	}
-	runCtx, stopScrape := context.WithCancel(context.Background())
+	for _, e := range s.Endpoints {
+		rn.trackers = append(rn.trackers, newTracker(e.Name, e.SLO, s.Schedule, s.Timeout))
+	}
+	rn.trackers = append(rn.trackers, newTracker(AllEndpoints, SLO{}, s.Schedule, s.Timeout))
+
+	scrapeCtx, stopScrape := context.WithCancel(context.Background())
 	scrapeDone := make(chan struct{})
 	log := &scrapeLog{}
 	if s.Scrape != nil {
-		go func() { defer close(scrapeDone); scrapeLoop(runCtx, s.Scrape, began, log) }()
+		go func() { defer close(scrapeDone); scrapeLoop(scrapeCtx, s.Scrape, began, log) }()
 	} else {
 		close(scrapeDone)
 	}
 	stopAttack := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stopAttack()
 
-	results := atk.Attack(tg.target, pacer{s.Schedule}, 0, "loadtest")
+	results := atk.Attack(rn.tg.target, pacer{s.Schedule}, 0, "loadtest")
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	// Windows close once nothing sent in them can still be running.
-	keepOpen := int((s.Timeout+window-1)/window) + 1
-	var last time.Time
-	var sentBefore uint64
 	for results != nil {
 		select {
 		case r, ok := <-results:
@@ -99,56 +79,107 @@ func Run(ctx context.Context, sc Scenario, progress io.Writer) (*Result, error) 
 				results = nil
 				continue
 			}
-			if e := r.End(); e.After(last) {
-				last = e
-			}
-			rf, ok := car.take(r.Seq)
-			if !ok || rf.ep < 0 || rf.ep >= len(s.Endpoints) {
-				res.Unattributed++
-				continue
-			}
-			cl := classify(r)
-			off := r.Timestamp.Sub(began)
-			st := s.Schedule.stage(off)
-			ts[rf.ep].add(cl, r.Latency, off, st)
-			all.add(cl, r.Latency, off, st)
+			rn.record(r)
 		case now := <-tick.C:
-			el := now.Sub(began)
-			for _, t := range trackers {
-				t.closeBefore(int(el/window) - keepOpen)
-			}
-			res.PeakHistogramBytes = max(res.PeakHistogramBytes, histBytes(trackers))
-			sent := tg.calls.Load()
-			tot := all.total.stats()
-			fmt.Fprintf(progress, "loadtest %4.0fs  sent %5d/s (%d)  answered %d  p99 %v  shed %d  errors %d  in-flight %d  late %d\n",
-				el.Seconds(), sent-sentBefore, sent, tot.Answered(), tot.P99, tot.Shed, tot.Errors(), car.inFlight(), tg.late.Load())
-			sentBefore = sent
+			rn.tick(now)
 		}
 	}
 	stopScrape()
 	<-scrapeDone
 
-	res.PeakHistogramBytes = max(res.PeakHistogramBytes, histBytes(trackers))
-	if !last.IsZero() {
-		res.Elapsed = last.Sub(began)
-	}
-	for _, t := range trackers {
-		t.closeBefore(int((max(res.Elapsed, s.Schedule.Duration()) + window - 1) / window))
-	}
-	for _, t := range trackers[:len(trackers)-1] {
-		res.Endpoints = append(res.Endpoints, t.result())
-	}
-	res.All = all.result()
-	res.Arrivals = Arrivals{
-		Scheduled: s.Schedule.Arrivals(),
-		Sent:      tg.calls.Load(),
-		Late:      tg.late.Load(),
-		LateP99:   tg.latency.quantile(99),
-		LateMax:   tg.latency.max(),
-	}
+	res := rn.finish()
 	res.Hot = m.hot()
 	res.Scrapes = log.result()
 	return res, ctx.Err()
+}
+
+// runner is one run's state, owned by Run's goroutine.
+type runner struct {
+	s        Scenario
+	car      *carrier
+	tg       *targeter
+	began    time.Time
+	progress io.Writer
+	res      *Result
+	trackers []*tracker // one per endpoint, then the aggregate
+	keepOpen int        // windows kept open behind the current one
+	last     time.Time  // the latest answer
+	sent     uint64     // arrivals at the last progress line
+}
+
+func (rn *runner) all() *tracker { return rn.trackers[len(rn.trackers)-1] }
+
+// record files one vegeta result under its endpoint and the aggregate.
+func (rn *runner) record(r *vegeta.Result) {
+	if e := r.End(); e.After(rn.last) {
+		rn.last = e
+	}
+	off := r.Timestamp.Sub(rn.began)
+	st := rn.s.Schedule.stage(off)
+	rf, ok := rn.car.take(r.Seq)
+	if !ok || rf.ep < 0 || rf.ep >= len(rn.s.Endpoints) {
+		// Never sent (a bad URL from Build): an error of the aggregate,
+		// so "all: error_rate" thresholds see it.
+		rn.res.Unattributed++
+		rn.all().add(classTransportError, r.Latency, off, st)
+		return
+	}
+	cl := classify(r)
+	watched := rn.s.WatchFor != "" && bytes.Contains(r.Body, []byte(rn.s.WatchFor))
+	for _, t := range []*tracker{rn.trackers[rf.ep], rn.all()} {
+		t.add(cl, r.Latency, off, st)
+		if watched {
+			t.watched(off, st)
+		}
+	}
+}
+
+// watchBytes is how much of each body vegeta keeps: none unless
+// Scenario.WatchFor needs to look.
+func watchBytes(s Scenario) int64 {
+	if s.WatchFor == "" {
+		return 0
+	}
+	return 1 << 10
+}
+
+// tick closes the windows nothing can land in any more and writes the
+// progress line.
+func (rn *runner) tick(now time.Time) {
+	el := now.Sub(rn.began)
+	for _, t := range rn.trackers {
+		t.closeBefore(int(el/window) - rn.keepOpen)
+	}
+	rn.res.PeakHistogramBytes = max(rn.res.PeakHistogramBytes, histBytes(rn.trackers))
+	sent := rn.tg.calls.Load()
+	tot := rn.all().total.stats()
+	fmt.Fprintf(rn.progress, "loadtest %4.0fs  sent %5d/s (%d)  answered %d  p99 %s  shed %d  errors %d  in-flight %d  late %d\n",
+		el.Seconds(), sent-rn.sent, sent, tot.Answered(), dur(tot.P99), tot.Shed, tot.Errors(), rn.car.inFlight(), rn.tg.late.Load())
+	rn.sent = sent
+}
+
+// finish closes every window and fills the result.
+func (rn *runner) finish() *Result {
+	res := rn.res
+	res.PeakHistogramBytes = max(res.PeakHistogramBytes, histBytes(rn.trackers))
+	if !rn.last.IsZero() {
+		res.Elapsed = rn.last.Sub(rn.began)
+	}
+	for _, t := range rn.trackers {
+		t.closeBefore(int((max(res.Elapsed, rn.s.Schedule.Duration()) + window - 1) / window))
+	}
+	for _, t := range rn.trackers[:len(rn.trackers)-1] {
+		res.Endpoints = append(res.Endpoints, t.result())
+	}
+	res.All = rn.all().result()
+	res.Arrivals = Arrivals{
+		Scheduled: rn.s.Schedule.Arrivals(),
+		Sent:      rn.tg.calls.Load(),
+		Late:      rn.tg.late.Load(),
+		LateP99:   rn.tg.latency.quantile(99),
+		LateMax:   rn.tg.latency.max(),
+	}
+	return res
 }
 
 func histBytes(ts []*tracker) int64 {

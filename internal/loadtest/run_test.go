@@ -181,3 +181,37 @@ func TestCausalTokenCarriedPerUser(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// WatchFor counts answers whose body carries a string (the demo: 53300),
+// and a threshold can fail the run on it.
+func TestWatchFor(t *testing.T) {
+	t.Parallel()
+	url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/full" {
+			http.Error(w, `{"error":"sorry, too many clients already (SQLSTATE 53300)"}`, http.StatusInternalServerError)
+			return
+		}
+		w.Write([]byte(strings.Repeat("x", 4000) + "53300")) // past the 1 KiB looked at
+	})
+	r := run(t, Scenario{
+		BaseURL: url, WatchFor: "53300",
+		Endpoints: []Endpoint{get("full", "/full", 1), get("ok", "/ok", 1)},
+		Schedule:  Constant(40, time.Second),
+	})
+	full, _ := r.Endpoint("full")
+	ok, _ := r.Endpoint("ok")
+	if full.Total.Watched != full.Total.Sent || ok.Total.Watched != 0 || r.All.Total.Watched != full.Total.Sent || ok.Total.OK != ok.Total.Sent {
+		t.Fatalf("watched: full %d of %d, ok %d of %d", full.Total.Watched, full.Total.Sent, ok.Total.Watched, ok.Total.Sent)
+	}
+	var watched uint64
+	for _, w := range r.All.Windows {
+		watched += w.Watched
+	}
+	if watched != full.Total.Sent {
+		t.Fatalf("windows count %d watched, want %d", watched, full.Total.Sent)
+	}
+	th, _ := ParseThresholds("all: watched<1")
+	if v := r.Check(th); len(v) != 1 {
+		t.Fatalf("violations %v", v)
+	}
+}

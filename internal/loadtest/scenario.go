@@ -46,10 +46,17 @@ type Scenario struct {
 	// is hit the next arrival waits for a free worker: from then on the
 	// model is no longer open and arrivals are late. [Result] reports the
 	// lateness (Arrivals.Late, Arrivals.MaxLate) so such a run is visible,
-	// never silently closed-loop. Zero means [DefaultMaxInFlight].
+	// never silently closed-loop. It is also the most connections the
+	// generator opens to the service (and keeps idle between requests).
+	// Zero means [DefaultMaxInFlight].
 	MaxInFlight int
 	// Seed seeds the endpoint and user choice. Zero means [DefaultSeed].
 	Seed uint64
+	// WatchFor, when set, is looked for in the first 1 KiB of every
+	// answer's body (any status); answers that contain it are counted in
+	// Counts.Watched, e.g. "53300" to show that no request met the
+	// server's connection limit. Empty: bodies are drained unread.
+	WatchFor string
 	// Scrape, when set, is called once a second during the run (e.g. the
 	// service's /debug/stats mapped to connections in use per node). A
 	// failure is counted and kept in the result, never fatal.

@@ -63,7 +63,9 @@ func (s Schedule) Arrivals() uint64 {
 	for _, st := range s.Stages {
 		n += st.Rate * st.Duration.Seconds()
 	}
-	return uint64(math.Floor(n + 1e-9))
+	// Arrival k is due while k < the running total, so a fractional
+	// total rounds up.
+	return uint64(max(0, math.Ceil(n-1e-9)))
 }
 
 func (s Schedule) validate() error {

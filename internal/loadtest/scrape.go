@@ -17,7 +17,7 @@ import (
 
 // Scraper reads the service's own view once a second: named values such
 // as "conns_in_use primary" or "conns_in_use shard1". The integrator maps
-// the service's JSON or metrics with it ([JSONScraper], [PrometheusScraper]).
+// the service's JSON or metrics with it ([HTTPScraper], [PrometheusScraper]).
 // Its ctx ends after [scrapeTimeout].
 type Scraper func(ctx context.Context) (map[string]float64, error)
 
@@ -149,10 +149,10 @@ func fetchBody(ctx context.Context, client *http.Client, url string) ([]byte, er
 	return body, nil
 }
 
-// JSONScraper scrapes url and maps its body with parse (the integrator
-// knows the service's JSON, this package does not). A nil client means
-// http.DefaultClient.
-func JSONScraper(client *http.Client, url string, parse func(body []byte) (map[string]float64, error)) Scraper {
+// HTTPScraper scrapes url (GET, 2xx, at most 4 MiB) and maps its body
+// with parse: the integrator knows the service's /debug/stats JSON, this
+// package does not. A nil client means http.DefaultClient.
+func HTTPScraper(client *http.Client, url string, parse func(body []byte) (map[string]float64, error)) Scraper {
 	if client == nil {
 		client = http.DefaultClient
 	}
@@ -169,14 +169,7 @@ func JSONScraper(client *http.Client, url string, parse func(body []byte) (map[s
 // sample of the gauge or counter family, named "family label" by the value
 // of label (e.g. family "dbx_pool_acquired_conns", label "node").
 func PrometheusScraper(client *http.Client, url, family, label string) Scraper {
-	if client == nil {
-		client = http.DefaultClient
-	}
-	return func(ctx context.Context) (map[string]float64, error) {
-		body, err := fetchBody(ctx, client, url)
-		if err != nil {
-			return nil, err
-		}
+	return HTTPScraper(client, url, func(body []byte) (map[string]float64, error) {
 		p := expfmt.NewTextParser(model.UTF8Validation)
 		fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
 		if err != nil {
@@ -204,5 +197,5 @@ func PrometheusScraper(client *http.Client, url, family, label string) Scraper {
 			}
 		}
 		return out, nil
-	}
+	})
 }

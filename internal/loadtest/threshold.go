@@ -45,8 +45,8 @@ func lat(f func(Stats) time.Duration) metric {
 }
 
 // metrics are the threshold metrics: admitted latency percentiles, rates
-// of errors and sheds (of sent requests), answered throughput (req/s) and
-// the error count.
+// of errors and sheds (of sent requests), answered throughput (req/s),
+// the error count and the watched count.
 var metrics = map[string]metric{
 	"p50":        lat(func(s Stats) time.Duration { return s.P50 }),
 	"p90":        lat(func(s Stats) time.Duration { return s.P90 }),
@@ -59,6 +59,7 @@ var metrics = map[string]metric{
 	"shed_rate":  {kindRate, func(s Stats) float64 { return s.ShedRate() }},
 	"throughput": {kindThroughput, func(s Stats) float64 { return s.Throughput() }},
 	"errors":     {kindCount, func(s Stats) float64 { return float64(s.Errors()) }},
+	"watched":    {kindCount, func(s Stats) float64 { return float64(s.Watched) }},
 }
 
 var ops = []string{"<=", ">=", "<", ">"} // two-character ones first
@@ -70,7 +71,8 @@ var ops = []string{"<=", ">=", "<", ">"} // two-character ones first
 //
 // Metrics: p50, p90, p95, p99, p99.9, max, mean (admitted latency, a
 // duration), error_rate and shed_rate (of sent requests: "1%" or 0.01),
-// throughput (answered per second), errors (a count). Operators: <, <=,
+// throughput (answered per second), errors and watched (counts; watched
+// is answers containing Scenario.WatchFor). Operators: <, <=,
 // >, >=. The endpoint "all" (or "*") is the aggregate.
 func ParseThresholds(s string) (Thresholds, error) {
 	var th Thresholds
@@ -152,7 +154,7 @@ func parseThreshold(ep, c string) (Threshold, error) {
 }
 
 func metricNames() string {
-	return "p50, p90, p95, p99, p99.9, max, mean, error_rate, shed_rate, throughput, errors"
+	return "p50, p90, p95, p99, p99.9, max, mean, error_rate, shed_rate, throughput, errors, watched"
 }
 
 // String is the compact form, parseable by [ParseThresholds].

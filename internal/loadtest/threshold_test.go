@@ -10,27 +10,30 @@ import (
 
 // The mechanism `make loadtest` relies on: the same thresholds pass on a
 // fast server and fail once a slowdown is injected.
+//
+// Not parallel with the package's other tests, and the margins are wide
+// (an empty handler against 250 ms, a 1 s slowdown): the machine's load
+// must not decide the verdict.
 func TestThresholdsBiteOnInjectedSlowdown(t *testing.T) {
-	t.Parallel()
-	th, err := ParseThresholds("api: p95<100ms, p99<250ms, error_rate<1%; all: shed_rate<=5%")
+	th, err := ParseThresholds("api: p95<250ms, p99<500ms, error_rate<1%; all: shed_rate<=5%")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, slowdown := range []time.Duration{0, 300 * time.Millisecond} {
+	for _, slowdown := range []time.Duration{0, time.Second} {
 		t.Run(slowdown.String(), func(t *testing.T) {
 			t.Parallel()
 			url := serve(t, func(w http.ResponseWriter, r *http.Request) { sleep(r, slowdown) })
-			r := run(t, Scenario{BaseURL: url, Endpoints: []Endpoint{get("api", "/", 1)}, Schedule: Constant(50, 2*time.Second)})
+			r := run(t, Scenario{BaseURL: url, Endpoints: []Endpoint{get("api", "/", 1)}, Schedule: Constant(20, 2*time.Second)})
 			v := r.Check(th)
 			t.Logf("p95 %v, p99 %v: %v", r.All.Total.P95, r.All.Total.P99, v)
 			if slowdown == 0 && len(v) != 0 {
 				t.Fatalf("fast server crossed thresholds: %v", v)
 			}
 			if slowdown > 0 {
-				if len(v) != 2 || v[0].Threshold.Metric != "p95" || v[1].Threshold.Metric != "p99" || v[0].Observed < 0.3 {
-					t.Fatalf("slowed server: violations %v, want p95 and p99 at >= 300ms", v)
+				if len(v) != 2 || v[0].Threshold.Metric != "p95" || v[1].Threshold.Metric != "p99" || v[0].Observed < 1 {
+					t.Fatalf("slowed server: violations %v, want p95 and p99 at >= 1s", v)
 				}
-				if !strings.Contains(v[0].String(), "api: p95<100ms crossed: p95 is 3") {
+				if !strings.Contains(v[0].String(), "api: p95<250ms crossed: p95 is ") {
 					t.Fatalf("violation reads %q", v[0])
 				}
 			}

@@ -28,12 +28,12 @@ func newTracker(name string, slo SLO, s Schedule, timeout time.Duration) *tracke
 		name:    name,
 		slo:     slo,
 		highest: highest,
-		total:   newBucket(0, s.Duration(), highest),
+		total:   newBucket(0, s.Duration(), highest, sigFigs),
 		open:    map[int]*bucket{},
 	}
 	var start time.Duration
 	for _, st := range s.Stages {
-		t.stages = append(t.stages, newBucket(start, st.Duration, highest))
+		t.stages = append(t.stages, newBucket(start, st.Duration, highest, sigFigsSmall))
 		start += st.Duration
 	}
 	return t
@@ -50,10 +50,19 @@ func (t *tracker) add(cl class, lat, off time.Duration, st int) {
 	}
 	b := t.open[w]
 	if b == nil {
-		b = newBucket(time.Duration(w)*window, window, t.highest)
+		b = newBucket(time.Duration(w)*window, window, t.highest, sigFigsSmall)
 		t.open[w] = b
 	}
 	b.add(cl, lat)
+}
+
+// watched counts a watched answer sent at off (in stage st).
+func (t *tracker) watched(off time.Duration, st int) {
+	t.total.counts.Watched++
+	t.stages[st].counts.Watched++
+	if b := t.open[int(off/window)]; b != nil {
+		b.counts.Watched++
+	}
 }
 
 // closeBefore summarises every window before w, empty ones included, so
