@@ -63,8 +63,13 @@ lint: lint-fast ## gofmt check, go vet, staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 
 .PHONY: demo
-demo: ## start a throwaway topology, migrate, seed, show pgfleet at work
+demo: ## the orders example on a throwaway topology under open-model load for 30 s: report + HTML report
 	$(GO) run ./internal/cmd/demo
+
+SLACK ?= 1
+.PHONY: loadtest
+loadtest: ## the demo's load with SLO thresholds (SLACK=F loosens latencies), then the overload ramp; fails when crossed
+	$(GO) run ./internal/cmd/demo --loadtest --duration 20s --slack $(SLACK)
 
 .PHONY: demo/fleetsim
 demo/fleetsim: ## autoscaling simulation, naive pools vs fleet quotas (~2 min); writes docs/fleetsim/

@@ -56,7 +56,7 @@ func scenario(baseURL string, customers, products int, sched loadtest.Schedule) 
 		Schedule:  sched,
 		Users:     loadtest.Users{Count: customers},
 		Timeout:   2 * time.Second,
-		Scrape:    loadtest.JSONScraper(nil, baseURL+"/debug/stats", connectionsInUse),
+		Scrape:    loadtest.HTTPScraper(nil, baseURL+"/debug/stats", connectionsInUse),
 	}
 }
 
