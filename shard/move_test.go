@@ -127,7 +127,7 @@ func (w *writer) do(ctx context.Context, op int) error {
 
 // catalog puts the fleet's map in a catalog on the topology's primary and
 // returns it with the shards as a Move wants them.
-func (f *fleet) catalog(t *testing.T) (shard.DB, map[string]shard.DB) {
+func (f *fleet) catalog(t testing.TB) (shard.DB, map[string]shard.DB) {
 	t.Helper()
 	catalog := dbxtest.Pool(t, f.topo.Primary)
 	if err := shard.EnsureCatalog(t.Context(), catalog); err != nil {
