@@ -53,8 +53,9 @@ type MoveReport struct {
 }
 
 // IsBucketMoved reports whether err is the fence of a bucket move: the write
-// went to a shard that no longer owns the row's bucket (or is handing it
-// over). Reload the map ([Router.Reload]) and retry.
+// went to a shard that no longer owns the row's bucket, or the bucket it
+// declared ([Router.Exec], [Router.Tx]), or is handing it over. Reload the
+// map ([Router.Reload]) and retry.
 func IsBucketMoved(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == movedCode
