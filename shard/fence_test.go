@@ -96,23 +96,40 @@ func bucketRows(t *testing.T, f *fleet, shardName string, bucket int) map[int64]
 	return out
 }
 
+// moveSetup is a fleet with a catalog, user's key with its bucket, the
+// shard that owns it and another shard to move it to, and another
+// process's Router that keeps the first map until it reloads.
+type moveSetup struct {
+	f            *fleet
+	catalog      shard.DB
+	dbs          map[string]shard.DB
+	k            shard.Key
+	bucket       int
+	owner, other string
+	firstMap     *shard.Router
+}
+
+func newMoveSetup(t *testing.T, user int64) moveSetup {
+	t.Helper()
+	dbxtest.SkipShort(t)
+	t.Parallel()
+	f := startFleet(t, shard.Config{})
+	catalog, dbs := f.catalog(t)
+	k := shard.Int(user)
+	owner := f.router.ShardOf(k)
+	return moveSetup{f, catalog, dbs, k, f.router.Bucket(k), owner, otherShard(owner), f.routerWith(t, f.router.Map())}
+}
+
 // TestStaleWriteAfterCleanup: once a move is complete and the source
 // cleaned, an UPDATE or DELETE routed with the old map matches no row
 // there. Declared (Router.Exec, Router.Tx) it fails with IsBucketMoved;
 // undeclared (For(k).Exec) it shows the documented 0-row success. After
 // Reload the declared writes land on the new shard.
 func TestStaleWriteAfterCleanup(t *testing.T) {
-	dbxtest.SkipShort(t)
-	t.Parallel()
-	f := startFleet(t, shard.Config{})
-	ctx := t.Context()
-	catalog, dbs := f.catalog(t)
-	stale := f.routerWith(t, f.router.Map())
-
 	const user = 42
-	k := shard.Int(user)
-	bucket, from := f.router.Bucket(k), f.router.ShardOf(k)
-	to := otherShard(from)
+	ms := newMoveSetup(t, user)
+	f, catalog, dbs, k, bucket, from, to, stale := ms.f, ms.catalog, ms.dbs, ms.k, ms.bucket, ms.owner, ms.other, ms.firstMap
+	ctx := t.Context()
 	var other int64 // a user of another bucket on the same source shard
 	for u := int64(1); other == 0; u++ {
 		if f.router.ShardOf(shard.Int(u)) == from && f.router.Bucket(shard.Int(u)) != bucket {
@@ -226,17 +243,10 @@ func TestDeclaredTx(t *testing.T) {
 // writes again (from that process too: its map and the current one agree),
 // and B refuses a process that stopped at the middle map.
 func TestMoveThereAndBack(t *testing.T) {
-	dbxtest.SkipShort(t)
-	t.Parallel()
-	f := startFleet(t, shard.Config{})
-	ctx := t.Context()
-	catalog, dbs := f.catalog(t)
-	first := f.routerWith(t, f.router.Map())
-
 	const user = 7
-	k := shard.Int(user)
-	bucket, a := f.router.Bucket(k), f.router.ShardOf(k)
-	b := otherShard(a)
+	ms := newMoveSetup(t, user)
+	f, catalog, dbs, k, bucket, a, b, first := ms.f, ms.catalog, ms.dbs, ms.k, ms.bucket, ms.owner, ms.other, ms.firstMap
+	ctx := t.Context()
 	for id := int64(1); id <= 5; id++ {
 		if err := insertEvent(ctx, f.router, k, user, id); err != nil {
 			t.Fatal(err)
