@@ -150,7 +150,7 @@ func TestStaleWriteAfterCleanup(t *testing.T) {
 		t.Fatalf("move: %+v, %v", rep, err)
 	}
 
-	tag, err := stale.Exec(ctx, k, `UPDATE events SET body = 'lost' WHERE id = $1`, 1)
+	_, err = stale.Exec(ctx, k, `UPDATE events SET body = 'lost' WHERE id = $1`, 1)
 	wantMoved(t, "a declared UPDATE", err)
 	if !strings.Contains(err.Error(), "declared write") {
 		t.Fatalf("the statement guard, not a row trigger, should refuse it: %v", err)
@@ -169,7 +169,7 @@ func TestStaleWriteAfterCleanup(t *testing.T) {
 	}
 	// The fence is per bucket: the other bucket's declared writes on the
 	// old shard go on.
-	tag, err = stale.Exec(ctx, shard.Int(other), `UPDATE events SET body = 'kept' WHERE id = $1`, 4)
+	tag, err := stale.Exec(ctx, shard.Int(other), `UPDATE events SET body = 'kept' WHERE id = $1`, 4)
 	wantRows(t, "a declared UPDATE of another bucket on the source", tag.RowsAffected(), err, 1)
 
 	// Undeclared, the same statements succeed on 0 rows: the documented gap.
