@@ -3,6 +3,7 @@ package shard_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -19,7 +20,7 @@ import (
 // never was a move's source (no triggers); table=former-source has the
 // move's row trigger and statement guard, as every source keeps them.
 //
-//	PGFLEET_REQUIRE_DB=1 go test -run '^$' -bench BenchmarkShardWrite -benchtime 3000x -count 5 ./shard/
+//	PGFLEET_REQUIRE_DB=1 go test ./shard/ -run XXX -bench BenchmarkShardWrite -benchtime 2000x -count 6 (make bench/shard-write)
 func BenchmarkShardWrite(b *testing.B) {
 	dbxtest.SkipShort(b)
 	f := startFleet(b, shard.Config{HotKeys: shard.HotKeyConfig{Disabled: true}})
@@ -70,7 +71,7 @@ func BenchmarkShardWrite(b *testing.B) {
 				b.Fatalf("%d rows, %v", tag.RowsAffected(), err)
 			}
 		}
-		for _, exec := range []struct {
+		execs := []struct {
 			name string
 			run  func()
 		}{
@@ -86,7 +87,8 @@ func BenchmarkShardWrite(b *testing.B) {
 					b.Fatal(err)
 				}
 			}},
-		} {
+		}
+		for _, exec := range execs {
 			b.Run("table="+table.name+"/exec="+exec.name, func(b *testing.B) {
 				exec.run() // prepare the statements on a connection first
 				b.ReportAllocs()
@@ -95,5 +97,24 @@ func BenchmarkShardWrite(b *testing.B) {
 				}
 			})
 		}
+		// On a shared, loaded machine the runs above drift with the load
+		// between them; here each iteration runs all four, timed apart, so
+		// that every contender sees the same load: compare these.
+		b.Run("table="+table.name+"/side-by-side", func(b *testing.B) {
+			total := make([]time.Duration, len(execs))
+			for b.Loop() {
+				for i, e := range execs {
+					start := time.Now()
+					e.run()
+					total[i] += time.Since(start)
+				}
+			}
+			for i, e := range execs {
+				b.ReportMetric(float64(total[i].Nanoseconds())/float64(b.N), e.name+"-ns/op")
+			}
+			b.ReportMetric(float64(total[1])/float64(total[0]), "declared/plain")
+			b.ReportMetric(float64(total[3])/float64(total[2]), "declared-tx/plain-tx")
+			b.ReportMetric(0, "ns/op") // the sum of the four: not a figure to compare
+		})
 	}
 }
