@@ -61,11 +61,13 @@ func IsBucketMoved(err error) bool {
 	return errors.As(err, &pe) && pe.Code == movedCode
 }
 
-// shardSchema is installed on the source shard of a move. The trigger logs
-// the primary key of every row written in a moving bucket, and refuses
-// writes once the bucket is fenced. It reads pgfleet_shard_moving with a
-// fresh snapshot per statement (READ COMMITTED), which is why moves require
-// writers in READ COMMITTED (Postgres' and pgx's default).
+// shardSchema is installed on both shards of a move (the target may be a
+// source later). The row trigger function logs the primary key of every row
+// written in a moving bucket, and refuses writes of rows once the bucket is
+// fenced; the guard function refuses a declared statement of a fenced bucket
+// (see guardTrigger). Both read pgfleet_shard_moving with a fresh snapshot
+// per statement (READ COMMITTED), which is why moves require writers in READ
+// COMMITTED (Postgres' and pgx's default).
 const shardSchema = `
 CREATE TABLE IF NOT EXISTS pgfleet_shard_moving (
 	bucket int PRIMARY KEY,
