@@ -49,6 +49,10 @@ bench/shard: ## Router.For with hot-key detection vs BoomFilters TopK: recall an
 	$(GO) test ./shard/ -run 'TestRecallAgainstBoomTopK|TestHotKeysZipfAccuracy' -v -count=1
 	$(GO) test ./shard/ -run XXX -bench 'BenchmarkFor|BenchmarkBoomTopK' -benchmem -count 5
 
+.PHONY: bench/shard-write
+bench/shard-write: ## declared writes (Router.Exec, Router.Tx) vs plain ones, same servers, contenders interleaved
+	PGFLEET_REQUIRE_DB=1 $(GO) test ./shard/ -run XXX -bench BenchmarkShardWrite -benchtime 2000x -count 6
+
 .PHONY: bench/loader
 bench/loader: ## N+1 vs loaders vs JOIN vs dataloadgen, one server, one run
 	$(GO) run ./internal/cmd/loaderbench

@@ -239,7 +239,9 @@ func (c *Cache[V]) Invalidate(k Key) {
 }
 
 // Write runs fn on k's shard (the Router's choice, as For) and then
-// invalidates k, so the next Get loads what fn wrote.
+// invalidates k, so the next Get loads what fn wrote. Statements fn sends
+// on the Cluster are not declared writes: for the full fence of a bucket
+// move (see [Move]), write through [Router.Exec] or [Router.Tx] in fn.
 func (c *Cache[V]) Write(ctx context.Context, k Key, fn func(ctx context.Context, c *dbx.Cluster) error) error {
 	defer c.Invalidate(k)
 	return fn(ctx, c.r.For(k))

@@ -40,7 +40,7 @@ type fleet struct {
 	router   *shard.Router
 }
 
-func startFleet(t *testing.T, cfg shard.Config) *fleet {
+func startFleet(t testing.TB, cfg shard.Config) *fleet {
 	t.Helper()
 	ctx := t.Context()
 	topo := dbxtest.Start(t, dbxtest.Topology{Shards: 3})

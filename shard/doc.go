@@ -8,12 +8,13 @@
 //	registry.MustRegister(router.Collector())
 //
 //	k := shard.Int(userID)
-//	_, err = router.For(k).Exec(ctx,
+//	_, err = router.Exec(ctx, k, // a declared write of k's bucket
 //		`INSERT INTO events (id, user_id, bucket, body) VALUES ($1, $2, $3, $4)`,
 //		id, userID, router.Bucket(k), body)
 //	if shard.IsBucketMoved(err) { // the bucket moved away: reload the map, retry
 //		router.Reload(ctx, catalog)
 //	}
+//	rows, err := router.For(k).Query(ctx, `SELECT ... WHERE user_id = $1`, userID) // reads
 //
 //	newest, err := shard.Gather(ctx, router, shard.ScatterOptions{}, 20, byTimeDesc,
 //		func(ctx context.Context, _ string, c *dbx.Cluster) ([]Event, error) {
@@ -46,6 +47,23 @@
 // and its state is in the databases: a run killed at any point is finished
 // by running it again. Each row must store its bucket in a column (default
 // "bucket"), and writers must use READ COMMITTED (the default).
+//
+// # Writes during and after a move
+//
+// A process learns of a move only when it reloads the map, so for a while
+// it sends the bucket's writes to the old shard. The old shard fences the
+// bucket: from the fence on it refuses them with [IsBucketMoved], and the
+// process reloads and retries. Which writes the fence sees:
+//
+//   - Declared writes, always: [Router.Exec] (one statement) and
+//     [Router.Tx] (a transaction) tell the shard which bucket they write,
+//     in the same round trip, and a statement-level trigger refuses them
+//     even when they match no row.
+//   - Undeclared writes (router.For(k).Exec, or any other connection) only
+//     when they touch a row of the bucket: an INSERT always, an UPDATE or
+//     DELETE only until the move has deleted the old copy. After that, a
+//     stale UPDATE or DELETE matches 0 rows and succeeds: the write is
+//     silently lost. Use the declared API for every write of sharded rows.
 //
 // # Scatter-gather
 //

@@ -53,18 +53,21 @@ type MoveReport struct {
 }
 
 // IsBucketMoved reports whether err is the fence of a bucket move: the write
-// went to a shard that no longer owns the row's bucket (or is handing it
-// over). Reload the map ([Router.Reload]) and retry.
+// went to a shard that no longer owns the row's bucket, or the bucket it
+// declared ([Router.Exec], [Router.Tx]), or is handing it over. Reload the
+// map ([Router.Reload]) and retry.
 func IsBucketMoved(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == movedCode
 }
 
-// shardSchema is installed on the source shard of a move. The trigger logs
-// the primary key of every row written in a moving bucket, and refuses
-// writes once the bucket is fenced. It reads pgfleet_shard_moving with a
-// fresh snapshot per statement (READ COMMITTED), which is why moves require
-// writers in READ COMMITTED (Postgres' and pgx's default).
+// shardSchema is installed on both shards of a move (the target may be a
+// source later). The row trigger function logs the primary key of every row
+// written in a moving bucket, and refuses writes of rows once the bucket is
+// fenced; the guard function refuses a declared statement of a fenced bucket
+// (see guardTrigger). Both read pgfleet_shard_moving with a fresh snapshot
+// per statement (READ COMMITTED), which is why moves require writers in READ
+// COMMITTED (Postgres' and pgx's default).
 const shardSchema = `
 CREATE TABLE IF NOT EXISTS pgfleet_shard_moving (
 	bucket int PRIMARY KEY,
@@ -103,7 +106,26 @@ BEGIN
 		INSERT INTO pgfleet_shard_changes (tbl, bucket, pk) VALUES (TG_RELID, b, pk);
 	END LOOP;
 	RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION pgfleet_shard_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	b int := current_setting('pgfleet.shard_bucket')::int;
+BEGIN
+	IF EXISTS (SELECT FROM pgfleet_shard_moving m WHERE m.bucket = b AND m.fenced) THEN
+		RAISE EXCEPTION 'pgfleet: bucket % of table % has moved to another shard (declared write)', b, TG_TABLE_NAME
+			USING ERRCODE = 'PGF01', HINT = 'reload the shard map (Router.Reload) and retry';
+	END IF;
+	RETURN NULL;
 END $$;`
+
+// guardTrigger is the statement-level half of the fence: it fires once per
+// statement, before any row is touched and whether or not a row matches,
+// for declared writes only (the WHEN clause costs undeclared statements one
+// setting lookup, not a function call). current_setting(..., true) is NULL
+// in a session that never declared and empty after a declaring transaction
+// ended. Like the row trigger's, its lookup runs with a fresh READ COMMITTED
+// snapshot taken after the statement's table lock was granted.
+const guardTrigger = ` FOR EACH STATEMENT WHEN (current_setting('pgfleet.shard_bucket', true) <> '') EXECUTE FUNCTION pgfleet_shard_guard()`
 
 // table is one sharded table as the source describes it.
 type table struct {
@@ -122,9 +144,10 @@ type table struct {
 // again with the same spec; nothing is lost or duplicated:
 //
 //  1. Record the move in the catalog (pgfleet_shard_moves).
-//  2. On the source: install the change-tracking trigger on each table and
-//     mark the bucket moving, under a brief SHARE ROW EXCLUSIVE lock so
-//     that no write in flight escapes the log. Writes continue.
+//  2. On the source: install the change-tracking row trigger and the
+//     statement-level guard on each table and mark the bucket moving,
+//     under a brief SHARE ROW EXCLUSIVE lock so that no write in flight
+//     escapes the log. Writes continue.
 //  3. Empty the bucket on the target, then copy its rows in primary-key
 //     order (keyset batches, upserts).
 //  4. Replay logged changes (re-read each changed key on the source; upsert
@@ -132,20 +155,39 @@ type table struct {
 //  5. Fence: under the same brief lock, mark the bucket fenced; from then on
 //     the source refuses its writes ([IsBucketMoved]). Replay the rest.
 //  6. Flip: save the map version that gives the bucket to the target.
-//  7. Delete the bucket's rows and change log on the source. The fence
-//     stays, so a process with the old map cannot insert in the old place.
+//  7. Lift the target's own fence of the bucket, if an earlier move took
+//     the bucket away from it (A -> B, then B -> A); delete the bucket's
+//     rows and change log on the source. The source's fence stays, so a
+//     process with the old map cannot write in the old place.
 //
-// Known gap: the fence is a row trigger, so after step 7 an UPDATE or DELETE
-// sent with a stale map matches no row on the source and succeeds with 0
-// rows affected instead of failing with [IsBucketMoved]. Until that is
-// closed, a writer that gets 0 rows must [Router.Reload] and retry when the
-// map version changed.
+// Which writes the fence refuses. A write that reaches the source with a
+// map older than the flip fails with [IsBucketMoved] (reload the map,
+// retry) when it is
+//   - declared: sent with [Router.Exec] or inside [Router.Tx], which tell
+//     the shard the key's bucket; the guard refuses the statement whether
+//     or not it matches rows, before and after step 7; or
+//   - undeclared, but touches a row of the bucket: any INSERT, and an
+//     UPDATE or DELETE before step 7 (the row trigger).
 //
+// An undeclared UPDATE or DELETE (router.For(k).Exec) sent with a stale map
+// after step 7 matches no row on the source and succeeds with 0 rows
+// affected: the fence cannot see it, and the write is lost. Send writes of
+// sharded rows through Router.Exec or Router.Tx. A shard that never was a
+// source has no triggers, and needs none: no map ever sent the bucket's
+// writes there before it owned the bucket. A fence lives in the shard's
+// pgfleet_shard_moving table; a move back to a shard lifts it only after the
+// flip, so that a process whose map predates the first move cannot write
+// the copy the mover is building there.
+//
+// A run killed after step 5 leaves the bucket's writes refused (on the
+// source, and on the target of a move back) until Move is run again.
 // Reads of the bucket see the source until the flip and the target after
 // it; other buckets are untouched except for the two short locks. Writers
-// must use READ COMMITTED transactions. The trigger stays on the source's
-// tables (it is the fence): each row written there costs one primary-key
-// lookup in pgfleet_shard_moving. catalog holds the map; shards maps
+// must use READ COMMITTED transactions (Router.Tx does): each statement
+// then sees a fence that was committed before its table lock was granted.
+// The triggers stay on the source's tables (they are the fence): each row
+// written there costs one primary-key lookup in pgfleet_shard_moving, and
+// each declared statement one more. catalog holds the map; shards maps
 // every shard name of the map to its database.
 func Move(ctx context.Context, catalog DB, shards map[string]DB, spec MoveSpec) (*MoveReport, error) {
 	spec, err := spec.withDefaults()
@@ -185,7 +227,7 @@ func Move(ctx context.Context, catalog DB, shards map[string]DB, spec MoveSpec) 
 			return rep, nil
 		}
 		rep.From = recFrom // flipped by an earlier run that died before cleaning up
-		return rep, finish(ctx, catalog, shards[recFrom], spec, rep)
+		return rep, finish(ctx, catalog, shards[recFrom], shards[spec.To], spec, rep)
 	} else {
 		rep.From = owner
 	}
@@ -254,7 +296,7 @@ func Move(ctx context.Context, catalog DB, shards map[string]DB, spec MoveSpec) 
 	if err := spec.step("flipped"); err != nil {
 		return nil, err
 	}
-	return rep, finish(ctx, catalog, src, spec, rep)
+	return rep, finish(ctx, catalog, src, dst, spec, rep)
 }
 
 func (s MoveSpec) withDefaults() (MoveSpec, error) {
@@ -349,10 +391,13 @@ func containsStr(list []string, s string) bool {
 	return false
 }
 
-// prepare installs tracking on the source and marks the bucket moving
-// there, clears any fence of the bucket on the target (left by an earlier
-// move away from it), and empties the bucket on the target: until the flip
-// the target's copy is only ever this move's.
+// prepare installs tracking and the guard on the source and marks the
+// bucket moving there, and empties the bucket on the target: until the flip
+// the target's copy is only ever this move's. A fence of the bucket on the
+// target (left by an earlier move away from it) stays until the flip
+// ([finish] lifts it): a process whose map predates that earlier move must
+// not write the target's copy while the mover builds it. The mover's own
+// writes on the target pass the fence ([asMover]).
 func prepare(ctx context.Context, src, dst DB, tables []*table, spec MoveSpec) error {
 	for _, db := range []DB{src, dst} {
 		if _, err := db.Exec(ctx, shardSchema); err != nil {
@@ -369,15 +414,16 @@ func prepare(ctx context.Context, src, dst DB, tables []*table, spec MoveSpec) e
 			` FOR EACH ROW EXECUTE FUNCTION pgfleet_shard_track(`+strings.Join(lits, ", ")+`)`); err != nil {
 			return fmt.Errorf("shard: move: trigger on %s: %w", t.name, err)
 		}
-	}
-	if _, err := dst.Exec(ctx, `DELETE FROM pgfleet_shard_moving WHERE bucket = $1`, spec.Bucket); err != nil {
-		return fmt.Errorf("shard: move: clear the target's fence: %w", err)
+		if _, err := src.Exec(ctx, `CREATE OR REPLACE TRIGGER pgfleet_shard_guard BEFORE INSERT OR UPDATE OR DELETE ON `+t.ident+guardTrigger); err != nil {
+			return fmt.Errorf("shard: move: guard trigger on %s: %w", t.name, err)
+		}
 	}
 	if err := setMoving(ctx, src, tables, spec, false); err != nil {
 		return err
 	}
 	for _, t := range tables {
-		if _, err := dst.Exec(ctx, `DELETE FROM `+t.ident+` WHERE `+pgx.Identifier{spec.BucketColumn}.Sanitize()+` = $1`, spec.Bucket); err != nil {
+		_, err := asMover(ctx, dst, `DELETE FROM `+t.ident+` WHERE `+pgx.Identifier{spec.BucketColumn}.Sanitize()+` = $1`, spec.Bucket)
+		if err != nil {
 			return fmt.Errorf("shard: move: empty bucket %d of %s on the target: %w", spec.Bucket, t.name, err)
 		}
 	}
@@ -439,12 +485,12 @@ func copyBucket(ctx context.Context, src, dst DB, t *table, spec MoveSpec) (int,
 		if last == nil {
 			return total, nil
 		}
-		tag, err := dst.Exec(ctx, `INSERT INTO `+t.ident+` (`+t.colList+`) SELECT `+t.colList+` FROM jsonb_populate_recordset(NULL::`+t.ident+`, $1)
+		n, err := asMover(ctx, dst, `INSERT INTO `+t.ident+` (`+t.colList+`) SELECT `+t.colList+` FROM jsonb_populate_recordset(NULL::`+t.ident+`, $1)
 			ON CONFLICT (`+t.pkList+`) DO UPDATE SET `+t.update, batch)
 		if err != nil {
 			return total, fmt.Errorf("shard: move: write bucket %d of %s: %w", spec.Bucket, t.name, err)
 		}
-		total += int(tag.RowsAffected())
+		total += n
 		after = last
 		if err := spec.step("copied-batch"); err != nil {
 			return total, err
@@ -484,19 +530,25 @@ func catchUp(ctx context.Context, src, dst DB, tables []*table, spec MoveSpec) (
 			return total, fmt.Errorf("shard: move: read the change log: %w", err)
 		}
 		match := `(` + prefixed("t.", t.pk) + `) = (` + prefixed("k.", t.pk) + `)`
-		for _, pk := range keys {
-			var row []byte
-			err := src.QueryRow(ctx, `SELECT to_jsonb(t) FROM `+t.ident+` t, jsonb_populate_record(NULL::`+t.ident+`, $1) k WHERE `+match, pk).Scan(&row)
-			switch {
-			case errors.Is(err, pgx.ErrNoRows):
-				_, err = dst.Exec(ctx, `DELETE FROM `+t.ident+` t USING jsonb_populate_record(NULL::`+t.ident+`, $1) k WHERE `+match, pk)
-			case err == nil:
-				_, err = dst.Exec(ctx, `INSERT INTO `+t.ident+` (`+t.colList+`) SELECT `+t.colList+` FROM jsonb_populate_record(NULL::`+t.ident+`, $1)
-					ON CONFLICT (`+t.pkList+`) DO UPDATE SET `+t.update, row)
+		err = moverTx(ctx, dst, func(tx pgx.Tx) error { // one target transaction per batch
+			for _, pk := range keys {
+				var row []byte
+				err := src.QueryRow(ctx, `SELECT to_jsonb(t) FROM `+t.ident+` t, jsonb_populate_record(NULL::`+t.ident+`, $1) k WHERE `+match, pk).Scan(&row)
+				switch {
+				case errors.Is(err, pgx.ErrNoRows):
+					_, err = tx.Exec(ctx, `DELETE FROM `+t.ident+` t USING jsonb_populate_record(NULL::`+t.ident+`, $1) k WHERE `+match, pk)
+				case err == nil:
+					_, err = tx.Exec(ctx, `INSERT INTO `+t.ident+` (`+t.colList+`) SELECT `+t.colList+` FROM jsonb_populate_record(NULL::`+t.ident+`, $1)
+						ON CONFLICT (`+t.pkList+`) DO UPDATE SET `+t.update, row)
+				}
+				if err != nil {
+					return err
+				}
 			}
-			if err != nil {
-				return total, fmt.Errorf("shard: move: replay a change of %s: %w", t.name, err)
-			}
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("shard: move: replay a change of %s: %w", t.name, err)
 		}
 		if len(seqs) > 0 {
 			if _, err := src.Exec(ctx, `DELETE FROM pgfleet_shard_changes WHERE seq = ANY($1)`, seqs); err != nil {
@@ -508,16 +560,21 @@ func catchUp(ctx context.Context, src, dst DB, tables []*table, spec MoveSpec) (
 	return total, nil
 }
 
-// finish deletes the bucket's rows and change log on the source (the fence
+// finish runs after the flip: it lifts the bucket's fence on the target
+// (left there by an earlier move away from it: the target owns the bucket
+// now), deletes the bucket's rows and change log on the source (whose fence
 // stays) and marks the move done.
-func finish(ctx context.Context, catalog, src DB, spec MoveSpec, rep *MoveReport) error {
+func finish(ctx context.Context, catalog, src, dst DB, spec MoveSpec, rep *MoveReport) error {
 	if _, err := catalog.Exec(ctx, `UPDATE pgfleet_shard_moves SET state = 'flipped', updated_at = now() WHERE bucket = $1`, spec.Bucket); err != nil {
 		return fmt.Errorf("shard: move: %w", err)
+	}
+	if _, err := dst.Exec(ctx, `DELETE FROM pgfleet_shard_moving WHERE bucket = $1`, spec.Bucket); err != nil {
+		return fmt.Errorf("shard: move: lift the target's old fence of bucket %d: %w", spec.Bucket, err)
 	}
 	bcol := pgx.Identifier{spec.BucketColumn}.Sanitize()
 	for _, name := range spec.Tables {
 		for {
-			n, err := deleteBatch(ctx, src, `DELETE FROM `+ident(name)+` WHERE ctid = ANY(ARRAY(SELECT ctid FROM `+ident(name)+` WHERE `+bcol+` = $1 LIMIT $2))`, spec.Bucket, spec.Batch)
+			n, err := asMover(ctx, src, `DELETE FROM `+ident(name)+` WHERE ctid = ANY(ARRAY(SELECT ctid FROM `+ident(name)+` WHERE `+bcol+` = $1 LIMIT $2))`, spec.Bucket, spec.Batch)
 			if err != nil {
 				return fmt.Errorf("shard: move: delete bucket %d of %s on the source: %w", spec.Bucket, name, err)
 			}
@@ -539,22 +596,33 @@ func finish(ctx context.Context, catalog, src DB, spec MoveSpec, rep *MoveReport
 	return nil
 }
 
-// deleteBatch runs a delete past the fence: the trigger lets the mover's
-// own transactions through.
-func deleteBatch(ctx context.Context, db DB, sql string, args ...any) (int, error) {
+// asMover runs one write of the mover past the fence (the cleanup of the
+// source, the copy into a target that still holds an old fence of the
+// bucket): the row trigger lets the mover's own transactions through, and
+// logs none of their changes.
+func asMover(ctx context.Context, db DB, sql string, args ...any) (n int, err error) {
+	err = moverTx(ctx, db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, args...)
+		n = int(tag.RowsAffected())
+		return err
+	})
+	return n, err
+}
+
+// moverTx runs fn in a transaction of the mover (see asMover).
+func moverTx(ctx context.Context, db DB, fn func(pgx.Tx) error) error {
 	tx, err := db.Begin(ctx)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	if _, err := tx.Exec(ctx, `SET LOCAL pgfleet.shard_mover = 'on'`); err != nil {
-		return 0, err
+		return err
 	}
-	tag, err := tx.Exec(ctx, sql, args...)
-	if err != nil {
-		return 0, err
+	if err := fn(tx); err != nil {
+		return err
 	}
-	return int(tag.RowsAffected()), tx.Commit(ctx)
+	return tx.Commit(ctx)
 }
 
 // prefixed quotes cols and prefixes each with p ("t.").

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
 	"github.com/pgfleet/pgfleet/shard"
 )
@@ -31,10 +34,13 @@ type row struct {
 	body string
 }
 
-// writer owns a set of ids and changes them through the router while a
-// move runs, retrying a write the fence refused after reloading the map.
+// writer owns a set of ids and changes them through the router's declared
+// writes while a move runs, retrying a write the fence refused after
+// reloading the map. It has no other defence: a write routed with a stale
+// map must fail, never succeed on 0 rows (step checks 1 row per update and
+// delete).
 type writer struct {
-	f       *fleet
+	router  *shard.Router // its own: it reloads only when refused
 	catalog shard.DB
 	users   []int64 // users to write for (mostly in the moving bucket)
 	rng     *rand.Rand
@@ -43,48 +49,53 @@ type writer struct {
 	fenced  int           // writes refused by the fence (then retried)
 }
 
-func (w *writer) exec(ctx context.Context, user int64, sql string, args ...any) (int64, error) {
+// exec runs one declared write of user's bucket, as Router.Exec or, when
+// inTx, as the only statement of Router.Tx.
+func (w *writer) exec(ctx context.Context, user int64, inTx bool, sql string, args ...any) (int64, error) {
+	k := shard.Int(user)
 	for attempt := 0; ; attempt++ {
-		version := w.f.router.Map().Version
-		tag, err := w.f.router.For(shard.Int(user)).Exec(ctx, sql, args...)
-		if err == nil && tag.RowsAffected() == 0 && !strings.HasPrefix(sql, "INSERT") {
-			// Known gap (documented on Move): once a move has cleaned up the
-			// source, an UPDATE or DELETE routed with a stale map matches no
-			// row there and the row-level fence never fires. An application
-			// must Reload and retry when the map has moved on, as here; a
-			// miss with an unchanged map is still a failure of the test.
-			if _, err := w.f.router.Reload(ctx, w.catalog); err != nil {
-				return 0, err
-			}
-			if w.f.router.Map().Version != version && attempt < 5000 {
-				continue
-			}
+		var n int64
+		var err error
+		if inTx {
+			err = w.router.Tx(ctx, k, func(tx pgx.Tx) error {
+				tag, err := tx.Exec(ctx, sql, args...)
+				n = tag.RowsAffected()
+				return err
+			})
+		} else {
+			var tag pgconn.CommandTag
+			tag, err = w.router.Exec(ctx, k, sql, args...)
+			n = tag.RowsAffected()
 		}
 		if !shard.IsBucketMoved(err) {
-			return tag.RowsAffected(), err
+			return n, err
 		}
 		w.fenced++
 		if attempt > 5000 {
 			return 0, fmt.Errorf("still fenced after %d attempts: %w", attempt, err)
 		}
-		if _, err := w.f.router.Reload(ctx, w.catalog); err != nil {
+		if _, err := w.router.Reload(ctx, w.catalog); err != nil {
 			return 0, err
 		}
 		time.Sleep(2 * time.Millisecond) // the mover is between fence and flip
 	}
 }
 
-func (w *writer) step(ctx context.Context) error {
+// step makes one random write: an insert (op 0-4), an update (5-7, 7 in
+// a transaction) or a delete (8-9).
+func (w *writer) step(ctx context.Context) error { return w.do(ctx, w.rng.IntN(10)) }
+
+func (w *writer) do(ctx context.Context, op int) error {
 	var ids []int64
 	for id := range w.rows {
 		ids = append(ids, id)
 	}
-	switch op := w.rng.IntN(10); {
+	switch {
 	case op < 5 || len(ids) == 0: // insert
 		id, user := w.nextID.Add(1), w.users[w.rng.IntN(len(w.users))]
 		body := fmt.Sprintf("new-%d", id)
-		if _, err := w.exec(ctx, user, `INSERT INTO events (id, user_id, bucket, created_at, body) VALUES ($1, $2, $3, now(), $4)`,
-			id, user, w.f.router.Bucket(shard.Int(user)), body); err != nil {
+		if _, err := w.exec(ctx, user, false, `INSERT INTO events (id, user_id, bucket, created_at, body) VALUES ($1, $2, $3, now(), $4)`,
+			id, user, w.router.Bucket(shard.Int(user)), body); err != nil {
 			return err
 		}
 		w.rows[id] = row{user, body}
@@ -92,17 +103,17 @@ func (w *writer) step(ctx context.Context) error {
 		id := ids[w.rng.IntN(len(ids))]
 		r := w.rows[id]
 		r.body = fmt.Sprintf("upd-%d-%d", id, w.rng.IntN(1000000))
-		n, err := w.exec(ctx, r.user, `UPDATE events SET body = $2 WHERE id = $1`, id, r.body)
+		n, err := w.exec(ctx, r.user, op == 7, `UPDATE events SET body = $2 WHERE id = $1`, id, r.body)
 		if err != nil {
 			return err
 		}
 		if n != 1 {
-			return fmt.Errorf("update of id %d touched %d rows on %s: the row is not where the router says", id, n, w.f.router.ShardOf(shard.Int(r.user)))
+			return fmt.Errorf("update of id %d touched %d rows on %s: the row is not where the router says", id, n, w.router.ShardOf(shard.Int(r.user)))
 		}
 		w.rows[id] = r
 	default: // delete
 		id := ids[w.rng.IntN(len(ids))]
-		n, err := w.exec(ctx, w.rows[id].user, `DELETE FROM events WHERE id = $1`, id)
+		n, err := w.exec(ctx, w.rows[id].user, w.rng.IntN(2) == 0, `DELETE FROM events WHERE id = $1`, id)
 		if err != nil {
 			return err
 		}
@@ -116,7 +127,7 @@ func (w *writer) step(ctx context.Context) error {
 
 // catalog puts the fleet's map in a catalog on the topology's primary and
 // returns it with the shards as a Move wants them.
-func (f *fleet) catalog(t *testing.T) (shard.DB, map[string]shard.DB) {
+func (f *fleet) catalog(t testing.TB) (shard.DB, map[string]shard.DB) {
 	t.Helper()
 	catalog := dbxtest.Pool(t, f.topo.Primary)
 	if err := shard.EnsureCatalog(t.Context(), catalog); err != nil {
@@ -136,7 +147,10 @@ func (f *fleet) catalog(t *testing.T) (shard.DB, map[string]shard.DB) {
 // rows in it and elsewhere; the move is killed after its first copy batch,
 // after the fence, and after the flip, and rerun each time. In the end every
 // committed row exists exactly once, on the shard the final map gives its
-// bucket, and only the moved bucket changed shard.
+// bucket, and only the moved bucket changed shard. Each writer has its own
+// Router, reloaded only when the fence refuses a write, and uses declared
+// writes with no other defence: an update or delete that reaches a cleaned
+// source with a stale map must fail, not succeed on 0 rows.
 func TestMoveUnderWritesKilledAndRerun(t *testing.T) {
 	dbxtest.SkipShort(t)
 	t.Parallel()
@@ -171,15 +185,26 @@ func TestMoveUnderWritesKilledAndRerun(t *testing.T) {
 	const writers = 3
 	ws := make([]*writer, writers)
 	var nextID atomic.Int64
-	for i := range ws {
-		users := append(append(append([]int64{}, inBucket...), inB...), elsewhere...) // mostly the moving buckets
-		ws[i] = &writer{f: f, catalog: catalog, users: users, rng: rand.New(rand.NewPCG(uint64(i), 7)), nextID: &nextID, rows: map[int64]row{}}
-		for range 300 { // 900 rows to start with, ~3/4 in the bucket
-			if err := ws[i].step(ctx); err != nil {
+	newWriter := func(seed uint64, users []int64) *writer {
+		r, err := shard.New(initial, f.clusters, shard.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := &writer{router: r, catalog: catalog, users: users, rng: rand.New(rand.NewPCG(seed, 7)), nextID: &nextID, rows: map[int64]row{}}
+		for range 300 { // 300 rows or so to start with
+			if err := w.step(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
+		return w
 	}
+	for i := range ws {
+		ws[i] = newWriter(uint64(i), append(append(append([]int64{}, inBucket...), inB...), elsewhere...)) // mostly the moving buckets
+	}
+	// late writes only in the two moving buckets, and sleeps through both
+	// moves: it wakes up with the first map, after both sources have been
+	// cleaned, where an update or delete matches no row on the old shard.
+	late := newWriter(writers, append(append([]int64{}, inBucket...), inB...))
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -257,6 +282,20 @@ func TestMoveUnderWritesKilledAndRerun(t *testing.T) {
 	if rep, err := shard.Move(ctx, catalog, dbs, spec); err != nil || !rep.Already {
 		t.Fatalf("a finished move reruns as a no-op: %+v, %v", rep, err)
 	}
+	// Its first write is an update, what the row trigger cannot fence
+	// there: it must be refused once, reload, and land on the new shard.
+	if err := late.do(ctx, 5); err != nil {
+		t.Fatalf("the writer with the first map: %v", err)
+	}
+	for range 200 {
+		if err := late.step(ctx); err != nil {
+			t.Fatalf("the writer with the first map: %v", err)
+		}
+	}
+	if late.fenced != 1 || late.router.Map().Version != initial.Version+2 {
+		t.Fatalf("the writer with the first map was refused %d times and has map v%d: it should have been refused once, then reloaded", late.fenced, late.router.Map().Version)
+	}
+	ws = append(ws, late)
 
 	final, err := shard.LoadMap(ctx, catalog)
 	if err != nil {

@@ -101,10 +101,11 @@ type runner struct {
 	began    time.Time
 	progress io.Writer
 	res      *Result
-	trackers []*tracker // one per endpoint, then the aggregate
-	keepOpen int        // windows kept open behind the current one
-	last     time.Time  // the latest answer
-	sent     uint64     // arrivals at the last progress line
+	trackers []*tracker    // one per endpoint, then the aggregate
+	keepOpen int           // windows kept open behind the current one
+	last     time.Time     // the latest answer
+	lastSend time.Duration // the latest arrival's offset
+	sent     uint64        // arrivals at the last progress line
 }
 
 func (rn *runner) all() *tracker { return rn.trackers[len(rn.trackers)-1] }
@@ -115,6 +116,7 @@ func (rn *runner) record(r *vegeta.Result) {
 		rn.last = e
 	}
 	off := r.Timestamp.Sub(rn.began)
+	rn.lastSend = max(rn.lastSend, off)
 	st := rn.s.Schedule.stage(off)
 	rf, ok := rn.car.take(r.Seq)
 	if !ok || rf.ep < 0 || rf.ep >= len(rn.s.Endpoints) {
@@ -165,8 +167,11 @@ func (rn *runner) finish() *Result {
 	if !rn.last.IsZero() {
 		res.Elapsed = rn.last.Sub(rn.began)
 	}
+	// Windows are by send time: the last is the schedule's, or a late
+	// arrival's.
+	n := int((max(rn.lastSend+1, rn.s.Schedule.Duration()) + window - 1) / window)
 	for _, t := range rn.trackers {
-		t.closeBefore(int((max(res.Elapsed, rn.s.Schedule.Duration()) + window - 1) / window))
+		t.closeBefore(n)
 	}
 	for _, t := range rn.trackers[:len(rn.trackers)-1] {
 		res.Endpoints = append(res.Endpoints, t.result())
