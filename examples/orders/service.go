@@ -148,7 +148,7 @@ type Service struct {
 }
 
 // Open connects to every database (checking each pool against its server's
-// budget), loads the shard map from the catalog on the primary, and
+// budget, and opening one connection per node), loads the shard map from the catalog on the primary, and
 // registers every collector on a registry of the service's own.
 func Open(ctx context.Context, opts Options) (_ *Service, err error) {
 	o, err := opts.withDefaults()
@@ -223,7 +223,23 @@ func Open(ctx context.Context, opts Options) (_ *Service, err error) {
 	if err := s.http.register(s.registry); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return s, s.warm(ctx)
+}
+
+// warm opens one connection on every node (taking its fleet-quota slot), so
+// that the first requests, whose budgets are a few hundred milliseconds, do
+// not pay for connecting.
+func (s *Service) warm(ctx context.Context) error {
+	nodes := s.primary.Nodes()
+	for _, c := range s.shards {
+		nodes = append(nodes, c.Nodes()...)
+	}
+	for _, n := range nodes {
+		if err := n.Pool().Ping(ctx); err != nil {
+			return fmt.Errorf("orders: warm up %s: %w", n.Name(), err)
+		}
+	}
+	return nil
 }
 
 // clusterConfig is the dbx configuration every node shares: the declared
