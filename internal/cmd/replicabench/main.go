@@ -2,8 +2,9 @@
 // run against throwaway servers started by topology:
 //
 //   - routing: point selects through Cluster.Reader (one replica) vs a raw
-//     pgxpool on that replica, same pool size and session settings, rounds
-//     interleaved: the router's cost;
+//     pgxpool on that replica, same pool size and session settings, both
+//     warmed, rounds alternating with the order flipped every round, client
+//     CPU per query measured: the router's cost;
 //
 //   - hedging: with one of two replicas behind a TCP proxy that delays a
 //     fraction of its replies, point selects through a plain Reader vs a
@@ -23,6 +24,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,7 +98,17 @@ type result struct {
 	name    string
 	elapsed time.Duration
 	lat     []time.Duration
+	cpu     time.Duration // this process's CPU time over the rounds, when measured
 }
+
+func (r *result) add(o *result) {
+	r.elapsed += o.elapsed
+	r.lat = append(r.lat, o.lat...)
+	r.cpu += o.cpu
+}
+
+// cpuPerQuery is the process's CPU time per query over the rounds.
+func (r *result) cpuPerQuery() time.Duration { return r.cpu / time.Duration(max(len(r.lat), 1)) }
 
 func (r *result) pct(p float64) time.Duration { return loadgen.Percentile(r.lat, p) }
 
@@ -149,12 +161,17 @@ func (b *bench) open(conns int, replicas ...*topology.Node) (*dbx.Cluster, error
 // drive runs clients goroutines of point selects on q for the round's
 // length and appends their latencies to res.
 func (b *bench) drive(q querier, clients int, res *result) error {
+	return b.driveFor(q, clients, b.duration, res)
+}
+
+// driveFor is drive for d.
+func (b *bench) driveFor(q querier, clients int, d time.Duration, res *result) error {
 	var (
 		mu    sync.Mutex
 		wg    sync.WaitGroup
 		first atomic.Value
 	)
-	deadline := time.Now().Add(b.duration)
+	deadline := time.Now().Add(d)
 	start := time.Now()
 	for c := range clients {
 		wg.Go(func() {
@@ -197,6 +214,16 @@ func (b *bench) interleave(clients int, names []string, qs []querier) ([]*result
 	return res, nil
 }
 
+// routing compares a raw pgxpool on one replica with Cluster.Reader over
+// that replica. The method is built so that the machine's noise falls on
+// both sides alike: both pools have the same size, session settings and
+// clients; each is warmed first (connections opened, statements prepared)
+// and the warm-up is not counted; rounds alternate and the order flips
+// every round (raw first, then the Reader first), so drift and the cost of
+// whatever ran just before hit both equally; and besides throughput it
+// reports each side's client CPU per query (this process's user + system
+// time over the round), which other processes' load inflates far less than
+// wall-clock throughput, and the per-round ratios with their median.
 func (b *bench) routing(clients int) error {
 	replica := b.topo.Replicas[0]
 	cl, err := b.open(clients, replica)
@@ -217,15 +244,54 @@ func (b *bench) routing(clients int) error {
 		return err
 	}
 	defer raw.Close()
-	res, err := b.interleave(clients, []string{"raw pgxpool on the replica", "Cluster.Reader"}, []querier{raw, cl.Reader()})
-	if err != nil {
-		return err
+	qs := []querier{raw, cl.Reader()}
+	res := []*result{{name: "raw pgxpool on the replica"}, {name: "Cluster.Reader"}}
+	warm := b.duration / 4
+	for i, q := range qs {
+		if err := b.driveFor(q, clients, warm, &result{name: res[i].name + " (warm-up)"}); err != nil {
+			return err
+		}
 	}
-	fmt.Printf("routing: point selects on one replica, %d clients, pool %d, %d x %s per contender (interleaved)\n", clients, clients, b.rounds, b.duration)
+	var ratios []float64
+	for r := range b.rounds {
+		var round [2]result
+		for k := range qs {
+			i := (k + r) % len(qs) // raw first in even rounds, the Reader first in odd ones
+			round[i].name = res[i].name
+			before := loadgen.ProcessCPU()
+			if err := b.drive(qs[i], clients, &round[i]); err != nil {
+				return err
+			}
+			round[i].cpu = loadgen.ProcessCPU() - before
+		}
+		ratios = append(ratios, round[1].qps()/round[0].qps())
+		for i := range res {
+			res[i].add(&round[i])
+		}
+	}
+	fmt.Printf("routing: point selects on one replica, %d clients, pool %d, %d x %s per contender after a %s warm-up each, rounds alternating, order flipped every round\n",
+		clients, clients, b.rounds, b.duration, warm)
 	table(res)
-	fmt.Printf("Reader / raw pool throughput: %.3fx (target >= 0.97x); p99: %.3fx\n\n",
-		res[1].qps()/res[0].qps(), float64(res[1].pct(0.99))/float64(res[0].pct(0.99)))
+	fmt.Printf("per-round Reader / raw throughput:")
+	for _, x := range ratios {
+		fmt.Printf(" %.3f", x)
+	}
+	fmt.Printf("\nReader / raw pool throughput: %.3fx over all rounds, median of rounds %.3fx (target >= 0.97x); client CPU per query: %v vs %v, %.3fx; p99: %.3fx\n\n",
+		res[1].qps()/res[0].qps(), median(ratios), res[1].cpuPerQuery().Round(10*time.Nanosecond), res[0].cpuPerQuery().Round(10*time.Nanosecond),
+		float64(res[1].cpuPerQuery())/float64(res[0].cpuPerQuery()), float64(res[1].pct(0.99))/float64(res[0].pct(0.99)))
 	return nil
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func (b *bench) hedging(clients int, fraction float64, delay time.Duration) error {
