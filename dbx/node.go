@@ -74,10 +74,11 @@ type NodeStat struct {
 const saturationLogEvery = 10 * time.Second
 
 // enterWithin takes a gate slot, waiting at most timeout (AcquireTimeout, or
-// what is left of it when a fleet-quota refusal sent the caller back).
-func (n *Node) enterWithin(ctx context.Context, timeout time.Duration) error {
-	n.capacityTick()
-	err := n.gate.acquireWithin(ctx, timeout)
+// what is left of it when a fleet-quota refusal sent the caller back); now
+// is the caller's clock reading.
+func (n *Node) enterWithin(ctx context.Context, timeout time.Duration, now time.Time) error {
+	n.capacityTick(now)
+	err := n.gate.acquireWithin(ctx, timeout, now)
 	if err != nil {
 		n.noteRefusal(err)
 	}
@@ -108,8 +109,9 @@ func held[T any](ctx context.Context, n *Node, fn func(context.Context) (T, erro
 		return fn(ctx)
 	})
 	if err == nil {
-		n.gate.release()
-		c.end(nil)
+		now := c.now()
+		n.gate.releaseAt(now)
+		c.endAt(now, nil)
 	}
 	return v, err
 }
@@ -134,9 +136,9 @@ func taken[T any](ctx context.Context, n *Node, fn func(context.Context, classCa
 		call.end(err)
 		return zero, err
 	}
-	timeout, deadline := n.gate.timeout, time.Time{}
+	timeout, deadline, now := n.gate.timeout, time.Time{}, call.start
 	for {
-		if err := n.admitWithin(ctx, &call, timeout); err != nil {
+		if err := n.admitWithin(ctx, &call, timeout, now); err != nil {
 			call.end(err)
 			return zero, err
 		}
@@ -149,7 +151,8 @@ func taken[T any](ctx context.Context, n *Node, fn func(context.Context, classCa
 			if deadline.IsZero() {
 				deadline = time.Now().Add(n.gate.timeout)
 			}
-			if timeout = time.Until(deadline); timeout > 0 {
+			if now = time.Now(); deadline.After(now) {
+				timeout = deadline.Sub(now)
 				continue
 			}
 		}
@@ -196,7 +199,7 @@ func (n *Node) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 func (n *Node) sendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	ctx, call, err := n.startClass(ctx)
 	if err == nil {
-		err = n.admitWithin(ctx, &call, n.gate.timeout)
+		err = n.admitWithin(ctx, &call, n.gate.timeout, call.start)
 	}
 	if err != nil {
 		call.end(err)

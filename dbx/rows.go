@@ -50,8 +50,9 @@ func (r *gatedRows) Close() {
 	r.closed = true
 	r.peeked = false
 	r.Rows.Close()
-	r.call.end(r.Rows.Err())
-	r.gate.release()
+	now := r.call.now() // one clock reading for the class's latency and the gate's integral
+	r.call.endAt(now, r.Rows.Err())
+	r.gate.releaseAt(now)
 	if r.cancel != nil {
 		r.cancel()
 	}
@@ -111,8 +112,9 @@ func (b *gatedBatch) Close() error {
 	if err != nil {
 		err = b.node.fail(err)
 	}
-	b.call.end(err)
-	b.node.gate.release()
+	now := b.call.now()
+	b.call.endAt(now, err)
+	b.node.gate.releaseAt(now)
 	return err
 }
 

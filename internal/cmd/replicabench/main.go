@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,7 @@ func main() {
 	delay := flag.Duration("slow-delay", 20*time.Millisecond, "delay of those replies")
 	commits := flag.Int("commits", 2000, "commits per causal-token contender")
 	only := flag.String("only", "", "run one comparison: routing, hedging or tokens")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the comparisons (setup excluded) to this file")
 	flag.Parse()
 	ctx := context.Background()
 	topo, err := topology.Launch(ctx, topology.Topology{Replicas: 2})
@@ -58,6 +60,16 @@ func main() {
 	b := &bench{ctx: ctx, topo: topo, duration: *duration, rounds: *rounds}
 	if err := b.setup(); err != nil {
 		fail(err)
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fail(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	for _, step := range []struct {
 		name string
@@ -146,16 +158,33 @@ func (b *bench) exec(sql string) (any, error) {
 
 // open opens a Cluster over the primary and the given replicas.
 func (b *bench) open(conns int, replicas ...*topology.Node) (*dbx.Cluster, error) {
-	cfg, err := dbx.ParseConfig(b.topo.Primary.DSN())
+	cfg, err := b.config(b.topo.Primary, conns)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range replicas {
+		cfg.ReadReplicas.DSNs = append(cfg.ReadReplicas.DSNs, r.DSN())
+	}
+	return dbx.OpenConfig(b.ctx, cfg)
+}
+
+// openOn opens a Cluster whose only node is n, replicas configured none.
+func (b *bench) openOn(n *topology.Node, conns int) (*dbx.Cluster, error) {
+	cfg, err := b.config(n, conns)
+	if err != nil {
+		return nil, err
+	}
+	return dbx.OpenConfig(b.ctx, cfg)
+}
+
+func (b *bench) config(n *topology.Node, conns int) (*dbx.Config, error) {
+	cfg, err := dbx.ParseConfig(n.DSN())
 	if err != nil {
 		return nil, err
 	}
 	cfg.MaxConns, cfg.Logger, cfg.Service = conns, slog.New(slog.DiscardHandler), "replicabench"
 	cfg.MaxWaiters = 1 << 10
-	for _, r := range replicas {
-		cfg.ReadReplicas.DSNs = append(cfg.ReadReplicas.DSNs, r.DSN())
-	}
-	return dbx.OpenConfig(b.ctx, cfg)
+	return cfg, nil
 }
 
 // drive runs clients goroutines of point selects on q for the round's
@@ -244,19 +273,27 @@ func (b *bench) routing(clients int) error {
 		return err
 	}
 	defer raw.Close()
-	qs := []querier{raw, cl.Reader()}
-	res := []*result{{name: "raw pgxpool on the replica"}, {name: "Cluster.Reader"}}
+	// dbx's node path on the same replica without the router: a Cluster
+	// whose "primary" is the replica. It tells what the router costs apart
+	// from what every dbx read costs (gate, class, tracer, socket bound).
+	node, err := b.openOn(replica, clients)
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	qs := []querier{raw, cl.Reader(), node}
+	res := []*result{{name: "raw pgxpool on the replica"}, {name: "Cluster.Reader"}, {name: "Cluster on the replica"}}
 	warm := b.duration / 4
 	for i, q := range qs {
 		if err := b.driveFor(q, clients, warm, &result{name: res[i].name + " (warm-up)"}); err != nil {
 			return err
 		}
 	}
-	var ratios []float64
+	var ratios, nodeRatios []float64
 	for r := range b.rounds {
-		var round [2]result
+		var round [3]result
 		for k := range qs {
-			i := (k + r) % len(qs) // raw first in even rounds, the Reader first in odd ones
+			i := (k + r) % len(qs) // each contender goes first in turn
 			round[i].name = res[i].name
 			before := loadgen.ProcessCPU()
 			if err := b.drive(qs[i], clients, &round[i]); err != nil {
@@ -265,6 +302,7 @@ func (b *bench) routing(clients int) error {
 			round[i].cpu = loadgen.ProcessCPU() - before
 		}
 		ratios = append(ratios, round[1].qps()/round[0].qps())
+		nodeRatios = append(nodeRatios, round[2].qps()/round[0].qps())
 		for i := range res {
 			res[i].add(&round[i])
 		}
@@ -276,9 +314,12 @@ func (b *bench) routing(clients int) error {
 	for _, x := range ratios {
 		fmt.Printf(" %.3f", x)
 	}
-	fmt.Printf("\nReader / raw pool throughput: %.3fx over all rounds, median of rounds %.3fx (target >= 0.97x); client CPU per query: %v vs %v, %.3fx; p99: %.3fx\n\n",
-		res[1].qps()/res[0].qps(), median(ratios), res[1].cpuPerQuery().Round(10*time.Nanosecond), res[0].cpuPerQuery().Round(10*time.Nanosecond),
-		float64(res[1].cpuPerQuery())/float64(res[0].cpuPerQuery()), float64(res[1].pct(0.99))/float64(res[0].pct(0.99)))
+	fmt.Printf("\nReader / raw pool throughput: %.3fx over all rounds, median of rounds %.3fx (target >= 0.97x); p99: %.3fx\n",
+		res[1].qps()/res[0].qps(), median(ratios), float64(res[1].pct(0.99))/float64(res[0].pct(0.99)))
+	fmt.Printf("Cluster on the replica / raw pool throughput: %.3fx over all rounds, median of rounds %.3fx\n", res[2].qps()/res[0].qps(), median(nodeRatios))
+	fmt.Printf("client CPU per query: raw %v, Reader %v (%.3fx), Cluster %v (%.3fx)\n\n",
+		res[0].cpuPerQuery().Round(10*time.Nanosecond), res[1].cpuPerQuery().Round(10*time.Nanosecond), float64(res[1].cpuPerQuery())/float64(res[0].cpuPerQuery()),
+		res[2].cpuPerQuery().Round(10*time.Nanosecond), float64(res[2].cpuPerQuery())/float64(res[0].cpuPerQuery()))
 	return nil
 }
 
