@@ -242,8 +242,14 @@ func (call *classCall) release() {
 	}
 }
 
-// classStats is the node's record of class c.
-func (n *Node) classStats(c *Class) *classStats { return n.stats[c] }
+// classStats is the node's record of class c; the default class's, which
+// most calls have, without a map lookup.
+func (n *Node) classStats(c *Class) *classStats {
+	if c == n.classes.def && n.defStats != nil {
+		return n.defStats
+	}
+	return n.stats[c]
+}
 
 // BudgetSpentError is returned when a class's budget (or the caller's
 // deadline) ran out before a connection was taken: nothing was sent to the

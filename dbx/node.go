@@ -30,8 +30,9 @@ type Node struct {
 	lastLog atomic.Int64 // unix nanos of the last saturation warning
 
 	// Latency classes (class.go): the declarations and this node's stats.
-	classes *classSet
-	stats   map[*Class]*classStats
+	classes  *classSet
+	stats    map[*Class]*classStats
+	defStats *classStats // stats[classes.def]
 	// Little's law readings (capacity.go).
 	capacity *capacityState
 }

@@ -19,6 +19,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,7 @@ func main() {
 	delay := flag.Duration("slow-delay", 20*time.Millisecond, "delay of those replies")
 	commits := flag.Int("commits", 2000, "commits per causal-token contender")
 	only := flag.String("only", "", "run one comparison: routing, hedging or tokens")
+	together := flag.Bool("together", false, "routing: run the contenders at the same time (each with its own clients and pool) instead of in alternating rounds")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the comparisons (setup excluded) to this file")
 	flag.Parse()
 	ctx := context.Background()
@@ -57,7 +59,7 @@ func main() {
 		fail(err)
 	}
 	defer topo.Close()
-	b := &bench{ctx: ctx, topo: topo, duration: *duration, rounds: *rounds}
+	b := &bench{ctx: ctx, topo: topo, duration: *duration, rounds: *rounds, together: *together}
 	if err := b.setup(); err != nil {
 		fail(err)
 	}
@@ -99,6 +101,7 @@ type bench struct {
 	topo     *topology.Cluster
 	duration time.Duration
 	rounds   int
+	together bool // routing: contenders at the same time
 }
 
 type querier interface {
@@ -292,7 +295,25 @@ func (b *bench) routing(clients int) error {
 	var ratios, nodeRatios []float64
 	for r := range b.rounds {
 		var round [3]result
+		if b.together {
+			// All contenders at once, each with its own clients: every
+			// instant of noise falls on all of them. The process's CPU
+			// cannot be told apart per contender then.
+			errs := make([]error, len(qs))
+			var wg sync.WaitGroup
+			for i := range qs {
+				round[i].name = res[i].name
+				wg.Go(func() { errs[i] = b.drive(qs[i], clients, &round[i]) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				return err
+			}
+		}
 		for k := range qs {
+			if b.together {
+				break
+			}
 			i := (k + r) % len(qs) // each contender goes first in turn
 			round[i].name = res[i].name
 			before := loadgen.ProcessCPU()
@@ -307,20 +328,38 @@ func (b *bench) routing(clients int) error {
 			res[i].add(&round[i])
 		}
 	}
-	fmt.Printf("routing: point selects on one replica, %d clients, pool %d, %d x %s per contender after a %s warm-up each, rounds alternating, order flipped every round\n",
-		clients, clients, b.rounds, b.duration, warm)
-	table(res)
-	fmt.Printf("per-round Reader / raw throughput:")
-	for _, x := range ratios {
-		fmt.Printf(" %.3f", x)
+	how := "rounds alternating, each contender first in turn"
+	if b.together {
+		how = "all contenders at the same time, each with its own clients and pool"
 	}
-	fmt.Printf("\nReader / raw pool throughput: %.3fx over all rounds, median of rounds %.3fx (target >= 0.97x); p99: %.3fx\n",
+	fmt.Printf("routing: point selects on one replica, %d clients, pool %d, %d x %s per contender after a %s warm-up each, %s\n",
+		clients, clients, b.rounds, b.duration, warm, how)
+	table(res)
+	printRatios("per-round Reader / raw throughput:", ratios)
+	printRatios("per-round Cluster / raw throughput:", nodeRatios)
+	fmt.Printf("Reader / raw pool throughput: %.3fx over all rounds, median of rounds %.3fx (target >= 0.97x); p99: %.3fx\n",
 		res[1].qps()/res[0].qps(), median(ratios), float64(res[1].pct(0.99))/float64(res[0].pct(0.99)))
 	fmt.Printf("Cluster on the replica / raw pool throughput: %.3fx over all rounds, median of rounds %.3fx\n", res[2].qps()/res[0].qps(), median(nodeRatios))
-	fmt.Printf("client CPU per query: raw %v, Reader %v (%.3fx), Cluster %v (%.3fx)\n\n",
-		res[0].cpuPerQuery().Round(10*time.Nanosecond), res[1].cpuPerQuery().Round(10*time.Nanosecond), float64(res[1].cpuPerQuery())/float64(res[0].cpuPerQuery()),
-		res[2].cpuPerQuery().Round(10*time.Nanosecond), float64(res[2].cpuPerQuery())/float64(res[0].cpuPerQuery()))
+	// A read that fell back to the primary (the replica out of the
+	// rotation after a slow poll on a loaded machine) is not a replica read:
+	// say how many there were.
+	st := cl.ReadStats()
+	fmt.Printf("Reader reads: %v, fallbacks %v\n", st.Reads, st.Fallbacks)
+	if !b.together {
+		fmt.Printf("client CPU per query: raw %v, Reader %v (%.3fx), Cluster %v (%.3fx)\n",
+			res[0].cpuPerQuery().Round(10*time.Nanosecond), res[1].cpuPerQuery().Round(10*time.Nanosecond), float64(res[1].cpuPerQuery())/float64(res[0].cpuPerQuery()),
+			res[2].cpuPerQuery().Round(10*time.Nanosecond), float64(res[2].cpuPerQuery())/float64(res[0].cpuPerQuery()))
+	}
+	fmt.Println()
 	return nil
+}
+
+func printRatios(label string, xs []float64) {
+	fmt.Print(label)
+	for _, x := range xs {
+		fmt.Printf(" %.3f", x)
+	}
+	fmt.Println()
 }
 
 func median(xs []float64) float64 {
