@@ -230,15 +230,16 @@ func (b *bench) driveFor(q querier, clients int, d time.Duration, res *result) e
 	return nil
 }
 
-// interleave runs the contenders' rounds alternately.
+// interleave runs the contenders' rounds alternately, each first in turn.
 func (b *bench) interleave(clients int, names []string, qs []querier) ([]*result, error) {
 	res := make([]*result, len(qs))
 	for i := range qs {
 		res[i] = &result{name: names[i]}
 	}
-	for range b.rounds {
-		for i, q := range qs {
-			if err := b.drive(q, clients, res[i]); err != nil {
+	for r := range b.rounds {
+		for k := range qs {
+			i := (k + r) % len(qs)
+			if err := b.drive(qs[i], clients, res[i]); err != nil {
 				return nil, err
 			}
 		}
@@ -247,15 +248,20 @@ func (b *bench) interleave(clients int, names []string, qs []querier) ([]*result
 }
 
 // routing compares a raw pgxpool on one replica with Cluster.Reader over
-// that replica. The method is built so that the machine's noise falls on
-// both sides alike: both pools have the same size, session settings and
-// clients; each is warmed first (connections opened, statements prepared)
-// and the warm-up is not counted; rounds alternate and the order flips
-// every round (raw first, then the Reader first), so drift and the cost of
-// whatever ran just before hit both equally; and besides throughput it
-// reports each side's client CPU per query (this process's user + system
-// time over the round), which other processes' load inflates far less than
-// wall-clock throughput, and the per-round ratios with their median.
+// that replica, and with a Cluster whose only node is that replica (dbx's
+// gate, class and tracer without the router), so that the router's cost
+// shows apart from what every dbx read costs. The method is built so that
+// the machine's noise falls on every side alike: the same pool size,
+// session settings, query and number of clients; each contender warmed
+// first (connections opened, statements prepared), the warm-up not counted;
+// rounds alternating with each contender first in turn, so that drift and
+// the after-effects of the previous round hit all of them; per-round ratios
+// and their median next to the ratio of the totals (a stall of one client
+// in one round moves a total, not a median); and each side's client CPU per
+// query (this process's user + system time over its rounds), which other
+// processes' load inflates far less than wall-clock throughput. With
+// -together the contenders run at the same time instead, each with its own
+// clients and pool, so that every instant of noise falls on all of them.
 func (b *bench) routing(clients int) error {
 	replica := b.topo.Replicas[0]
 	cl, err := b.open(clients, replica)
@@ -276,9 +282,6 @@ func (b *bench) routing(clients int) error {
 		return err
 	}
 	defer raw.Close()
-	// dbx's node path on the same replica without the router: a Cluster
-	// whose "primary" is the replica. It tells what the router costs apart
-	// from what every dbx read costs (gate, class, tracer, socket bound).
 	node, err := b.openOn(replica, clients)
 	if err != nil {
 		return err
@@ -294,33 +297,12 @@ func (b *bench) routing(clients int) error {
 	}
 	var ratios, nodeRatios []float64
 	for r := range b.rounds {
-		var round [3]result
-		if b.together {
-			// All contenders at once, each with its own clients: every
-			// instant of noise falls on all of them. The process's CPU
-			// cannot be told apart per contender then.
-			errs := make([]error, len(qs))
-			var wg sync.WaitGroup
-			for i := range qs {
-				round[i].name = res[i].name
-				wg.Go(func() { errs[i] = b.drive(qs[i], clients, &round[i]) })
-			}
-			wg.Wait()
-			if err := errors.Join(errs...); err != nil {
-				return err
-			}
-		}
-		for k := range qs {
-			if b.together {
-				break
-			}
-			i := (k + r) % len(qs) // each contender goes first in turn
+		round := make([]result, len(qs))
+		for i := range round {
 			round[i].name = res[i].name
-			before := loadgen.ProcessCPU()
-			if err := b.drive(qs[i], clients, &round[i]); err != nil {
-				return err
-			}
-			round[i].cpu = loadgen.ProcessCPU() - before
+		}
+		if err := b.round(r, clients, qs, round); err != nil {
+			return err
 		}
 		ratios = append(ratios, round[1].qps()/round[0].qps())
 		nodeRatios = append(nodeRatios, round[2].qps()/round[0].qps())
@@ -351,6 +333,30 @@ func (b *bench) routing(clients int) error {
 			res[2].cpuPerQuery().Round(10*time.Nanosecond), float64(res[2].cpuPerQuery())/float64(res[0].cpuPerQuery()))
 	}
 	fmt.Println()
+	return nil
+}
+
+// round runs round r of every contender into out: one after the other,
+// contender r%len(qs) first, with the process's CPU time of each; or, with
+// -together, all at once (the CPU time cannot be told apart then).
+func (b *bench) round(r, clients int, qs []querier, out []result) error {
+	if b.together {
+		errs := make([]error, len(qs))
+		var wg sync.WaitGroup
+		for i := range qs {
+			wg.Go(func() { errs[i] = b.drive(qs[i], clients, &out[i]) })
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	}
+	for k := range qs {
+		i := (k + r) % len(qs)
+		before := loadgen.ProcessCPU()
+		if err := b.drive(qs[i], clients, &out[i]); err != nil {
+			return err
+		}
+		out[i].cpu = loadgen.ProcessCPU() - before
+	}
 	return nil
 }
 
