@@ -50,6 +50,7 @@ func main() {
 	delay := flag.Duration("slow-delay", 20*time.Millisecond, "delay of those replies")
 	commits := flag.Int("commits", 2000, "commits per causal-token contender")
 	only := flag.String("only", "", "run one comparison: routing, hedging or tokens")
+	control := flag.Bool("control", false, "routing: add a second raw pool, whose ratio to the first shows the method's noise floor")
 	together := flag.Bool("together", false, "routing: run the contenders at the same time (each with its own clients and pool) instead of in alternating rounds")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the comparisons (setup excluded) to this file")
 	flag.Parse()
@@ -59,7 +60,7 @@ func main() {
 		fail(err)
 	}
 	defer topo.Close()
-	b := &bench{ctx: ctx, topo: topo, duration: *duration, rounds: *rounds, together: *together}
+	b := &bench{ctx: ctx, topo: topo, duration: *duration, rounds: *rounds, together: *together, control: *control}
 	if err := b.setup(); err != nil {
 		fail(err)
 	}
@@ -102,6 +103,7 @@ type bench struct {
 	duration time.Duration
 	rounds   int
 	together bool // routing: contenders at the same time
+	control  bool // routing: an A/A control contender
 }
 
 type querier interface {
@@ -289,13 +291,23 @@ func (b *bench) routing(clients int) error {
 	defer node.Close()
 	qs := []querier{raw, cl.Reader(), node}
 	res := []*result{{name: "raw pgxpool on the replica"}, {name: "Cluster.Reader"}, {name: "Cluster on the replica"}}
+	if b.control {
+		// A/A control: a second raw pool, the same as the first. Its
+		// ratio to the first is the method's noise floor on this machine.
+		raw2, err := pgxpool.NewWithConfig(b.ctx, pc)
+		if err != nil {
+			return err
+		}
+		defer raw2.Close()
+		qs, res = append(qs, raw2), append(res, &result{name: "raw pgxpool again (control)"})
+	}
 	warm := b.duration / 4
 	for i, q := range qs {
 		if err := b.driveFor(q, clients, warm, &result{name: res[i].name + " (warm-up)"}); err != nil {
 			return err
 		}
 	}
-	var ratios, nodeRatios []float64
+	ratios := make([][]float64, len(qs)) // per contender, its per-round throughput over raw's
 	for r := range b.rounds {
 		round := make([]result, len(qs))
 		for i := range round {
@@ -304,9 +316,8 @@ func (b *bench) routing(clients int) error {
 		if err := b.round(r, clients, qs, round); err != nil {
 			return err
 		}
-		ratios = append(ratios, round[1].qps()/round[0].qps())
-		nodeRatios = append(nodeRatios, round[2].qps()/round[0].qps())
 		for i := range res {
+			ratios[i] = append(ratios[i], round[i].qps()/round[0].qps())
 			res[i].add(&round[i])
 		}
 	}
@@ -317,22 +328,26 @@ func (b *bench) routing(clients int) error {
 	fmt.Printf("routing: point selects on one replica, %d clients, pool %d, %d x %s per contender after a %s warm-up each, %s\n",
 		clients, clients, b.rounds, b.duration, warm, how)
 	table(res)
-	printRatios("per-round Reader / raw throughput:", ratios)
-	printRatios("per-round Cluster / raw throughput:", nodeRatios)
-	fmt.Printf("Reader / raw pool throughput: %.3fx over all rounds, median of rounds %.3fx (target >= 0.97x); p99: %.3fx\n",
-		res[1].qps()/res[0].qps(), median(ratios), float64(res[1].pct(0.99))/float64(res[0].pct(0.99)))
-	fmt.Printf("Cluster on the replica / raw pool throughput: %.3fx over all rounds, median of rounds %.3fx\n", res[2].qps()/res[0].qps(), median(nodeRatios))
+	for i := 1; i < len(res); i++ {
+		fmt.Printf("%s / raw: per round", res[i].name)
+		for _, x := range ratios[i] {
+			fmt.Printf(" %.3f", x)
+		}
+		fmt.Printf("; median %.3fx, all rounds %.3fx, p99 %.3fx", median(ratios[i]), res[i].qps()/res[0].qps(), float64(res[i].pct(0.99))/float64(res[0].pct(0.99)))
+		if !b.together {
+			fmt.Printf(", client CPU per query %v (%.3fx)", res[i].cpuPerQuery().Round(10*time.Nanosecond), float64(res[i].cpuPerQuery())/float64(res[0].cpuPerQuery()))
+		}
+		fmt.Println()
+	}
+	if !b.together {
+		fmt.Printf("raw pgxpool client CPU per query: %v\n", res[0].cpuPerQuery().Round(10*time.Nanosecond))
+	}
+	fmt.Printf("Reader / raw pool throughput, median of rounds: %.3fx (target >= 0.97x)\n", median(ratios[1]))
 	// A read that fell back to the primary (the replica out of the
 	// rotation after a slow poll on a loaded machine) is not a replica read:
 	// say how many there were.
 	st := cl.ReadStats()
-	fmt.Printf("Reader reads: %v, fallbacks %v\n", st.Reads, st.Fallbacks)
-	if !b.together {
-		fmt.Printf("client CPU per query: raw %v, Reader %v (%.3fx), Cluster %v (%.3fx)\n",
-			res[0].cpuPerQuery().Round(10*time.Nanosecond), res[1].cpuPerQuery().Round(10*time.Nanosecond), float64(res[1].cpuPerQuery())/float64(res[0].cpuPerQuery()),
-			res[2].cpuPerQuery().Round(10*time.Nanosecond), float64(res[2].cpuPerQuery())/float64(res[0].cpuPerQuery()))
-	}
-	fmt.Println()
+	fmt.Printf("Reader reads: %v, fallbacks %v\n\n", st.Reads, st.Fallbacks)
 	return nil
 }
 
@@ -358,14 +373,6 @@ func (b *bench) round(r, clients int, qs []querier, out []result) error {
 		out[i].cpu = loadgen.ProcessCPU() - before
 	}
 	return nil
-}
-
-func printRatios(label string, xs []float64) {
-	fmt.Print(label)
-	for _, x := range xs {
-		fmt.Printf(" %.3f", x)
-	}
-	fmt.Println()
 }
 
 func median(xs []float64) float64 {
