@@ -181,11 +181,14 @@ func (n *Node) query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 
 func (n *Node) gatedQuery(ctx context.Context, sql string, args ...any) (*gatedRows, error) {
 	return taken(ctx, n, func(ctx context.Context, call classCall) (*gatedRows, error) {
-		rows, err := n.pool.Query(ctx, sql, args...)
+		g := &gatedRows{gate: n.gate, call: call}
+		g.timed.Context = ctx
+		rows, err := n.pool.Query(&g.timed, sql, args...)
 		if err != nil {
 			return nil, err
 		}
-		return &gatedRows{Rows: rows, gate: n.gate, call: call}, nil
+		g.Rows = rows
+		return g, nil
 	})
 }
 

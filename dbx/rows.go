@@ -17,6 +17,7 @@ import (
 
 type gatedRows struct {
 	pgx.Rows
+	timed  timedCtx // the query's ctx for pgx, timed by queryTimer: no allocation of its own
 	gate   *gate
 	call   classCall          // ends at Close: the class's latency covers reading the rows
 	cancel context.CancelFunc // called at Close when set: a hedged read's attempt context

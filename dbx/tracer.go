@@ -22,7 +22,9 @@ type queryTimer struct {
 
 // timedCtx carries a query's start (and its deadline's cancel) from
 // TraceQueryStart to TraceQueryEnd in one allocation (context.WithValue
-// would take two: the context and the boxed time).
+// would take two: the context and the boxed time), or in none: a Query of
+// a node passes pgx one that lives in its gatedRows (start still 0), which
+// the timer takes over.
 type timedCtx struct {
 	context.Context
 	start  time.Duration      // monoNow at the statement's start
@@ -39,10 +41,14 @@ func (c *timedCtx) Value(key any) any {
 }
 
 func (t queryTimer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	tc := &timedCtx{Context: ctx, start: monoNow()}
+	tc, ok := ctx.(*timedCtx)
+	if !ok || tc.start != 0 {
+		tc = &timedCtx{Context: ctx}
+	}
+	tc.start = monoNow()
 	if t.timeout > 0 {
-		if d, ok := ctx.Deadline(); !ok || time.Until(d) > t.timeout {
-			tc.Context, tc.cancel = context.WithTimeout(ctx, t.timeout)
+		if d, ok := tc.Context.Deadline(); !ok || time.Until(d) > t.timeout {
+			tc.Context, tc.cancel = context.WithTimeout(tc.Context, t.timeout)
 		}
 	}
 	armBound(tc.Context, conn) // a deadline of ours leaves the socket to pgx
