@@ -95,6 +95,10 @@ type boundedConn struct {
 	external bool          // pgx set a deadline: leave the socket alone
 	ours     bool          // a deadline of ours is in force
 	until    time.Duration // when it fires, as monoNow
+
+	// inForce is until while a deadline of ours is in force (ours and not
+	// external), else 0: arm's lock-free fast path. Written under mu.
+	inForce atomic.Int64
 }
 
 // boundSlack divides the bound into the most by which a deadline of ours
@@ -118,7 +122,17 @@ func (c *boundedConn) Write(p []byte) (int, error) {
 // and bound/boundSlack more from now when armed (the one in force, if it is
 // that far away, else a new one), none when not (clearing one of ours left
 // from the last call).
+//
+// Most calls find a deadline of ours far enough away and change nothing:
+// they do so without the lock. A deadline pgx sets meanwhile (its context
+// watcher, from another goroutine) still wins: arm then has not touched
+// the socket.
 func (c *boundedConn) arm() {
+	if c.armed.Load() {
+		if u := time.Duration(c.inForce.Load()); u != 0 && u-monoNow() >= c.bound {
+			return
+		}
+	}
 	c.mu.Lock()
 	if !c.external {
 		if c.armed.Load() {
@@ -126,10 +140,12 @@ func (c *boundedConn) arm() {
 				c.until = now + c.bound + c.bound/boundSlack
 				_ = c.Conn.SetDeadline(monoEpoch.Add(c.until))
 				c.ours = true
+				c.inForce.Store(int64(c.until))
 			}
 		} else if c.ours {
 			_ = c.Conn.SetDeadline(time.Time{})
 			c.ours = false
+			c.inForce.Store(0)
 		}
 	}
 	c.mu.Unlock()
@@ -154,6 +170,7 @@ func (c *boundedConn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.external, c.ours = !t.IsZero(), false
+	c.inForce.Store(0)
 	return c.Conn.SetDeadline(t)
 }
 
@@ -161,6 +178,7 @@ func (c *boundedConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.external, c.ours = !t.IsZero(), false
+	c.inForce.Store(0)
 	return c.Conn.SetReadDeadline(t)
 }
 
@@ -168,6 +186,7 @@ func (c *boundedConn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.external, c.ours = !t.IsZero(), false
+	c.inForce.Store(0)
 	return c.Conn.SetWriteDeadline(t)
 }
 

@@ -207,8 +207,13 @@ func (b *bench) driveFor(q querier, clients int, d time.Duration, res *result) e
 	)
 	deadline := time.Now().Add(d)
 	start := time.Now()
+	// The contender's name labels its goroutines' samples in -cpuprofile
+	// (go tool pprof -tagfocus contender=...): each one's CPU apart, also
+	// when they run together.
+	labels := pprof.Labels("contender", res.name)
 	for c := range clients {
 		wg.Go(func() {
+			pprof.SetGoroutineLabels(pprof.WithLabels(b.ctx, labels))
 			var lat []time.Duration
 			var v string
 			for i := c; time.Now().Before(deadline); i += clients {
