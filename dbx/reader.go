@@ -175,9 +175,14 @@ func attempt[T any](ctx context.Context, r *Reader, t target, op func(context.Co
 		return op(ctx, t)
 	}
 	t.rep.reads.Add(1)
-	t.rep.inflight.Add(1)
+	choose := r.cl.replicas.choose
+	if choose {
+		t.rep.inflight.Add(1)
+	}
 	v, err := op(ctx, t)
-	t.rep.inflight.Add(-1)
+	if choose {
+		t.rep.inflight.Add(-1)
+	}
 	if err != nil {
 		err = nodeError(t.node, err)
 	}
