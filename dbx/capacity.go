@@ -101,7 +101,7 @@ type capacityState struct {
 }
 
 func newCapacityState(window time.Duration) *capacityState {
-	s := &capacityState{window: window, prevAt: time.Now()}
+	s := &capacityState{window: window, prevAt: clockNow()} // the clock calls tick with
 	s.next.Store(s.prevAt.Add(window).UnixNano())
 	return s
 }
@@ -184,7 +184,7 @@ func (n *Node) Capacity() Capacity {
 	if n.capacity == nil {
 		return Capacity{}
 	}
-	n.capacityTick(time.Now())
+	n.capacityTick(clockNow())
 	n.capacity.mu.Lock()
 	defer n.capacity.mu.Unlock()
 	return n.capacity.last

@@ -159,7 +159,7 @@ type classCall struct {
 // a heap allocation per query is what this layer must not add.
 func (n *Node) startClass(ctx context.Context) (context.Context, classCall, error) {
 	c := n.classes.of(ctx)
-	call := classCall{class: c, stats: n.classStats(c), start: time.Now()}
+	call := classCall{class: c, stats: n.classStats(c), start: clockNow()}
 	if c.Timeout > 0 {
 		d := call.start.Add(c.Timeout)
 		if cd, ok := ctx.Deadline(); !ok || d.Before(cd) {

@@ -74,6 +74,13 @@ var monoEpoch = time.Now()
 // statement timer and the socket bound (bound.go) read it this way.
 func monoNow() time.Duration { return time.Since(monoEpoch) }
 
+// clockNow is the time of day as the monotonic clock tells it: the wall
+// clock read at monoEpoch advanced by the monotonic clock, in one clock
+// read. A call's start comes from it, and so does every time the class
+// statistics and capacity readings compare with it (a step of the system
+// clock cannot move them apart).
+func clockNow() time.Time { return monoEpoch.Add(monoNow()) }
+
 // tracerFor chains dbx's timer with the caller's tracers. stmtTimeout > 0
 // gives every statement that deadline (see queryTimer).
 func tracerFor(m *metrics, node string, stmtTimeout time.Duration, extra []pgx.QueryTracer) pgx.QueryTracer {
