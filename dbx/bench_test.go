@@ -9,6 +9,7 @@ import (
 
 	"github.com/pgfleet/pgfleet/dbx"
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+	"github.com/pgfleet/pgfleet/internal/loadgen"
 )
 
 // BenchmarkPointSelect compares a dbx.Cluster with a raw pgxpool of the same
@@ -28,11 +29,20 @@ func BenchmarkPointSelect(b *testing.B) {
 }
 
 // benchPointSelects runs point selects on kvFixture's table through q,
-// from 2 x GOMAXPROCS goroutines: the pool stays busy.
+// from 2 x GOMAXPROCS goroutines: the pool stays busy. Besides ns/op it
+// reports cpu-ns/op, this process's CPU time (user + system) per select:
+// the client's cost, which the other processes on a shared machine inflate
+// far less than the wall-clock time.
 func benchPointSelects(b *testing.B, ctx context.Context, q interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }) {
 	b.SetParallelism(2)
+	before := loadgen.ProcessCPU()
+	defer func() {
+		if cpu := loadgen.ProcessCPU() - before; cpu > 0 {
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+		}
+	}()
 	b.RunParallel(func(pb *testing.PB) {
 		var v string
 		i := 0

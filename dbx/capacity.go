@@ -48,8 +48,11 @@ type loadMeter struct {
 
 // tickLocked brings the occupancy integral up to now; call it before
 // every change of inUse.
-func (g *gate) tickLocked() {
-	now := time.Now()
+func (g *gate) tickLocked() { g.tickAt(time.Now()) }
+
+// tickAt is tickLocked with the caller's clock reading: the hot path reads
+// the clock once per call and shares it (guarded by gate.mu).
+func (g *gate) tickAt(now time.Time) {
 	if !g.load.last.IsZero() {
 		g.load.busy += float64(g.inUse) * now.Sub(g.load.last).Seconds()
 	}
@@ -98,19 +101,18 @@ type capacityState struct {
 }
 
 func newCapacityState(window time.Duration) *capacityState {
-	s := &capacityState{window: window, prevAt: time.Now()}
+	s := &capacityState{window: window, prevAt: clockNow()} // the clock calls tick with
 	s.next.Store(s.prevAt.Add(window).UnixNano())
 	return s
 }
 
-// capacityTick takes a reading when one is due. It costs a clock read and
-// an atomic load per call otherwise.
-func (n *Node) capacityTick() {
+// capacityTick takes a reading when one is due, now being the caller's
+// clock reading. It costs an atomic load per call otherwise.
+func (n *Node) capacityTick(now time.Time) {
 	s := n.capacity
 	if s == nil || s.window <= 0 {
 		return
 	}
-	now := time.Now()
 	next := s.next.Load()
 	if now.UnixNano() < next || !s.next.CompareAndSwap(next, now.Add(s.window).UnixNano()) {
 		return
@@ -182,7 +184,7 @@ func (n *Node) Capacity() Capacity {
 	if n.capacity == nil {
 		return Capacity{}
 	}
-	n.capacityTick()
+	n.capacityTick(clockNow())
 	n.capacity.mu.Lock()
 	defer n.capacity.mu.Unlock()
 	return n.capacity.last

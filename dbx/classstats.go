@@ -201,7 +201,7 @@ func (r *classRecord) forNode(node string) map[*Class]*classStats {
 	defer r.mu.Unlock()
 	for _, c := range r.set.byName {
 		s := &classStats{class: c, node: node, hist: r.hist.WithLabelValues(node, c.Name),
-			cur: hdrhistogram.New(hdrLowest, hdrHighest, 2), prev: hdrhistogram.New(hdrLowest, hdrHighest, 2), rotated: time.Now()}
+			cur: hdrhistogram.New(hdrLowest, hdrHighest, 2), prev: hdrhistogram.New(hdrLowest, hdrHighest, 2), rotated: clockNow()}
 		m[c] = s
 		r.stats = append(r.stats, s)
 	}
@@ -213,7 +213,7 @@ func (r *classRecord) snapshots() []ClassStat {
 	r.mu.Lock()
 	stats := append([]*classStats(nil), r.stats...)
 	r.mu.Unlock()
-	now := time.Now()
+	now := clockNow() // the clock the calls' times come from
 	out := make([]ClassStat, 0, len(stats))
 	for _, s := range stats {
 		out = append(out, s.snapshot(now))

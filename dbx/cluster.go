@@ -200,8 +200,9 @@ func (cl *Cluster) openNode(ctx context.Context, name, dsnText string, base *pgx
 	if q != nil {
 		go q.run(pool)
 	}
+	stats := cl.classes.forNode(name)
 	return &Node{name: name, pool: pool, log: c.Logger, secrets: cl.secrets, gate: g, quota: q,
-		classes: cl.classes.set, stats: cl.classes.forNode(name), capacity: newCapacityState(c.CapacityWindow)}, nil
+		classes: cl.classes.set, stats: stats, defStats: stats[cl.classes.set.def], capacity: newCapacityState(c.CapacityWindow)}, nil
 }
 
 // newPool is pgxpool.NewWithConfig, which panics on a Config that

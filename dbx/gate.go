@@ -48,15 +48,18 @@ func newGate(node string, limit, maxWaiters int, timeout time.Duration, observe 
 // acquire takes a slot, waiting at most the gate's timeout (or less if ctx
 // ends first). It never leaks a slot or a waiter: a waiter that gives up is
 // removed from the queue, and a slot granted in the same instant is passed on.
-func (g *gate) acquire(ctx context.Context) error { return g.acquireWithin(ctx, g.timeout) }
+func (g *gate) acquire(ctx context.Context) error {
+	return g.acquireWithin(ctx, g.timeout, time.Now())
+}
 
 // acquireWithin is acquire with a wait bound of its own (the rest of the
-// timeout, when a fleet quota sends a caller back to the gate).
-func (g *gate) acquireWithin(ctx context.Context, timeout time.Duration) error {
+// timeout, when a fleet quota sends a caller back to the gate); now is the
+// caller's clock reading, for the occupancy integral.
+func (g *gate) acquireWithin(ctx context.Context, timeout time.Duration, now time.Time) error {
 	g.mu.Lock()
 	g.load.arrivals++
 	if g.inUse < g.limit && g.waiters.Len() == 0 {
-		g.tickLocked()
+		g.tickAt(now)
 		g.inUse++
 		g.mu.Unlock()
 		g.observe(0)
@@ -113,9 +116,12 @@ func (g *gate) acquireWithin(ctx context.Context, timeout time.Duration) error {
 }
 
 // release returns a slot and wakes the next waiter if the limit allows.
-func (g *gate) release() {
+func (g *gate) release() { g.releaseAt(time.Now()) }
+
+// releaseAt is release with the caller's clock reading.
+func (g *gate) releaseAt(now time.Time) {
 	g.mu.Lock()
-	g.tickLocked()
+	g.tickAt(now)
 	g.load.done++
 	g.inUse--
 	g.grantLocked()

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Hedging bounds: the latency window the delay is taken from, how often its
@@ -92,7 +90,7 @@ type hedgeResult struct {
 // hedged runs a query on t's replica and, when it has not answered within
 // the recent P95, on a second replica too; the first answer wins, the other
 // attempt is cancelled and its rows closed.
-func (r *Reader) hedged(ctx context.Context, t target, sql string, args []any) (pgx.Rows, error) {
+func (r *Reader) hedged(ctx context.Context, t target, sql string, args []any) (*gatedRows, error) {
 	rs := r.cl.replicas
 	h := rs.hedge
 	h.reads.Add(1)
@@ -182,27 +180,9 @@ func (r *Reader) hedged(ctx context.Context, t target, sql string, args []any) (
 		if first.rep != t.rep {
 			first.rep.hedgesWon.Add(1)
 		}
-		return &cancelRows{gatedRows: first.rows, cancel: first.cancel}, nil
+		first.rows.cancel = first.cancel // released with the rows
+		return first.rows, nil
 	}
 	first.cancel()
 	return nil, first.err
-}
-
-// cancelRows releases a hedged attempt's context with its rows.
-type cancelRows struct {
-	*gatedRows
-	cancel context.CancelFunc
-}
-
-func (r *cancelRows) Next() bool {
-	if r.gatedRows.Next() {
-		return true
-	}
-	r.cancel()
-	return false
-}
-
-func (r *cancelRows) Close() {
-	r.gatedRows.Close()
-	r.cancel()
 }

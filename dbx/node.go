@@ -30,8 +30,9 @@ type Node struct {
 	lastLog atomic.Int64 // unix nanos of the last saturation warning
 
 	// Latency classes (class.go): the declarations and this node's stats.
-	classes *classSet
-	stats   map[*Class]*classStats
+	classes  *classSet
+	stats    map[*Class]*classStats
+	defStats *classStats // stats[classes.def]
 	// Little's law readings (capacity.go).
 	capacity *capacityState
 }
@@ -74,10 +75,11 @@ type NodeStat struct {
 const saturationLogEvery = 10 * time.Second
 
 // enterWithin takes a gate slot, waiting at most timeout (AcquireTimeout, or
-// what is left of it when a fleet-quota refusal sent the caller back).
-func (n *Node) enterWithin(ctx context.Context, timeout time.Duration) error {
-	n.capacityTick()
-	err := n.gate.acquireWithin(ctx, timeout)
+// what is left of it when a fleet-quota refusal sent the caller back); now
+// is the caller's clock reading.
+func (n *Node) enterWithin(ctx context.Context, timeout time.Duration, now time.Time) error {
+	n.capacityTick(now)
+	err := n.gate.acquireWithin(ctx, timeout, now)
 	if err != nil {
 		n.noteRefusal(err)
 	}
@@ -108,8 +110,9 @@ func held[T any](ctx context.Context, n *Node, fn func(context.Context) (T, erro
 		return fn(ctx)
 	})
 	if err == nil {
-		n.gate.release()
-		c.end(nil)
+		now := c.now()
+		n.gate.releaseAt(now)
+		c.endAt(now, nil)
 	}
 	return v, err
 }
@@ -134,9 +137,9 @@ func taken[T any](ctx context.Context, n *Node, fn func(context.Context, classCa
 		call.end(err)
 		return zero, err
 	}
-	timeout, deadline := n.gate.timeout, time.Time{}
+	timeout, deadline, now := n.gate.timeout, time.Time{}, call.start
 	for {
-		if err := n.admitWithin(ctx, &call, timeout); err != nil {
+		if err := n.admitWithin(ctx, &call, timeout, now); err != nil {
 			call.end(err)
 			return zero, err
 		}
@@ -149,7 +152,8 @@ func taken[T any](ctx context.Context, n *Node, fn func(context.Context, classCa
 			if deadline.IsZero() {
 				deadline = time.Now().Add(n.gate.timeout)
 			}
-			if timeout = time.Until(deadline); timeout > 0 {
+			if now = time.Now(); deadline.After(now) {
+				timeout = deadline.Sub(now)
 				continue
 			}
 		}
@@ -177,11 +181,14 @@ func (n *Node) query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 
 func (n *Node) gatedQuery(ctx context.Context, sql string, args ...any) (*gatedRows, error) {
 	return taken(ctx, n, func(ctx context.Context, call classCall) (*gatedRows, error) {
-		rows, err := n.pool.Query(ctx, sql, args...)
+		g := &gatedRows{gate: n.gate, call: call}
+		g.timed.Context = ctx
+		rows, err := n.pool.Query(&g.timed, sql, args...)
 		if err != nil {
 			return nil, err
 		}
-		return &gatedRows{Rows: rows, gate: n.gate, call: call}, nil
+		g.Rows = rows
+		return g, nil
 	})
 }
 
@@ -196,7 +203,7 @@ func (n *Node) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 func (n *Node) sendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	ctx, call, err := n.startClass(ctx)
 	if err == nil {
-		err = n.admitWithin(ctx, &call, n.gate.timeout)
+		err = n.admitWithin(ctx, &call, n.gate.timeout, call.start)
 	}
 	if err != nil {
 		call.end(err)

@@ -175,9 +175,14 @@ func attempt[T any](ctx context.Context, r *Reader, t target, op func(context.Co
 		return op(ctx, t)
 	}
 	t.rep.reads.Add(1)
-	t.rep.inflight.Add(1)
+	choose := r.cl.replicas.choose
+	if choose {
+		t.rep.inflight.Add(1)
+	}
 	v, err := op(ctx, t)
-	t.rep.inflight.Add(-1)
+	if choose {
+		t.rep.inflight.Add(-1)
+	}
 	if err != nil {
 		err = nodeError(t.node, err)
 	}
@@ -231,20 +236,7 @@ func hung(err error) bool {
 
 // Query runs a read. The rows hold a connection until closed or read to the end.
 func (r *Reader) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	rows, err := read(ctx, r, func(ctx context.Context, t target) (pgx.Rows, error) {
-		if r.opts.Hedge && t.rep != nil {
-			rows, err := r.hedged(ctx, t, sql, args)
-			if err != nil {
-				return nil, err
-			}
-			return peek(rows)
-		}
-		rows, err := t.node.gatedQuery(ctx, sql, args...)
-		if err != nil {
-			return nil, err
-		}
-		return peek(rows)
-	})
+	rows, err := r.query(ctx, sql, args)
 	if err != nil {
 		return errRows{err}, err
 	}
@@ -253,59 +245,34 @@ func (r *Reader) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 
 // QueryRow runs a read of one row; errors are deferred to Scan.
 func (r *Reader) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	rows, err := r.Query(ctx, sql, args...)
+	rows, err := r.query(ctx, sql, args)
 	if err != nil {
 		return errRow{err}
 	}
-	return rowOf{rows}
+	return (*gatedRow)(rows)
 }
 
-// peek reads the first row (or the end) before the rows are handed out:
-// pgx reports most failures, a broken connection among them, at the first
-// Next, not from Query, and a failure there is still one the router can
-// name, count against the replica and retry elsewhere.
-func peek(rows pgx.Rows) (pgx.Rows, error) {
-	has := rows.Next()
-	if !has {
-		if err := rows.Err(); err != nil {
-			rows.Close()
+// query routes a read and peeks its first row (see gatedRows.peek), so that
+// a failure there is retried as a failure of Query would be. Query and
+// QueryRow hand out the same rows: a routed read allocates no more than a
+// Cluster read.
+func (r *Reader) query(ctx context.Context, sql string, args []any) (*gatedRows, error) {
+	return read(ctx, r, func(ctx context.Context, t target) (*gatedRows, error) {
+		var rows *gatedRows
+		var err error
+		if r.opts.Hedge && t.rep != nil {
+			rows, err = r.hedged(ctx, t, sql, args)
+		} else {
+			rows, err = t.node.gatedQuery(ctx, sql, args...)
+		}
+		if err != nil {
 			return nil, err
 		}
-	}
-	return &peekedRows{Rows: rows, pending: true, has: has}, nil
-}
-
-// peekedRows replays the first Next that peek made.
-type peekedRows struct {
-	pgx.Rows
-	pending bool // the first Next's answer is not yet given
-	has     bool // that answer
-}
-
-func (p *peekedRows) Next() bool {
-	if p.pending {
-		p.pending = false
-		return p.has
-	}
-	return p.Rows.Next()
-}
-
-// rowOf is pgx.Row over rows: the first row, pgx.ErrNoRows when none.
-type rowOf struct{ rows pgx.Rows }
-
-func (r rowOf) Scan(dest ...any) error {
-	defer r.rows.Close()
-	if !r.rows.Next() {
-		if err := r.rows.Err(); err != nil {
-			return err
+		if err := rows.peek(); err != nil {
+			return nil, err
 		}
-		return pgx.ErrNoRows
-	}
-	if err := r.rows.Scan(dest...); err != nil {
-		return err
-	}
-	r.rows.Close()
-	return r.rows.Err()
+		return rows, nil
+	})
 }
 
 // Exec runs a statement declared a read (a SELECT whose rows are not

@@ -26,6 +26,10 @@ const (
 	DefaultHedgeBudget        = 0.05
 )
 
+// cacheLine is the padding that keeps two groups of fields on different
+// cache lines (64 bytes on amd64 and most arm64).
+const cacheLine = 64
+
 // maxReplicas bounds ReplicaConfig.DSNs: the poller runs one goroutine per
 // replica per round, and routing scans them on every read.
 const maxReplicas = 64
@@ -170,13 +174,18 @@ type ReplicaState struct {
 }
 
 // replica is one replica node with its routing state. The hot path reads
-// only atomics; the poller writes state under mu.
+// only atomics; the poller writes state under mu. What every read of every
+// core loads (known, in) is kept off the cache line that every read writes
+// (inflight, the counters): a write there would otherwise make the next
+// pick on the other core miss on both.
 type replica struct {
-	node     *Node
-	dsn      string // redacted, for messages
-	inflight atomic.Int64
-	known    atomic.Uint64 // LSN known replayed
-	in       atomic.Bool   // in the rotation
+	node  *Node
+	dsn   string        // redacted, for messages
+	known atomic.Uint64 // LSN known replayed
+	in    atomic.Bool   // in the rotation
+	_     [cacheLine]byte
+
+	inflight atomic.Int64 // maintained only when there is a choice (replicaSet.choose)
 	counters
 
 	mu    sync.Mutex
@@ -215,6 +224,12 @@ type replicaSet struct {
 	hedge    *hedger
 	metrics  *replicaMetrics
 	reader   *Reader // the default Reader
+
+	// choose is true with two replicas or more: only then is a read's
+	// replica chosen by reads in flight (power of two choices, hedging's
+	// second replica), so only then are they counted (two atomic writes
+	// per read on a line every core writes).
+	choose bool
 
 	primaryLSN atomic.Uint64
 	system     atomic.Uint64 // the primary's system identifier; 0 until read
@@ -269,6 +284,7 @@ func (cl *Cluster) openReplicas(ctx context.Context) error {
 		rep.state.Node = name
 		rs.replicas = append(rs.replicas, rep)
 	}
+	rs.choose = len(rs.replicas) > 1
 	rs.poll(ctx)
 	rs.done = make(chan struct{})
 	go rs.run()

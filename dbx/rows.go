@@ -17,12 +17,23 @@ import (
 
 type gatedRows struct {
 	pgx.Rows
+	timed  timedCtx // the query's ctx for pgx, timed by queryTimer: no allocation of its own
 	gate   *gate
-	call   classCall // ends at Close: the class's latency covers reading the rows
+	call   classCall          // ends at Close: the class's latency covers reading the rows
+	cancel context.CancelFunc // called at Close when set: a hedged read's attempt context
 	closed bool
+	// A Reader's rows have their first Next made before they are handed
+	// out (see peek): peeked says its answer, has, is still to be given.
+	// Kept here rather than in a wrapper so that a routed read allocates
+	// nothing more than a Cluster read.
+	peeked, has bool
 }
 
 func (r *gatedRows) Next() bool {
+	if r.peeked {
+		r.peeked = false
+		return r.has
+	}
 	if r.closed {
 		return false
 	}
@@ -38,9 +49,31 @@ func (r *gatedRows) Close() {
 		return
 	}
 	r.closed = true
+	r.peeked = false
 	r.Rows.Close()
-	r.call.end(r.Rows.Err())
-	r.gate.release()
+	now := r.call.now() // one clock reading for the class's latency and the gate's integral
+	r.call.endAt(now, r.Rows.Err())
+	r.gate.releaseAt(now)
+	if r.cancel != nil {
+		r.cancel()
+	}
+}
+
+// peek makes the first Next before the rows are handed out, and keeps its
+// answer for the caller's first Next: pgx reports most failures, a broken
+// connection among them, at the first Next, not from Query, and a failure
+// there is still one the router can name, count against the replica and
+// retry elsewhere. The rows are closed when it fails.
+func (r *gatedRows) peek() error {
+	has := r.Next()
+	if !has {
+		if err := r.Err(); err != nil {
+			r.Close()
+			return err
+		}
+	}
+	r.peeked, r.has = true, has
+	return nil
 }
 
 // gatedRow is the pgx.Row view of one query's rows: a distinct type because
@@ -80,8 +113,9 @@ func (b *gatedBatch) Close() error {
 	if err != nil {
 		err = b.node.fail(err)
 	}
-	b.call.end(err)
-	b.node.gate.release()
+	now := b.call.now()
+	b.call.endAt(now, err)
+	b.node.gate.releaseAt(now)
 	return err
 }
 

@@ -22,10 +22,12 @@ type queryTimer struct {
 
 // timedCtx carries a query's start (and its deadline's cancel) from
 // TraceQueryStart to TraceQueryEnd in one allocation (context.WithValue
-// would take two: the context and the boxed time).
+// would take two: the context and the boxed time), or in none: a Query of
+// a node passes pgx one that lives in its gatedRows (start still 0), which
+// the timer takes over.
 type timedCtx struct {
 	context.Context
-	start  time.Time
+	start  time.Duration      // monoNow at the statement's start
 	cancel context.CancelFunc // nil: no deadline of ours
 }
 
@@ -39,10 +41,14 @@ func (c *timedCtx) Value(key any) any {
 }
 
 func (t queryTimer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	tc := &timedCtx{Context: ctx, start: time.Now()}
+	tc, ok := ctx.(*timedCtx)
+	if !ok || tc.start != 0 {
+		tc = &timedCtx{Context: ctx}
+	}
+	tc.start = monoNow()
 	if t.timeout > 0 {
-		if d, ok := ctx.Deadline(); !ok || d.Sub(tc.start) > t.timeout {
-			tc.Context, tc.cancel = context.WithTimeout(ctx, t.timeout)
+		if d, ok := tc.Context.Deadline(); !ok || time.Until(d) > t.timeout {
+			tc.Context, tc.cancel = context.WithTimeout(tc.Context, t.timeout)
 		}
 	}
 	armBound(tc.Context, conn) // a deadline of ours leaves the socket to pgx
@@ -52,12 +58,28 @@ func (t queryTimer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, _ pgx.T
 func (t queryTimer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryEndData) {
 	disarmBound(conn)
 	if tc, ok := ctx.Value(timedCtxKey{}).(*timedCtx); ok {
-		t.obs.Observe(time.Since(tc.start).Seconds())
+		t.obs.Observe((monoNow() - tc.start).Seconds())
 		if tc.cancel != nil {
 			tc.cancel()
 		}
 	}
 }
+
+// monoEpoch anchors monoNow.
+var monoEpoch = time.Now()
+
+// monoNow is the time since monoEpoch by the monotonic clock alone: one
+// clock read where time.Now makes two (wall and monotonic). On a virtual
+// machine a read costs ~60 ns, and a statement makes several: the per
+// statement timer and the socket bound (bound.go) read it this way.
+func monoNow() time.Duration { return time.Since(monoEpoch) }
+
+// clockNow is the time of day as the monotonic clock tells it: the wall
+// clock read at monoEpoch advanced by the monotonic clock, in one clock
+// read. A call's start comes from it, and so does every time the class
+// statistics and capacity readings compare with it (a step of the system
+// clock cannot move them apart).
+func clockNow() time.Time { return monoEpoch.Add(monoNow()) }
 
 // tracerFor chains dbx's timer with the caller's tracers. stmtTimeout > 0
 // gives every statement that deadline (see queryTimer).

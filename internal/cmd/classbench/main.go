@@ -140,12 +140,12 @@ func compare(ctx context.Context, set []contender, clients int, duration time.Du
 	for r := range rounds {
 		for k := range set {
 			i := (k + r) % len(set)
-			before := processCPU()
+			before := loadgen.ProcessCPU()
 			n, d, err := drive(ctx, set[i], clients, duration)
 			if err != nil {
 				return nil, nil, err
 			}
-			cpu[i] += processCPU() - before
+			cpu[i] += loadgen.ProcessCPU() - before
 			queries[i] += n
 			elapsed[i] += d
 		}

@@ -2,8 +2,9 @@
 // run against throwaway servers started by topology:
 //
 //   - routing: point selects through Cluster.Reader (one replica) vs a raw
-//     pgxpool on that replica, same pool size and session settings, rounds
-//     interleaved: the router's cost;
+//     pgxpool on that replica, same pool size and session settings, both
+//     warmed, rounds alternating with the order flipped every round, client
+//     CPU per query measured: the router's cost;
 //
 //   - hedging: with one of two replicas behind a TCP proxy that delays a
 //     fraction of its replies, point selects through a plain Reader vs a
@@ -18,11 +19,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
+	"runtime/pprof"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +50,9 @@ func main() {
 	delay := flag.Duration("slow-delay", 20*time.Millisecond, "delay of those replies")
 	commits := flag.Int("commits", 2000, "commits per causal-token contender")
 	only := flag.String("only", "", "run one comparison: routing, hedging or tokens")
+	control := flag.Bool("control", false, "routing: add a second raw pool, whose ratio to the first shows the method's noise floor")
+	together := flag.Bool("together", false, "routing: run the contenders at the same time (each with its own clients and pool) instead of in alternating rounds")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the comparisons (setup excluded) to this file")
 	flag.Parse()
 	ctx := context.Background()
 	topo, err := topology.Launch(ctx, topology.Topology{Replicas: 2})
@@ -53,9 +60,19 @@ func main() {
 		fail(err)
 	}
 	defer topo.Close()
-	b := &bench{ctx: ctx, topo: topo, duration: *duration, rounds: *rounds}
+	b := &bench{ctx: ctx, topo: topo, duration: *duration, rounds: *rounds, together: *together, control: *control}
 	if err := b.setup(); err != nil {
 		fail(err)
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fail(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	for _, step := range []struct {
 		name string
@@ -85,6 +102,8 @@ type bench struct {
 	topo     *topology.Cluster
 	duration time.Duration
 	rounds   int
+	together bool // routing: contenders at the same time
+	control  bool // routing: an A/A control contender
 }
 
 type querier interface {
@@ -96,7 +115,17 @@ type result struct {
 	name    string
 	elapsed time.Duration
 	lat     []time.Duration
+	cpu     time.Duration // this process's CPU time over the rounds, when measured
 }
+
+func (r *result) add(o *result) {
+	r.elapsed += o.elapsed
+	r.lat = append(r.lat, o.lat...)
+	r.cpu += o.cpu
+}
+
+// cpuPerQuery is the process's CPU time per query over the rounds.
+func (r *result) cpuPerQuery() time.Duration { return r.cpu / time.Duration(max(len(r.lat), 1)) }
 
 func (r *result) pct(p float64) time.Duration { return loadgen.Percentile(r.lat, p) }
 
@@ -134,30 +163,57 @@ func (b *bench) exec(sql string) (any, error) {
 
 // open opens a Cluster over the primary and the given replicas.
 func (b *bench) open(conns int, replicas ...*topology.Node) (*dbx.Cluster, error) {
-	cfg, err := dbx.ParseConfig(b.topo.Primary.DSN())
+	cfg, err := b.config(b.topo.Primary, conns)
 	if err != nil {
 		return nil, err
 	}
-	cfg.MaxConns, cfg.Logger, cfg.Service = conns, slog.New(slog.DiscardHandler), "replicabench"
-	cfg.MaxWaiters = 1 << 10
 	for _, r := range replicas {
 		cfg.ReadReplicas.DSNs = append(cfg.ReadReplicas.DSNs, r.DSN())
 	}
 	return dbx.OpenConfig(b.ctx, cfg)
 }
 
+// openOn opens a Cluster whose only node is n, replicas configured none.
+func (b *bench) openOn(n *topology.Node, conns int) (*dbx.Cluster, error) {
+	cfg, err := b.config(n, conns)
+	if err != nil {
+		return nil, err
+	}
+	return dbx.OpenConfig(b.ctx, cfg)
+}
+
+func (b *bench) config(n *topology.Node, conns int) (*dbx.Config, error) {
+	cfg, err := dbx.ParseConfig(n.DSN())
+	if err != nil {
+		return nil, err
+	}
+	cfg.MaxConns, cfg.Logger, cfg.Service = conns, slog.New(slog.DiscardHandler), "replicabench"
+	cfg.MaxWaiters = 1 << 10
+	return cfg, nil
+}
+
 // drive runs clients goroutines of point selects on q for the round's
 // length and appends their latencies to res.
 func (b *bench) drive(q querier, clients int, res *result) error {
+	return b.driveFor(q, clients, b.duration, res)
+}
+
+// driveFor is drive for d.
+func (b *bench) driveFor(q querier, clients int, d time.Duration, res *result) error {
 	var (
 		mu    sync.Mutex
 		wg    sync.WaitGroup
 		first atomic.Value
 	)
-	deadline := time.Now().Add(b.duration)
+	deadline := time.Now().Add(d)
 	start := time.Now()
+	// The contender's name labels its goroutines' samples in -cpuprofile
+	// (go tool pprof -tagfocus contender=...): each one's CPU apart, also
+	// when they run together.
+	labels := pprof.Labels("contender", res.name)
 	for c := range clients {
 		wg.Go(func() {
+			pprof.SetGoroutineLabels(pprof.WithLabels(b.ctx, labels))
 			var lat []time.Duration
 			var v string
 			for i := c; time.Now().Before(deadline); i += clients {
@@ -181,15 +237,16 @@ func (b *bench) drive(q querier, clients int, res *result) error {
 	return nil
 }
 
-// interleave runs the contenders' rounds alternately.
+// interleave runs the contenders' rounds alternately, each first in turn.
 func (b *bench) interleave(clients int, names []string, qs []querier) ([]*result, error) {
 	res := make([]*result, len(qs))
 	for i := range qs {
 		res[i] = &result{name: names[i]}
 	}
-	for range b.rounds {
-		for i, q := range qs {
-			if err := b.drive(q, clients, res[i]); err != nil {
+	for r := range b.rounds {
+		for k := range qs {
+			i := (k + r) % len(qs)
+			if err := b.drive(qs[i], clients, res[i]); err != nil {
 				return nil, err
 			}
 		}
@@ -197,6 +254,21 @@ func (b *bench) interleave(clients int, names []string, qs []querier) ([]*result
 	return res, nil
 }
 
+// routing compares a raw pgxpool on one replica with Cluster.Reader over
+// that replica, and with a Cluster whose only node is that replica (dbx's
+// gate, class and tracer without the router), so that the router's cost
+// shows apart from what every dbx read costs. The method is built so that
+// the machine's noise falls on every side alike: the same pool size,
+// session settings, query and number of clients; each contender warmed
+// first (connections opened, statements prepared), the warm-up not counted;
+// rounds alternating with each contender first in turn, so that drift and
+// the after-effects of the previous round hit all of them; per-round ratios
+// and their median next to the ratio of the totals (a stall of one client
+// in one round moves a total, not a median); and each side's client CPU per
+// query (this process's user + system time over its rounds), which other
+// processes' load inflates far less than wall-clock throughput. With
+// -together the contenders run at the same time instead, each with its own
+// clients and pool, so that every instant of noise falls on all of them.
 func (b *bench) routing(clients int) error {
 	replica := b.topo.Replicas[0]
 	cl, err := b.open(clients, replica)
@@ -217,15 +289,107 @@ func (b *bench) routing(clients int) error {
 		return err
 	}
 	defer raw.Close()
-	res, err := b.interleave(clients, []string{"raw pgxpool on the replica", "Cluster.Reader"}, []querier{raw, cl.Reader()})
+	node, err := b.openOn(replica, clients)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("routing: point selects on one replica, %d clients, pool %d, %d x %s per contender (interleaved)\n", clients, clients, b.rounds, b.duration)
+	defer node.Close()
+	qs := []querier{raw, cl.Reader(), node}
+	res := []*result{{name: "raw pgxpool on the replica"}, {name: "Cluster.Reader"}, {name: "Cluster on the replica"}}
+	if b.control {
+		// A/A control: a second raw pool, the same as the first. Its
+		// ratio to the first is the method's noise floor on this machine.
+		raw2, err := pgxpool.NewWithConfig(b.ctx, pc)
+		if err != nil {
+			return err
+		}
+		defer raw2.Close()
+		qs, res = append(qs, raw2), append(res, &result{name: "raw pgxpool again (control)"})
+	}
+	warm := b.duration / 4
+	for i, q := range qs {
+		if err := b.driveFor(q, clients, warm, &result{name: res[i].name + " (warm-up)"}); err != nil {
+			return err
+		}
+	}
+	ratios := make([][]float64, len(qs)) // per contender, its per-round throughput over raw's
+	for r := range b.rounds {
+		round := make([]result, len(qs))
+		for i := range round {
+			round[i].name = res[i].name
+		}
+		if err := b.round(r, clients, qs, round); err != nil {
+			return err
+		}
+		for i := range res {
+			ratios[i] = append(ratios[i], round[i].qps()/round[0].qps())
+			res[i].add(&round[i])
+		}
+	}
+	how := "rounds alternating, each contender first in turn"
+	if b.together {
+		how = "all contenders at the same time, each with its own clients and pool"
+	}
+	fmt.Printf("routing: point selects on one replica, %d clients, pool %d, %d x %s per contender after a %s warm-up each, %s\n",
+		clients, clients, b.rounds, b.duration, warm, how)
 	table(res)
-	fmt.Printf("Reader / raw pool throughput: %.3fx (target >= 0.97x); p99: %.3fx\n\n",
-		res[1].qps()/res[0].qps(), float64(res[1].pct(0.99))/float64(res[0].pct(0.99)))
+	for i := 1; i < len(res); i++ {
+		fmt.Printf("%s / raw: per round", res[i].name)
+		for _, x := range ratios[i] {
+			fmt.Printf(" %.3f", x)
+		}
+		fmt.Printf("; median %.3fx, all rounds %.3fx, p99 %.3fx", median(ratios[i]), res[i].qps()/res[0].qps(), float64(res[i].pct(0.99))/float64(res[0].pct(0.99)))
+		if !b.together {
+			fmt.Printf(", client CPU per query %v (%.3fx)", res[i].cpuPerQuery().Round(10*time.Nanosecond), float64(res[i].cpuPerQuery())/float64(res[0].cpuPerQuery()))
+		}
+		fmt.Println()
+	}
+	if !b.together {
+		fmt.Printf("raw pgxpool client CPU per query: %v\n", res[0].cpuPerQuery().Round(10*time.Nanosecond))
+	}
+	fmt.Printf("Reader / raw pool throughput, median of rounds: %.3fx (target >= 0.97x)\n", median(ratios[1]))
+	// A read that fell back to the primary (the replica out of the
+	// rotation after a slow poll on a loaded machine) is not a replica read:
+	// say how many there were.
+	st := cl.ReadStats()
+	fmt.Printf("Reader reads: %v, fallbacks %v\n\n", st.Reads, st.Fallbacks)
 	return nil
+}
+
+// round runs round r of every contender into out: one after the other,
+// contender r%len(qs) first, with the process's CPU time of each; or, with
+// -together, all at once (the CPU time cannot be told apart then).
+func (b *bench) round(r, clients int, qs []querier, out []result) error {
+	if b.together {
+		errs := make([]error, len(qs))
+		var wg sync.WaitGroup
+		for i := range qs {
+			wg.Go(func() { errs[i] = b.drive(qs[i], clients, &out[i]) })
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	}
+	for k := range qs {
+		i := (k + r) % len(qs)
+		before := loadgen.ProcessCPU()
+		if err := b.drive(qs[i], clients, &out[i]); err != nil {
+			return err
+		}
+		out[i].cpu = loadgen.ProcessCPU() - before
+	}
+	return nil
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func (b *bench) hedging(clients int, fraction float64, delay time.Duration) error {

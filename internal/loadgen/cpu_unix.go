@@ -1,16 +1,16 @@
 //go:build unix
 
-package main
+package loadgen
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is the CPU time (user + system) this process has used: the
+// ProcessCPU is the CPU time (user + system) this process has used: the
 // client's cost of a round, which other processes' load inflates far less
 // than wall-clock throughput.
-func processCPU() time.Duration {
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
