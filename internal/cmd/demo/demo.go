@@ -54,7 +54,7 @@ func launch(ctx context.Context, out io.Writer, step func(string, ...any), o opt
 	return st, tw.Flush()
 }
 
-const demoAcquireTimeout = 25 * time.Millisecond
+const demoAcquireTimeout = 10 * time.Millisecond
 
 // serviceOptions configure the orders service: a fleet of 2 pods (HPA
 // maximum 3), the service's default pools and fleet quota.

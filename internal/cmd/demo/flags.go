@@ -18,7 +18,7 @@ an HTML report. Everything is stopped and removed at the end.
 
 flags:
   --duration D          steady load duration (default 30s)
-  --rate R              arrivals per second (default 120)
+  --rate R              arrivals per second (default 300)
   --report PATH         the HTML report (default $TMPDIR/pgfleet-demo/report.html)
   --replicas N          streaming replicas of the primary (default 2)
   --shards N            shard servers (default 2)
@@ -55,7 +55,7 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.DurationVar(&o.duration, "duration", 30*time.Second, "")
-	fs.Float64Var(&o.rate, "rate", 120, "")
+	fs.Float64Var(&o.rate, "rate", 300, "")
 	fs.Float64Var(&o.overloadTo, "overload-to", 0, "")
 	fs.StringVar(&o.report, "report", filepath.Join(os.TempDir(), "pgfleet-demo", "report.html"), "")
 	fs.IntVar(&o.replicas, "replicas", 2, "")
