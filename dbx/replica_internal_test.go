@@ -125,16 +125,21 @@ func TestHedgeBudgetAndDelay(t *testing.T) {
 	if !ok || d != 61*time.Millisecond { // the 95th percentile of 1..64 ms
 		t.Fatalf("delay = %s, %v", d, ok)
 	}
+	if sent := spendHedges(h, 1000); sent != 50 {
+		t.Fatalf("hedges within a 5%% budget of 1000 reads = %d, want 50", sent)
+	}
+}
+
+// spendHedges makes n reads, each asking for a hedge, and counts those sent.
+func spendHedges(h *hedger, n int) int {
 	sent := 0
-	for range 1000 {
+	for range n {
 		h.reads.Add(1)
 		if h.take() {
 			sent++
 		}
 	}
-	if sent != 50 {
-		t.Fatalf("hedges within a 5%% budget of 1000 reads = %d, want 50", sent)
-	}
+	return sent
 }
 
 // The budget is a rate over recent reads: reads that needed no hedge save
@@ -151,14 +156,7 @@ func TestHedgeBudgetForgetsOldCredit(t *testing.T) {
 	if want := int(h.credit); burst != want || want != 25 {
 		t.Fatalf("burst after 100,000 unhedged reads = %d hedges, want the credit, %d", burst, want)
 	}
-	sent := 0
-	for range 1000 {
-		h.reads.Add(1)
-		if h.take() {
-			sent++
-		}
-	}
-	if sent != 50 {
+	if sent := spendHedges(h, 1000); sent != 50 {
 		t.Fatalf("hedges over the next 1000 reads = %d, want 50", sent)
 	}
 }
