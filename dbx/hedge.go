@@ -25,7 +25,7 @@ const (
 	// except one in hedgeProbe, whose hedge tells whether hedging pays there
 	// again.
 	hedgeOutcomes = 32
-	hedgeWinShare = 10
+	hedgeWinShare = 20
 	hedgeProbe    = 8
 )
 
