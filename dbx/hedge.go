@@ -19,11 +19,10 @@ const (
 	hedgeCancelGrace = 50 * time.Millisecond
 
 	// A replica whose reads' hedges have stopped winning (fewer than 1 in
-	// hedgeWinShare of the last 16-32 hedges sent for its reads, the
-	// older half weighing half)
-	// has its reads run like unhedged ones, in the caller's goroutine,
-	// except one in hedgeProbe, whose hedge tells whether hedging pays there
-	// again.
+	// hedgeWinShare of the last 16-32 hedges sent for its reads, the older
+	// half weighing half) has its reads run like unhedged ones, in the
+	// caller's goroutine, except one in hedgeProbe, whose hedge tells
+	// whether hedging pays there again.
 	hedgeOutcomes = 32
 	hedgeWinShare = 20
 	hedgeProbe    = 8
