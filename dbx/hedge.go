@@ -17,66 +17,142 @@ const (
 	// hedgeCancelGrace is how long a hedged read's loser may still answer
 	// before it is cancelled on the server.
 	hedgeCancelGrace = 50 * time.Millisecond
+
+	// A replica whose reads' hedges have stopped winning (fewer than 1 in
+	// hedgeWinShare of the last 16-32 hedges sent for its reads, the older
+	// half weighing half) has its reads run like unhedged ones, in the
+	// caller's goroutine, except one in hedgeProbe, whose hedge tells
+	// whether hedging pays there again.
+	hedgeOutcomes = 32
+	hedgeWinShare = 20
+	hedgeProbe    = 8
 )
 
 // hedger tracks the first-answer time of hedged replica reads and spends
 // the hedge budget.
 type hedger struct {
 	budget float64
+	// credit is the most hedges the budget may have saved up: budget x
+	// hedgeWindow. Without it a long run of reads that needed no hedge
+	// would let a burst of hedges through later.
+	credit int64
 
-	mu     sync.Mutex
-	ring   [hedgeWindow]time.Duration
-	seen   int
-	since  int
-	p95    time.Duration
-	sorted []time.Duration
+	p95 atomic.Int64 // the delay, read without a lock by every read; 0: not known yet
 
-	// reads and sent spend the budget: sent <= budget x reads.
+	mu    sync.Mutex
+	ring  [hedgeWindow]time.Duration
+	seen  int
+	since int
+	// sorted is the window's copy that one caller sorts while sorting.
+	sorted  []time.Duration
+	sorting bool
+
+	// reads and sent spend the budget: sent <= budget x reads, and at most
+	// credit hedges saved up.
 	reads, sent atomic.Int64
 }
 
-func newHedger(budget float64) *hedger { return &hedger{budget: budget} }
+func newHedger(budget float64) *hedger {
+	return &hedger{budget: budget, credit: max(1, int64(budget*hedgeWindow))}
+}
 
-// observe records one read's time to its first answer.
+// observe records one read's time to its first answer. Every hedging read
+// calls it, from every client goroutine: it does not wait for the lock
+// (a sample lost while another is recorded does not move a percentile),
+// and the window is sorted outside it, by one caller at a time, so that a
+// read never queues behind a sort.
 func (h *hedger) observe(d time.Duration) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	if !h.mu.TryLock() {
+		return
+	}
 	h.ring[h.seen%hedgeWindow] = d
 	h.seen++
 	h.since++
-	if h.seen >= hedgeMinSeen && h.since >= hedgeRecalc {
-		h.since = 0
+	recalc := h.seen >= hedgeMinSeen && h.since >= hedgeRecalc && !h.sorting
+	if recalc {
+		h.since, h.sorting = 0, true
 		h.sorted = append(h.sorted[:0], h.ring[:min(h.seen, hedgeWindow)]...)
-		slices.Sort(h.sorted)
-		h.p95 = h.sorted[len(h.sorted)*95/100]
+	}
+	h.mu.Unlock()
+	if recalc {
+		slices.Sort(h.sorted) // h.sorted is this caller's until sorting is cleared
+		h.p95.Store(int64(max(h.sorted[len(h.sorted)*95/100], 1)))
+		h.mu.Lock()
+		h.sorting = false
+		h.mu.Unlock()
 	}
 }
 
 // delay is the time after which a read is hedged; false until enough reads
 // were seen to know it.
 func (h *hedger) delay() (time.Duration, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.p95, h.seen >= hedgeMinSeen
+	d := time.Duration(h.p95.Load())
+	return d, d > 0
+}
+
+// allowed is how many hedges the budget allows so far, and sent: saved-up
+// credit beyond h.credit is forgotten (only recent reads pay for hedges).
+func (h *hedger) allowed() (sent, allowed int64) {
+	for {
+		sent, allowed = h.sent.Load(), int64(h.budget*float64(h.reads.Load()))
+		if allowed-sent <= h.credit || h.sent.CompareAndSwap(sent, allowed-h.credit) {
+			return min(sent, allowed), allowed
+		}
+	}
 }
 
 // affordable reports whether the budget would allow one more hedge now.
 func (h *hedger) affordable() bool {
-	return float64(h.sent.Load()+1) <= h.budget*float64(h.reads.Load())
+	sent, allowed := h.allowed()
+	return sent+1 <= allowed
 }
 
 // take spends one hedge if the budget allows: hedges stay at most budget x
-// the hedged reader's reads.
+// the hedged reader's reads, with at most credit of them saved up.
 func (h *hedger) take() bool {
 	for {
-		sent := h.sent.Load()
-		if float64(sent+1) > h.budget*float64(h.reads.Load()) {
+		sent, allowed := h.allowed()
+		if sent+1 > allowed {
 			return false
 		}
 		if h.sent.CompareAndSwap(sent, sent+1) {
 			return true
 		}
 	}
+}
+
+// hedgeOutcome is, per replica, how the hedges sent for reads first sent
+// there fared: whether a read there is worth the hedging path.
+type hedgeOutcome struct {
+	mu        sync.Mutex
+	sent, won int
+	// cold is set while hedges for this replica's reads rarely win: its
+	// reads then run in the caller's goroutine (but one in hedgeProbe).
+	cold  atomic.Bool
+	probe atomic.Uint32
+}
+
+// record notes one hedge sent for a read first sent to this replica, and
+// whether it answered first.
+func (o *hedgeOutcome) record(won bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.sent++
+	if won {
+		o.won++
+	}
+	if o.sent >= hedgeOutcomes/2 {
+		o.cold.Store(o.won*hedgeWinShare < o.sent)
+	}
+	if o.sent >= hedgeOutcomes {
+		o.sent, o.won = o.sent/2, o.won/2 // the older half weighs half
+	}
+}
+
+// worth reports whether a read on this replica should take the hedging
+// path: yes unless its hedges stopped winning, and then one in hedgeProbe.
+func (o *hedgeOutcome) worth() bool {
+	return !o.cold.Load() || o.probe.Add(1)%hedgeProbe == 0
 }
 
 // hedgeResult is one attempt of a hedged read.
@@ -96,15 +172,21 @@ func (r *Reader) hedged(ctx context.Context, t target, sql string, args []any) (
 	h.reads.Add(1)
 	t.rep.hedgeReads.Add(1)
 	delay, known := h.delay()
-	if !known || !h.affordable() {
-		// No hedge possible: run in the caller's goroutine, as an unhedged
-		// read does (no goroutine, channel or timer).
-		start := time.Now()
+	if !known || !rs.choose || !h.affordable() || !t.rep.hedging.worth() {
+		// No hedge possible, or none worth it: run in the caller's
+		// goroutine, as an unhedged read does (no goroutine, channel or
+		// timer). A hedged read's hand-off between two goroutines costs
+		// every read that takes that path (on a busy 2-core machine, more
+		// than the hedges save when the reads past the P95 are late
+		// because a core was busy, not because the replica was: their
+		// hedges lose). So a replica's reads take it only while hedges for
+		// them win.
+		start := monoNow()
 		rows, err := t.node.gatedQuery(ctx, sql, args...)
 		if err != nil {
 			return nil, err
 		}
-		h.observe(time.Since(start))
+		h.observe(monoNow() - start)
 		return rows, nil
 	}
 	results := make(chan hedgeResult, 2)
@@ -114,7 +196,9 @@ func (r *Reader) hedged(ctx context.Context, t target, sql string, args []any) (
 			rep.reads.Add(1)
 		}
 		// In flight until the attempt ends, also when it lost: power of
-		// two choices then keeps reads away from a replica that hangs.
+		// two choices then keeps reads away from a replica that hangs. (The
+		// original is counted by attempt too while the caller waits: a
+		// replica with a hedged read on it looks busier, which is fair.)
 		rep.inflight.Add(1)
 		go func() {
 			rows, err := rep.node.gatedQuery(actx, sql, args...)
@@ -123,7 +207,7 @@ func (r *Reader) hedged(ctx context.Context, t target, sql string, args []any) (
 		}()
 		return cancel
 	}
-	start := time.Now()
+	start := monoNow()
 	original := launch(t.rep)
 	pending := 1
 	var second context.CancelFunc
@@ -175,8 +259,11 @@ func (r *Reader) hedged(ctx context.Context, t target, sql string, args []any) (
 			}
 		}()
 	}
+	if second != nil {
+		t.rep.hedging.record(first.rep != t.rep && first.err == nil)
+	}
 	if first.err == nil {
-		h.observe(time.Since(start))
+		h.observe(monoNow() - start)
 		if first.rep != t.rep {
 			first.rep.hedgesWon.Add(1)
 		}

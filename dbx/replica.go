@@ -187,6 +187,7 @@ type replica struct {
 
 	inflight atomic.Int64 // maintained only when there is a choice (replicaSet.choose)
 	counters
+	hedging hedgeOutcome // how hedges for reads sent here fared
 
 	mu    sync.Mutex
 	state ReplicaState

@@ -125,15 +125,74 @@ func TestHedgeBudgetAndDelay(t *testing.T) {
 	if !ok || d != 61*time.Millisecond { // the 95th percentile of 1..64 ms
 		t.Fatalf("delay = %s, %v", d, ok)
 	}
+	if sent := spendHedges(h, 1000); sent != 50 {
+		t.Fatalf("hedges within a 5%% budget of 1000 reads = %d, want 50", sent)
+	}
+}
+
+// spendHedges makes n reads, each asking for a hedge, and counts those sent.
+func spendHedges(h *hedger, n int) int {
 	sent := 0
-	for range 1000 {
+	for range n {
 		h.reads.Add(1)
 		if h.take() {
 			sent++
 		}
 	}
-	if sent != 50 {
-		t.Fatalf("hedges within a 5%% budget of 1000 reads = %d, want 50", sent)
+	return sent
+}
+
+// The budget is a rate over recent reads: reads that needed no hedge save
+// at most budget x hedgeWindow hedges for later, not one per 20 reads for
+// ever (which let a burst through after a quiet spell).
+func TestHedgeBudgetForgetsOldCredit(t *testing.T) {
+	t.Parallel()
+	h := newHedger(0.05)
+	h.reads.Add(100_000) // 5,000 hedges' worth of reads, none hedged
+	burst := 0
+	for h.take() {
+		burst++
+	}
+	if want := int(h.credit); burst != want || want != 25 {
+		t.Fatalf("burst after 100,000 unhedged reads = %d hedges, want the credit, %d", burst, want)
+	}
+	if sent := spendHedges(h, 1000); sent != 50 {
+		t.Fatalf("hedges over the next 1000 reads = %d, want 50", sent)
+	}
+}
+
+// A replica whose reads' hedges stop winning has its reads run without the
+// hedging path, but for one in hedgeProbe, whose outcomes bring it back
+// when hedges win again.
+func TestHedgeOutcomeColdAndProbe(t *testing.T) {
+	t.Parallel()
+	var o hedgeOutcome
+	for range hedgeOutcomes / 2 {
+		if !o.worth() {
+			t.Fatal("a replica cold before any outcome")
+		}
+		o.record(true)
+	}
+	for range hedgeOutcomes * 4 {
+		o.record(false)
+	}
+	if !o.cold.Load() {
+		t.Fatalf("still warm after %d lost hedges (sent %d, won %d)", hedgeOutcomes*4, o.sent, o.won)
+	}
+	worth := 0
+	for range 100 * hedgeProbe {
+		if o.worth() {
+			worth++
+		}
+	}
+	if worth != 100 {
+		t.Fatalf("cold replica: %d of %d reads took the hedging path, want 100", worth, 100*hedgeProbe)
+	}
+	for range hedgeOutcomes / 4 {
+		o.record(true)
+	}
+	if o.cold.Load() {
+		t.Fatalf("still cold after %d won hedges (sent %d, won %d)", hedgeOutcomes/4, o.sent, o.won)
 	}
 }
 

@@ -2,6 +2,7 @@ package dbx
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -114,6 +115,9 @@ type ReadStats struct {
 	HedgeReads   int64
 	HedgesSent   int64
 	HedgesWon    int64
+	// HedgeDelay is the wait after which a hedging Reader's read is sent
+	// to a second replica now (0 until enough reads were seen to know it).
+	HedgeDelay time.Duration
 }
 
 // ReadStats returns the read router's counters, summed over the replicas.
@@ -131,6 +135,9 @@ func (cl *Cluster) ReadStats() ReadStats {
 		s.HedgeReads += r.hedgeReads.Load()
 		s.HedgesSent += r.hedgesSent.Load()
 		s.HedgesWon += r.hedgesWon.Load()
+	}
+	if d, ok := rs.hedge.delay(); ok {
+		s.HedgeDelay = d
 	}
 	return s
 }

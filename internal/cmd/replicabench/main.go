@@ -237,23 +237,6 @@ func (b *bench) driveFor(q querier, clients int, d time.Duration, res *result) e
 	return nil
 }
 
-// interleave runs the contenders' rounds alternately, each first in turn.
-func (b *bench) interleave(clients int, names []string, qs []querier) ([]*result, error) {
-	res := make([]*result, len(qs))
-	for i := range qs {
-		res[i] = &result{name: names[i]}
-	}
-	for r := range b.rounds {
-		for k := range qs {
-			i := (k + r) % len(qs)
-			if err := b.drive(qs[i], clients, res[i]); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return res, nil
-}
-
 // routing compares a raw pgxpool on one replica with Cluster.Reader over
 // that replica, and with a Cluster whose only node is that replica (dbx's
 // gate, class and tracer without the router), so that the router's cost
@@ -418,17 +401,38 @@ func (b *bench) hedging(clients int, fraction float64, delay time.Duration) erro
 		return err
 	}
 	before := cl.ReadStats()
-	res, err := b.interleave(clients, []string{"Reader", "Reader, Hedge"}, []querier{plain, hedged})
-	if err != nil {
-		return err
+	// Each contender's reads by replica: where power of two choices sent
+	// them (a read held by the proxy keeps the slow replica busy).
+	byNode := [2]map[string]int64{{}, {}}
+	res := []*result{{name: "Reader"}, {name: "Reader, Hedge"}}
+	qs := []querier{plain, hedged}
+	for r := range b.rounds {
+		for k := range qs {
+			i := (k + r) % len(qs)
+			s0 := cl.ReadStats()
+			if err := b.drive(qs[i], clients, res[i]); err != nil {
+				return err
+			}
+			for n, v := range cl.ReadStats().Reads {
+				byNode[i][n] += v - s0.Reads[n]
+			}
+		}
 	}
 	after := cl.ReadStats()
 	reads, sent, won := after.HedgeReads-before.HedgeReads, after.HedgesSent-before.HedgesSent, after.HedgesWon-before.HedgesWon
 	fmt.Printf("hedging: 2 replicas, replica0 behind a proxy that delays %.1f%% of its replies by %s, %d clients, %d x %s per contender (interleaved), HedgeBudget 5%%\n", 100*fraction, delay, clients, b.rounds, b.duration)
 	table(res)
-	fmt.Printf("hedged / plain p99: %.3fx, p99.9: %.3fx, throughput %.3fx; hedges sent %d of %d hedged reads (%.2f%%), won %d\n\n",
+	fmt.Printf("hedged / plain p99: %.3fx, p99.9: %.3fx, throughput %.3fx; hedges sent %d of %d hedged reads (%.2f%%), won %d; hedge delay at the end %s\n",
 		float64(res[1].pct(0.99))/float64(res[0].pct(0.99)), float64(res[1].pct(0.999))/float64(res[0].pct(0.999)), res[1].qps()/res[0].qps(),
-		sent, reads, 100*float64(sent)/float64(max(reads, 1)), won)
+		sent, reads, 100*float64(sent)/float64(max(reads, 1)), won, after.HedgeDelay)
+	for i, r := range res {
+		fmt.Printf("%s: reads (hedges included) by node:", r.name)
+		for _, n := range cl.Nodes() {
+			fmt.Printf(" %s %d", n.Name(), byNode[i][n.Name()])
+		}
+		fmt.Println()
+	}
+	fmt.Println()
 	return nil
 }
 
