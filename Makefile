@@ -70,6 +70,10 @@ lint: lint-fast ## gofmt check, go vet, staticcheck
 demo: ## the orders example on a throwaway topology under open-model load for 30 s: report + HTML report
 	$(GO) run ./internal/cmd/demo
 
+.PHONY: demo/budgetcheck
+demo/budgetcheck: ## budgetcheck on the demo's fleet as Kubernetes manifests (it is over budget on purpose: exit 1)
+	-$(GO) run ./cmd/budgetcheck internal/cmd/demo/demo_fleet.yaml
+
 SLACK ?= 1
 .PHONY: loadtest
 loadtest: ## the demo's load with SLO thresholds (SLACK=F loosens latencies), then the overload ramp; fails when crossed

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	_ "embed"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,7 +15,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pgfleet/pgfleet/budgetcheck"
 	"github.com/pgfleet/pgfleet/dbx/budget"
 	"github.com/pgfleet/pgfleet/examples/orders"
 	"github.com/pgfleet/pgfleet/internal/demo/stack"
@@ -47,6 +45,7 @@ func launch(ctx context.Context, out io.Writer, step func(string, ...any), o opt
 		fmt.Fprintf(out, "    %s\n", r.Demand.Explanation)
 	}
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(out, "    the same fleet as Kubernetes manifests, checked before deploy: make demo/budgetcheck (%s)\n", fleetManifests)
 	fmt.Fprintln(tw, "    NODE\tROLE\tPOOL\tQUOTA HELD\tOPEN")
 	for _, n := range st.Service.Stats().Nodes {
 		fmt.Fprintf(tw, "    %s\t%s\t%d\t%d\t%d\n", nodeName(n), n.Role, n.MaxConns, n.QuotaHeld, n.Open)
@@ -55,6 +54,14 @@ func launch(ctx context.Context, out io.Writer, step func(string, ...any), o opt
 }
 
 const demoAcquireTimeout = 10 * time.Millisecond
+
+// fleetManifests is the demo's fleet as Kubernetes manifests: the orders
+// service as launch runs it, and a reporting job beside it. budgetcheck
+// computes the same demand for the orders service as dbx does at runtime
+// (TestFleetManifestsAgreeWithRuntime). The demo does not run budgetcheck
+// itself: linking its Helm and kustomize renderers would triple the demo's
+// build on a fresh machine.
+const fleetManifests = "internal/cmd/demo/demo_fleet.yaml"
 
 // serviceOptions configure the orders service: a fleet of 2 pods (HPA
 // maximum 3), the service's default pools and fleet quota.
@@ -194,31 +201,6 @@ func writeHTML(path string, res *loadtest.Result, ex []loadtest.Extra) (string, 
 		return "", err
 	}
 	return filepath.Abs(path)
-}
-
-//go:embed demo_fleet.yaml
-var demoFleet []byte
-
-// checkManifests runs budgetcheck on the demo's fleet manifests and prints
-// its findings.
-func checkManifests(out io.Writer) error {
-	report := budgetcheck.Analyze([]budgetcheck.Source{{Name: "demo_fleet.yaml", Data: demoFleet}}, budgetcheck.Options{})
-	var buf bytes.Buffer
-	if err := budgetcheck.Write(&buf, report, budgetcheck.Text); err != nil {
-		return err
-	}
-	return copyIndented(out, &buf)
-}
-
-func copyIndented(out io.Writer, r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	for _, line := range bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n")) {
-		fmt.Fprintf(out, "    %s\n", line)
-	}
-	return nil
 }
 
 // prefixed indents every line written to w (the progress lines).

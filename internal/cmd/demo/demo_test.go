@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgfleet/pgfleet/budgetcheck"
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
+	"github.com/pgfleet/pgfleet/examples/orders"
 )
 
 // TestDemo runs `make demo` end to end on a smaller topology and a short
@@ -36,7 +38,7 @@ func TestDemo(t *testing.T) {
 		"hot keys the router found",
 		"connections: shard s0: pool 4",
 		"HTML report (latency per endpoint over time, connections over time): " + report,
-		"ERROR PGF001 over-budget",
+		"make demo/budgetcheck",
 		"done: stopping every server",
 	} {
 		if !strings.Contains(r.stdout, want) {
@@ -54,6 +56,47 @@ func TestDemo(t *testing.T) {
 	}
 	if r := runDemoCmd(t, "--max-connections", "3"); r.code != 2 {
 		t.Errorf("--max-connections 3: exit %d, want a usage error", r.code)
+	}
+}
+
+// TestFleetManifestsAgreeWithRuntime: budgetcheck, reading the demo's
+// fleet manifests, computes the orders service's worst-case demand as dbx
+// does at runtime from the service's options (the same budget code, from
+// two inputs that must describe the same fleet), and finds the fleet over
+// its server because of the reporting job beside it.
+func TestFleetManifestsAgreeWithRuntime(t *testing.T) {
+	data, err := os.ReadFile("demo_fleet.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := budgetcheck.Analyze([]budgetcheck.Source{{Name: "demo_fleet.yaml", Data: data}}, budgetcheck.Options{})
+	o, err := parseFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := serviceOptions(o, 0)
+	fleet := svc.Fleet
+	fleet.PoolMax = orders.DefaultMaxConns
+	runtime, err := fleet.Demand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var static *budgetcheck.Client
+	for _, db := range report.Databases {
+		for _, c := range db.Clients {
+			if c.ID == "default/Deployment/orders/app" {
+				static = c
+			}
+		}
+		if db.Verdict != budgetcheck.VerdictOver {
+			t.Errorf("%s: verdict %s, want over (the reporting job)", db.ID, db.Verdict)
+		}
+	}
+	if static == nil {
+		t.Fatalf("budgetcheck found no orders client in the manifests: %+v", report.Databases)
+	}
+	if static.Demand.State != budgetcheck.Known || static.Demand.Value != runtime.Connections {
+		t.Fatalf("orders demand: budgetcheck %+v (%s), dbx at runtime %d (%s)", static.Demand, static.Explanation, runtime.Connections, runtime.Explanation)
 	}
 }
 
