@@ -82,7 +82,7 @@ func serviceOptions(o options, slowdown time.Duration) orders.Options {
 // warmUp is a short unmeasured run before each measured one: a fresh
 // service opens its connections (and takes its fleet-quota slots) one at a
 // time as requests queue, and the first requests would measure that.
-const warmUp = 2 * time.Second
+const warmUp = time.Second
 
 // drive warms the service up, then runs one scenario with a progress line
 // and returns what it measured.
