@@ -28,6 +28,7 @@ type queryTimer struct {
 type timedCtx struct {
 	context.Context
 	start  time.Duration      // monoNow at the statement's start
+	end    time.Duration      // monoNow at its end, 0 before: the rows' Close shares this reading
 	cancel context.CancelFunc // nil: no deadline of ours
 }
 
@@ -58,7 +59,8 @@ func (t queryTimer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, _ pgx.T
 func (t queryTimer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryEndData) {
 	disarmBound(conn)
 	if tc, ok := ctx.Value(timedCtxKey{}).(*timedCtx); ok {
-		t.obs.Observe((monoNow() - tc.start).Seconds())
+		tc.end = monoNow()
+		t.obs.Observe((tc.end - tc.start).Seconds())
 		if tc.cancel != nil {
 			tc.cancel()
 		}
