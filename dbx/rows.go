@@ -56,8 +56,8 @@ func (r *gatedRows) Close() {
 	// the gate's integral: the timer's, taken as pgx closed the rows, when
 	// it timed this query (it takes over r.timed), else a fresh one.
 	var now time.Time
-	if r.timed.end != 0 {
-		now = monoEpoch.Add(r.timed.end)
+	if end, ok := r.timed.ended(); ok {
+		now = monoEpoch.Add(end)
 	} else {
 		now = r.call.now()
 	}
