@@ -23,16 +23,21 @@ import (
 // lasts: TCP keepalives do not help, the peer's kernel still acknowledges.
 //
 // dbx wraps each connection's socket (boundedConn). While a query, batch or
-// copy whose ctx has no deadline is in flight (dbx's tracer arms it), every
-// read and write starts with a deadline between Config.OperationTimeout and
-// 1/32 more from now. The bound is per message, so results that keep
-// streaming are never cut, and it costs no allocation and no goroutine per
-// query, where a context.WithTimeout per call would cost both. The socket's
-// deadline is moved only when less than the bound is left (about once per
-// bound/32 on a busy connection), not on every read and write: moving it
-// costs a runtime timer update and two clock reads (~0.3 µs on a virtual
-// machine), several times per statement. A ctx with a deadline is left to
-// pgx.
+// copy whose ctx has no deadline is in flight (dbx's tracer arms it), the
+// socket carries a deadline of ours at most bound/32 ahead: a check. When
+// it fires during a read or write, the check looks whether anything moved
+// on the socket since the last one (a read or write begun, or bytes through);
+// if so it sets the next check and carries on with the same read or write,
+// else once the silence reaches the bound it fails the call. The bound is
+// per message, so results that keep streaming are never cut, and a silence
+// is cut after at least OperationTimeout and at most 1/32 more. The cost
+// stays off the path of each read and write: no clock read, no lock and no
+// deadline move there (a clock read is ~25-60 ns on a virtual machine, a
+// deadline move a runtime timer update), only an atomic count; the clock is
+// read at the checks, at most every bound/32 on a busy connection and once
+// for a statement that comes after a quiet spell. It costs no allocation
+// and no goroutine per query, where a context.WithTimeout per call would
+// cost both. A ctx with a deadline is left to pgx.
 
 // defaultOperationTimeout is the session's statement timeout plus
 // DefaultOperationMargin, or -1 (no bound) when the session has none.
@@ -82,88 +87,123 @@ func boundDial(dial pgconn.DialFunc, bound time.Duration) pgconn.DialFunc {
 	}
 }
 
-// boundedConn sets a deadline on each read and write while armed (a write
-// blocks too once a stopped server's receive buffer is full). pgx's context
-// watcher sets deadlines of its own to interrupt a cancelled call; those
-// win, and mu keeps the two from overwriting each other.
+// boundedConn bounds each read and write while armed (a write blocks too
+// once a stopped server's receive buffer is full). pgx's context watcher
+// sets deadlines of its own to interrupt a cancelled call; those win, and
+// mu keeps the two from overwriting each other.
 type boundedConn struct {
 	net.Conn
 	bound time.Duration
 	armed atomic.Bool
+	// moved counts reads and writes begun and retried ones that got bytes
+	// through: a check that finds it unchanged found the socket silent.
+	moved atomic.Int64
+	// inForce is the check's time (monoNow) while a deadline of ours is in
+	// force (ours and not external), else 0: the fast path's test.
+	// Written under mu.
+	inForce atomic.Int64
 
 	mu       sync.Mutex
 	external bool          // pgx set a deadline: leave the socket alone
 	ours     bool          // a deadline of ours is in force
-	until    time.Duration // when it fires, as monoNow
-
-	// inForce is until while a deadline of ours is in force (ours and not
-	// external), else 0: arm's lock-free fast path. Written under mu.
-	inForce atomic.Int64
+	heard    time.Duration // monoNow at the last check that found movement (or the first deadline): the silence runs from here at the latest
+	seen     int64         // moved at that check
 }
 
-// boundSlack divides the bound into the most by which a deadline of ours
-// may fire later than the bound from a read or write: the price of moving
-// the socket's deadline rarely.
+// boundSlack divides the bound into the longest time between two checks:
+// the most by which a silence may be cut later than the bound.
 const boundSlack = 32
 
+// period is the time between two checks of a waiting read or write.
+func (c *boundedConn) period() time.Duration {
+	return max(c.bound/boundSlack, min(c.bound, time.Millisecond))
+}
+
 func (c *boundedConn) Read(p []byte) (int, error) {
-	c.arm()
-	n, err := c.Conn.Read(p)
-	return n, c.explain(err)
+	c.ready()
+	c.moved.Add(1)
+	for {
+		n, err := c.Conn.Read(p)
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		if n > 0 { // bytes and our check at once: the next read meets the check
+			c.moved.Add(1)
+			return n, nil
+		}
+		if err := c.check(err); err != nil {
+			return 0, err
+		}
+	}
 }
 
 func (c *boundedConn) Write(p []byte) (int, error) {
-	c.arm()
-	n, err := c.Conn.Write(p)
-	return n, c.explain(err)
-}
-
-// arm sets the socket's deadline for one read or write: between the bound
-// and bound/boundSlack more from now when armed (the one in force, if it is
-// that far away, else a new one), none when not (clearing one of ours left
-// from the last call).
-//
-// Most calls find a deadline of ours far enough away and change nothing:
-// they do so without the lock. A deadline pgx sets meanwhile (its context
-// watcher, from another goroutine) still wins: arm then has not touched
-// the socket.
-func (c *boundedConn) arm() {
-	if c.armed.Load() {
-		if u := time.Duration(c.inForce.Load()); u != 0 && u-monoNow() >= c.bound {
-			return
+	c.ready()
+	c.moved.Add(1)
+	done := 0
+	for {
+		n, err := c.Conn.Write(p[done:])
+		done += n
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return done, err
+		}
+		if n > 0 {
+			c.moved.Add(1)
+		}
+		if err := c.check(err); err != nil {
+			return done, err
 		}
 	}
+}
+
+// ready puts a deadline of ours on the socket when the call is armed and
+// none is in force (the connection's first armed call, or after pgx's own
+// deadline): two atomic loads otherwise.
+func (c *boundedConn) ready() {
+	if !c.armed.Load() || c.inForce.Load() != 0 {
+		return
+	}
 	c.mu.Lock()
-	if !c.external {
-		if c.armed.Load() {
-			if now := monoNow(); !c.ours || c.until-now < c.bound {
-				c.until = now + c.bound + c.bound/boundSlack
-				_ = c.Conn.SetDeadline(monoEpoch.Add(c.until))
-				c.ours = true
-				c.inForce.Store(int64(c.until))
-			}
-		} else if c.ours {
-			_ = c.Conn.SetDeadline(time.Time{})
-			c.ours = false
-			c.inForce.Store(0)
-		}
+	if c.armed.Load() && !c.external && !c.ours {
+		now := monoNow()
+		c.heard, c.seen = now, c.moved.Load()
+		c.setLocked(now + c.period())
 	}
 	c.mu.Unlock()
 }
 
-// explain turns a deadline of ours into a *SilenceError; pgx's own stay as
-// they are.
-func (c *boundedConn) explain(err error) error {
-	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+// check runs when a read or write met a deadline: nil to carry on with it
+// (after setting the next check), or the error to return. A deadline of
+// pgx's is its error as it is; one of ours on a call no longer armed is
+// taken off; on an armed call, a socket silent for the bound since the last
+// movement is a *SilenceError.
+func (c *boundedConn) check(err error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.external || !c.ours {
 		return err
 	}
-	c.mu.Lock()
-	ours := c.ours && !c.external
-	c.mu.Unlock()
-	if ours {
+	if !c.armed.Load() {
+		_ = c.Conn.SetDeadline(time.Time{})
+		c.ours = false
+		c.inForce.Store(0)
+		return nil
+	}
+	now := monoNow()
+	if moved := c.moved.Load(); moved != c.seen {
+		c.heard, c.seen = now, moved
+	} else if now-c.heard >= c.bound {
 		return &SilenceError{Bound: c.bound, err: err}
 	}
-	return err
+	c.setLocked(min(now+c.period(), c.heard+c.bound))
+	return nil
+}
+
+// setLocked puts a deadline of ours at u (monoNow); c.mu held.
+func (c *boundedConn) setLocked(u time.Duration) {
+	_ = c.Conn.SetDeadline(monoEpoch.Add(u))
+	c.ours = true
+	c.inForce.Store(int64(u))
 }
 
 func (c *boundedConn) SetDeadline(t time.Time) error {

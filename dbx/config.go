@@ -151,9 +151,9 @@ type Config struct {
 	// is closed and the call fails with an error for which pgconn.Timeout is
 	// true and errors.As finds a *[SilenceError]. It limits the silence between two messages, not the whole call,
 	// so a long result that keeps streaming is not cut; a silence is cut
-	// after at least OperationTimeout and at most 1/32 more (the socket's
-	// deadline is moved only when less than the bound is left). A ctx with a
-	// deadline is never bounded here: its deadline rules.
+	// after at least OperationTimeout and at most 1/32 more (the socket is
+	// checked for movement every OperationTimeout/32 while it waits). A ctx
+	// with a deadline is never bounded here: its deadline rules.
 	//
 	// Default: the session's statement timeout (StatementTimeout, or the
 	// DSN's statement_timeout) plus DefaultOperationMargin: 35s with the

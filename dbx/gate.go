@@ -28,7 +28,11 @@ type gate struct {
 	// Counters for metrics, read without the lock.
 	shed     atomic.Int64
 	timeouts atomic.Int64
-	observe  func(time.Duration) // acquire-wait histogram; never nil
+	observe  func(time.Duration) // acquire-wait histogram, for the calls that queued; never nil
+	// free counts the slots granted at once (guarded by mu): zero waits,
+	// which the wait histogram gets at scrape (see gateWaits) rather than
+	// from an Observe per call.
+	free int64
 
 	load loadMeter // guarded by mu: Little's law inputs (capacity.go)
 }
@@ -61,8 +65,8 @@ func (g *gate) acquireWithin(ctx context.Context, timeout time.Duration, now tim
 	if g.inUse < g.limit && g.waiters.Len() == 0 {
 		g.tickAt(now)
 		g.inUse++
+		g.free++
 		g.mu.Unlock()
-		g.observe(0)
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -145,6 +149,13 @@ func (g *gate) grantLocked() {
 		g.inUse++
 		close(w.ready)
 	}
+}
+
+// freeGrants is the count of slots granted without a wait.
+func (g *gate) freeGrants() int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.free
 }
 
 // state is a snapshot for errors and metrics.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Label names of every dbx series. service and cluster are constant per
@@ -75,6 +76,33 @@ func (m *metrics) observeAcquire(node string) func(time.Duration) {
 	return func(d time.Duration) { obs.Observe(d.Seconds()) }
 }
 
+// gateWaits exports each node's gate-wait histogram: the waits of the
+// calls that queued, observed as they happened, plus the calls granted a
+// slot at once as that many zero waits (every bucket holds 0). Most calls
+// are granted at once, and counting them under the gate's lock, which they
+// take anyway, spares each an Observe (~25 ns of atomics on lines that every
+// core writes). The series are the same as with an Observe(0) per call.
+func (m *metrics) gateWaits(ch chan<- prometheus.Metric, nodes []*Node) {
+	for _, n := range nodes {
+		h, ok := m.acquire.WithLabelValues(n.name).(prometheus.Metric)
+		if !ok {
+			continue
+		}
+		var d dto.Metric
+		if err := h.Write(&d); err != nil {
+			continue
+		}
+		free := uint64(n.gate.freeGrants())
+		hist := d.GetHistogram()
+		buckets := make(map[float64]uint64, len(hist.GetBucket()))
+		for _, b := range hist.GetBucket() {
+			buckets[b.GetUpperBound()] = b.GetCumulativeCount() + free
+		}
+		ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(h.Desc(), hist.GetSampleCount()+free,
+			hist.GetSampleSum(), buckets, hist.GetCreatedTimestamp().AsTime(), n.name)
+	}
+}
+
 // defaultName names a Cluster after what distinguishes it from the others a
 // process opens: its database, host and port ("orders@db-0.db:5432"). A Unix
 // socket path is kept as pgx read it.
@@ -135,7 +163,7 @@ func (col collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(m.demand, float64(r.Demand.Connections), r.Node)
 		}
 	}
-	m.acquire.Collect(ch)
+	m.gateWaits(ch, col.c.Nodes())
 	m.queryTime.Collect(ch)
 	col.c.replicas.collect(col.c.replicas.metrics, ch)
 	col.c.classes.collect(ch)

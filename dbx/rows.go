@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -51,7 +52,15 @@ func (r *gatedRows) Close() {
 	r.closed = true
 	r.peeked = false
 	r.Rows.Close()
-	now := r.call.now() // one clock reading for the class's latency and the gate's integral
+	// One clock reading for the statement timer, the class's latency and
+	// the gate's integral: the timer's, taken as pgx closed the rows, when
+	// it timed this query (it takes over r.timed), else a fresh one.
+	var now time.Time
+	if end, ok := r.timed.ended(); ok {
+		now = monoEpoch.Add(end)
+	} else {
+		now = r.call.now()
+	}
 	r.call.endAt(now, r.Rows.Err())
 	r.gate.releaseAt(now)
 	if r.cancel != nil {

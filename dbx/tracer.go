@@ -23,13 +23,20 @@ type queryTimer struct {
 // timedCtx carries a query's start (and its deadline's cancel) from
 // TraceQueryStart to TraceQueryEnd in one allocation (context.WithValue
 // would take two: the context and the boxed time), or in none: a Query of
-// a node passes pgx one that lives in its gatedRows (start still 0), which
+// a node passes pgx one that lives in its gatedRows (at still 0), which
 // the timer takes over.
 type timedCtx struct {
 	context.Context
-	start  time.Duration      // monoNow at the statement's start
+	// at is monoNow at the statement's start while it runs (a reading is
+	// > 0); at its end the timer stores the end's reading there, negated,
+	// for the rows' Close to share (see ended). One word for both keeps
+	// gatedRows in its allocation size class.
+	at     time.Duration
 	cancel context.CancelFunc // nil: no deadline of ours
 }
+
+// ended is the statement's end as the timer read it (monoNow), if it ended.
+func (c *timedCtx) ended() (time.Duration, bool) { return -c.at, c.at < 0 }
 
 type timedCtxKey struct{}
 
@@ -42,10 +49,10 @@ func (c *timedCtx) Value(key any) any {
 
 func (t queryTimer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
 	tc, ok := ctx.(*timedCtx)
-	if !ok || tc.start != 0 {
+	if !ok || tc.at != 0 {
 		tc = &timedCtx{Context: ctx}
 	}
-	tc.start = monoNow()
+	tc.at = monoNow()
 	if t.timeout > 0 {
 		if d, ok := tc.Context.Deadline(); !ok || time.Until(d) > t.timeout {
 			tc.Context, tc.cancel = context.WithTimeout(tc.Context, t.timeout)
@@ -58,7 +65,9 @@ func (t queryTimer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, _ pgx.T
 func (t queryTimer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryEndData) {
 	disarmBound(conn)
 	if tc, ok := ctx.Value(timedCtxKey{}).(*timedCtx); ok {
-		t.obs.Observe((monoNow() - tc.start).Seconds())
+		end := monoNow()
+		t.obs.Observe((end - tc.at).Seconds())
+		tc.at = -end
 		if tc.cancel != nil {
 			tc.cancel()
 		}
