@@ -44,6 +44,9 @@ func TestStaticAndRuntimeAgree(t *testing.T) {
 				t.Fatalf("want one database with a known max_connections, got %+v", r.Databases)
 			}
 			db := r.Databases[0]
+			if len(db.Clients) == 0 {
+				t.Fatalf("%s: no clients to compare with dbx", name)
+			}
 			server := dbxtest.Start(t, dbxtest.Topology{Settings: map[string]string{"max_connections": db.MaxConnections.String()}})
 			envs := containerEnvs(t, data)
 			for _, cl := range db.Clients {
