@@ -83,13 +83,9 @@ func (r roleFlags) Set(s string) error {
 
 func runBudget(ctx context.Context, e *env, args []string) error {
 	const cmd = "budget"
-	if len(args) == 0 {
-		return usagef(cmd, "budget needs an action: status or roles")
-	}
-	action, rest := args[0], args[1:]
-	if action == "-h" || action == "-help" || action == "--help" {
-		fmt.Fprint(e.Stdout, budgetUsage)
-		return nil
+	action, rest, err := takeAction(cmd, args, "status", "roles")
+	if err != nil {
+		return err
 	}
 	fs := flag.NewFlagSet("budget "+action, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -84,6 +85,9 @@ func run(ctx context.Context, args []string, e *env) int {
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, flag.ErrHelp) && cmd != nil:
+		fmt.Fprint(e.Stdout, cmd.Usage)
+		return 0
 	case errors.As(err, &uerr):
 		fmt.Fprintf(e.Stderr, "pgfleet: %s\n\n", uerr.msg)
 		if c := lookup(uerr.cmd); c != nil {
@@ -96,6 +100,25 @@ func run(ctx context.Context, args []string, e *env) int {
 		fmt.Fprintf(e.Stderr, "pgfleet %s: %v\n", name, err)
 		return 1
 	}
+}
+
+// takeAction splits the arguments of a command that takes an action (migrate
+// up, shard move, ...) into the action, one of actions, and the rest. A help
+// flag in the action's place returns flag.ErrHelp, for which run prints the
+// command's usage.
+func takeAction(cmd string, args []string, actions ...string) (action string, rest []string, err error) {
+	want := strings.Join(actions[:len(actions)-1], ", ") + " or " + actions[len(actions)-1]
+	if len(args) == 0 {
+		return "", nil, usagef(cmd, "%s needs an action: %s", cmd, want)
+	}
+	action, rest = args[0], args[1:]
+	if action == "-h" || action == "-help" || action == "--help" {
+		return "", nil, flag.ErrHelp
+	}
+	if !slices.Contains(actions, action) {
+		return "", nil, usagef(cmd, "unknown %s action %q%s: want %s", cmd, action, suggest(action, actions...), want)
+	}
+	return action, rest, nil
 }
 
 func lookup(name string) *command {

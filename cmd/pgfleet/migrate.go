@@ -57,17 +57,9 @@ func (l *dsnList) Set(s string) error { *l = append(*l, s); return nil }
 
 func runMigrate(ctx context.Context, e *env, args []string) error {
 	const cmd = "migrate"
-	actions := []string{"up", "down", "status"}
-	if len(args) == 0 {
-		return usagef(cmd, "migrate needs an action: up, down or status")
-	}
-	action, rest := args[0], args[1:]
-	if action == "-h" || action == "-help" || action == "--help" {
-		fmt.Fprint(e.Stdout, migrateUsage)
-		return nil
-	}
-	if !slices.Contains(actions, action) {
-		return usagef(cmd, "unknown migrate action %q%s: want up, down or status", action, suggest(action, actions...))
+	action, rest, err := takeAction(cmd, args, "up", "down", "status")
+	if err != nil {
+		return err
 	}
 
 	fs := flag.NewFlagSet("migrate "+action, flag.ContinueOnError)

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -78,17 +77,9 @@ func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
 func runShard(ctx context.Context, e *env, args []string) error {
 	const cmd = "shard"
-	actions := []string{"init", "show", "diff", "move"}
-	if len(args) == 0 {
-		return usagef(cmd, "shard needs an action: init, show, diff or move")
-	}
-	action, rest := args[0], args[1:]
-	if action == "-h" || action == "-help" || action == "--help" {
-		fmt.Fprint(e.Stdout, shardUsage)
-		return nil
-	}
-	if !slices.Contains(actions, action) {
-		return usagef(cmd, "unknown shard action %q%s: want init, show, diff or move", action, suggest(action, actions...))
+	action, rest, err := takeAction(cmd, args, "init", "show", "diff", "move")
+	if err != nil {
+		return err
 	}
 	fs := flag.NewFlagSet("shard "+action, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)

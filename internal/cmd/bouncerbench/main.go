@@ -85,11 +85,10 @@ func run(clients int, duration time.Duration, rounds int, pgbenchOnly bool) erro
 	}
 
 	pgxpoolWith := func(dsn string, mode pgx.QueryExecMode) (*pgxpool.Pool, error) {
-		cfg, err := pgxpool.ParseConfig(dsn)
+		cfg, err := loadgen.PoolConfig(dsn, clients)
 		if err != nil {
 			return nil, err
 		}
-		cfg.MaxConns, cfg.MinConns = int32(clients), int32(clients)
 		cfg.ConnConfig.DefaultQueryExecMode = mode
 		return pgxpool.NewWithConfig(ctx, cfg)
 	}

@@ -75,11 +75,10 @@ func run(clients int, duration time.Duration, rounds, cancels int) error {
 	if _, err := cluster.Exec(ctx, `CREATE TABLE kv AS SELECT g AS k, g::text AS v FROM generate_series(1, 10000) g; ALTER TABLE kv ADD PRIMARY KEY (k)`); err != nil {
 		return err
 	}
-	poolCfg, err := pgxpool.ParseConfig(topo.Primary.DSN())
+	poolCfg, err := loadgen.PoolConfig(topo.Primary.DSN(), clients)
 	if err != nil {
 		return err
 	}
-	poolCfg.MaxConns, poolCfg.MinConns = int32(clients), int32(clients)
 	raw, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return err

@@ -77,16 +77,14 @@ func run(clients int, duration time.Duration, rounds int, sessionTimeouts bool) 
 		return fmt.Errorf("pgbench -i: %v: %s", err, out)
 	}
 
-	poolCfg, err := pgxpool.ParseConfig(topo.Primary.DSN())
+	poolCfg, err := loadgen.PoolConfig(topo.Primary.DSN(), clients)
 	if err != nil {
 		return err
 	}
-	poolCfg.MaxConns, poolCfg.MinConns = int32(clients), int32(clients)
 	if sessionTimeouts {
 		// The same session as dbx's defaults: a server-side statement timer
 		// costs the server a little on every statement, and both sides pay it.
-		poolCfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(dbx.DefaultStatementTimeout.Milliseconds(), 10)
-		poolCfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(dbx.DefaultIdleInTxTimeout.Milliseconds(), 10)
+		loadgen.DBXSessionTimeouts(poolCfg)
 	}
 	raw, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {

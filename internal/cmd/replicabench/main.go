@@ -265,8 +265,7 @@ func (b *bench) routing(clients int) error {
 		return err
 	}
 	pc.MaxConns = int32(clients)
-	pc.ConnConfig.RuntimeParams["statement_timeout"] = "30000"
-	pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "60000"
+	loadgen.DBXSessionTimeouts(pc)
 	raw, err := pgxpool.NewWithConfig(b.ctx, pc)
 	if err != nil {
 		return err
