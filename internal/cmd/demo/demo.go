@@ -97,7 +97,11 @@ func drive(ctx context.Context, out io.Writer, st *stack.Stack, sched loadtest.S
 
 // extras are the report's lines that only the service knows.
 func extras(ctx context.Context, st *stack.Stack, res *loadtest.Result) ([]loadtest.Extra, orders.Stats, error) {
-	stats, hot, err := serviceStats(ctx, st.BaseURL)
+	stats, err := serviceStats(ctx, st.BaseURL)
+	if err != nil {
+		return nil, stats, err
+	}
+	hot, err := hotKeys(ctx, st.BaseURL)
 	if err != nil {
 		return nil, stats, err
 	}

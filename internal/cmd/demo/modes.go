@@ -150,7 +150,7 @@ func overload(ctx context.Context, out io.Writer, step func(string, ...any), st 
 	if err != nil {
 		return 0, err
 	}
-	stats, _, err := serviceStats(ctx, st.BaseURL)
+	stats, err := serviceStats(ctx, st.BaseURL)
 	if err != nil {
 		return 0, err
 	}

@@ -86,14 +86,17 @@ func nodeName(n orders.NodeStats) string {
 }
 
 // serviceStats reads what only the service knows, after a run.
-func serviceStats(ctx context.Context, baseURL string) (orders.Stats, []hotKey, error) {
+func serviceStats(ctx context.Context, baseURL string) (orders.Stats, error) {
 	var st orders.Stats
+	err := getJSON(ctx, baseURL+"/debug/stats", &st)
+	return st, err
+}
+
+// hotKeys reads the service's ten hottest keys, after a run.
+func hotKeys(ctx context.Context, baseURL string) ([]hotKey, error) {
 	var hot []hotKey
-	if err := getJSON(ctx, baseURL+"/debug/stats", &st); err != nil {
-		return st, nil, err
-	}
 	err := getJSON(ctx, baseURL+"/debug/hotkeys?n=10", &hot)
-	return st, hot, err
+	return hot, err
 }
 
 // hotKey is one entry of the service's /debug/hotkeys.
