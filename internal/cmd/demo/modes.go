@@ -106,15 +106,8 @@ func thresholds(o options) (loadtest.Thresholds, error) {
 		}
 		return th, nil
 	}
-	sc := loadtest.Scenario{Endpoints: endpoints(1)}
-	for i := range sc.Endpoints {
-		s := &sc.Endpoints[i].SLO
-		s.P50, s.P95, s.P99 = slacken(s.P50, o.slack), slacken(s.P95, o.slack), slacken(s.P99, o.slack)
-	}
-	return sc.Thresholds(), nil
+	return loadtest.Scenario{Endpoints: endpoints(1, o.slack)}.Thresholds(), nil
 }
-
-func slacken(d time.Duration, f float64) time.Duration { return time.Duration(float64(d) * f) }
 
 // The ramp's shape: 4 steps from --rate to --overload-to, --overload-step
 // each, then back to --rate for 1.5 steps to show recovery. Each request
@@ -156,7 +149,8 @@ func overload(ctx context.Context, out io.Writer, step func(string, ...any), st 
 	}
 	failed := 0
 	for _, c := range orders.Classes() {
-		slo := loadtest.SLO{P99: slacken(c.P99, o.slack), MaxErrorRate: 0.01}
+		slo := classSLO(c, o.slack)
+		slo.P95, slo.MaxShedRate = 0, 0 // the knee: P99, errors, and sheds at Knee's default (1%)
 		k, err := loadtest.Knee(res, c.Name, slo)
 		if err != nil {
 			return failed, err
