@@ -39,22 +39,22 @@ const capacityLogEvery = time.Minute
 
 // loadMeter is the gate's record for Little's law; guarded by gate.mu.
 type loadMeter struct {
-	arrivals int64     // acquire calls
-	queued   int64     // of which found no free slot (waited, timed out or shed)
-	done     int64     // slots released: completed holds
-	busy     float64   // integral of in-use slots over time, connection-seconds
-	last     time.Time // when busy was last brought up to date
+	arrivals int64         // acquire calls
+	queued   int64         // of which found no free slot (waited, timed out or shed)
+	done     int64         // slots released: completed holds
+	busy     float64       // integral of in-use slots over time, connection-seconds
+	last     time.Duration // monoNow when busy was last brought up to date; 0: never
 }
 
 // tickLocked brings the occupancy integral up to now; call it before
 // every change of inUse.
-func (g *gate) tickLocked() { g.tickAt(time.Now()) }
+func (g *gate) tickLocked() { g.tickAt(monoNow()) }
 
 // tickAt is tickLocked with the caller's clock reading: the hot path reads
 // the clock once per call and shares it (guarded by gate.mu).
-func (g *gate) tickAt(now time.Time) {
-	if !g.load.last.IsZero() {
-		g.load.busy += float64(g.inUse) * now.Sub(g.load.last).Seconds()
+func (g *gate) tickAt(now time.Duration) {
+	if g.load.last != 0 {
+		g.load.busy += float64(g.inUse) * (now - g.load.last).Seconds()
 	}
 	g.load.last = now
 }
@@ -91,30 +91,30 @@ type Capacity struct {
 // capacityState is a node's last reading and when the next is due.
 type capacityState struct {
 	window time.Duration // <= 0: off
-	next   atomic.Int64  // unix nanos of the next reading
-	logged atomic.Int64  // unix nanos of the last log line
+	next   atomic.Int64  // monoNow of the next reading
+	logged atomic.Int64  // monoNow of the last log line; 0: none yet
 
 	mu     sync.Mutex
 	prev   loadMeter
-	prevAt time.Time
+	prevAt time.Duration // monoNow of the last reading
 	last   Capacity
 }
 
 func newCapacityState(window time.Duration) *capacityState {
-	s := &capacityState{window: window, prevAt: clockNow()} // the clock calls tick with
-	s.next.Store(s.prevAt.Add(window).UnixNano())
+	s := &capacityState{window: window, prevAt: monoNow()} // the clock calls tick with
+	s.next.Store(int64(s.prevAt + window))
 	return s
 }
 
 // capacityTick takes a reading when one is due, now being the caller's
 // clock reading. It costs an atomic load per call otherwise.
-func (n *Node) capacityTick(now time.Time) {
+func (n *Node) capacityTick(now time.Duration) {
 	s := n.capacity
 	if s == nil || s.window <= 0 {
 		return
 	}
 	next := s.next.Load()
-	if now.UnixNano() < next || !s.next.CompareAndSwap(next, now.Add(s.window).UnixNano()) {
+	if int64(now) < next || !s.next.CompareAndSwap(next, int64(now+s.window)) {
 		return
 	}
 	c := n.readCapacity(now)
@@ -123,12 +123,12 @@ func (n *Node) capacityTick(now time.Time) {
 	}
 }
 
-func (n *Node) readCapacity(now time.Time) Capacity {
+func (n *Node) readCapacity(now time.Duration) Capacity {
 	s := n.capacity
 	cur, limit := n.gate.loadSnapshot()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	prev, span := s.prev, now.Sub(s.prevAt)
+	prev, span := s.prev, now-s.prevAt
 	s.prev, s.prevAt = cur, now
 	if span <= 0 {
 		return s.last
@@ -160,10 +160,10 @@ func (n *Node) readCapacity(now time.Time) Capacity {
 	return c
 }
 
-func (n *Node) logTooSmall(now time.Time, c Capacity) {
+func (n *Node) logTooSmall(now time.Duration, c Capacity) {
 	s := n.capacity
 	last := s.logged.Load()
-	if now.UnixNano()-last < int64(capacityLogEvery) || !s.logged.CompareAndSwap(last, now.UnixNano()) {
+	if (last != 0 && int64(now)-last < int64(capacityLogEvery)) || !s.logged.CompareAndSwap(last, int64(now)) {
 		return
 	}
 	fix := "raise the limit (fleet quota or Node.SetLimit): the budget allows it"
@@ -184,7 +184,7 @@ func (n *Node) Capacity() Capacity {
 	if n.capacity == nil {
 		return Capacity{}
 	}
-	n.capacityTick(clockNow())
+	n.capacityTick(monoNow())
 	n.capacity.mu.Lock()
 	defer n.capacity.mu.Unlock()
 	return n.capacity.last

@@ -145,11 +145,12 @@ func (s *classSet) of(ctx context.Context) *Class {
 // deadline when the class has a timeout), its start, and where its latency
 // goes when it ends.
 type classCall struct {
-	class  *Class
-	stats  *classStats
-	start  time.Time
-	cancel context.CancelFunc // nil without a class deadline
-	ended  bool
+	class   *Class
+	stats   *classStats
+	start   time.Duration      // monoNow at the call's start
+	granted time.Duration      // monoNow when the gate granted its slot
+	cancel  context.CancelFunc // nil without a class deadline
+	ended   bool
 }
 
 // startClass resolves ctx's class, applies its deadline and refuses a call
@@ -159,9 +160,9 @@ type classCall struct {
 // a heap allocation per query is what this layer must not add.
 func (n *Node) startClass(ctx context.Context) (context.Context, classCall, error) {
 	c := n.classes.of(ctx)
-	call := classCall{class: c, stats: n.classStats(c), start: clockNow()}
+	call := classCall{class: c, stats: n.classStats(c), start: monoNow()}
 	if c.Timeout > 0 {
-		d := call.start.Add(c.Timeout)
+		d := monoEpoch.Add(call.start + c.Timeout)
 		if cd, ok := ctx.Deadline(); !ok || d.Before(cd) {
 			ctx, call.cancel = context.WithDeadline(ctx, d)
 		}
@@ -179,8 +180,9 @@ func (n *Node) startClass(ctx context.Context) (context.Context, classCall, erro
 // is the caller's clock reading (the call's start on its first try). A
 // budget spent in the queue, or found spent once the slot is granted, fails
 // here with a *BudgetSpentError, before pgxpool is asked for a connection.
-func (n *Node) admitWithin(ctx context.Context, call *classCall, timeout time.Duration, now time.Time) error {
-	if err := n.enterWithin(ctx, timeout, now); err != nil {
+func (n *Node) admitWithin(ctx context.Context, call *classCall, timeout, now time.Duration) error {
+	granted, err := n.enterWithin(ctx, timeout, now)
+	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 			return call.spent(ctx, "waiting for a connection")
 		}
@@ -190,6 +192,7 @@ func (n *Node) admitWithin(ctx context.Context, call *classCall, timeout time.Du
 		n.gate.release()
 		return err
 	}
+	call.granted = granted
 	return nil
 }
 
@@ -208,21 +211,20 @@ func (call *classCall) afterGate(ctx context.Context) error {
 // spent is the error of a call that ran out of budget before anything was
 // sent.
 func (call *classCall) spent(ctx context.Context, where string) error {
-	return &BudgetSpentError{Class: call.class.Name, Budget: call.class.Timeout, Elapsed: time.Since(call.start), Where: where, err: context.Cause(ctx)}
+	return &BudgetSpentError{Class: call.class.Name, Budget: call.class.Timeout, Elapsed: monoNow() - call.start, Where: where, err: context.Cause(ctx)}
 }
 
 // end records the call's latency and outcome and releases its deadline. It
 // is idempotent: rows may be closed twice.
-func (call *classCall) end(err error) { call.endAt(call.now(), err) }
+func (call *classCall) end(err error) { call.endAt(monoNow(), err) }
 
-// now is the current time read from the monotonic clock alone, from the
-// call's start: half the cost of time.Now (one clock read, not two), which
-// a virtual machine's clock makes worth saving on every call.
-func (call *classCall) now() time.Time { return call.start.Add(time.Since(call.start)) }
+// endAt is end with the caller's clock reading (monoNow), which the gate's
+// release shares.
+func (call *classCall) endAt(now time.Duration, err error) { call.endStmt(now, -1, err) }
 
-// endAt is end with the caller's clock reading, which the gate's release
-// shares.
-func (call *classCall) endAt(now time.Time, err error) {
+// endStmt is endAt that records the call's statement's duration too, when
+// stmt >= 0 (see lockedHist).
+func (call *classCall) endStmt(now, stmt time.Duration, err error) {
 	if call.ended || call.stats == nil {
 		return
 	}
@@ -230,7 +232,7 @@ func (call *classCall) endAt(now time.Time, err error) {
 	if call.cancel != nil {
 		call.cancel()
 	}
-	call.stats.observe(now, now.Sub(call.start), err)
+	call.stats.observe(now, now-call.start, stmt, err)
 }
 
 // release ends the class's deadline without recording a latency: for

@@ -36,15 +36,21 @@ const (
 
 // classStats is one class's record on one node.
 type classStats struct {
-	class *Class
-	node  string
-	hist  prometheus.Observer
+	class   *Class
+	node    string
+	created time.Time
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// dur is the calls' latency (pgfleet_class_duration_seconds); stmt
+	// the statements of the node's queries in this class, timed by the
+	// node's tracer (pgfleet_query_duration_seconds, with the tracer's
+	// own for the other statements): recorded under mu, which the call
+	// takes anyway (see lockedHist).
+	dur, stmt lockedHist
 	calls     int64 // counted toward the SLI
 	bad       int64 // of which spent the error budget
 	cur, prev *hdrhistogram.Histogram
-	rotated   time.Time
+	rotated   time.Duration // monoNow at the last rotation
 	slots     [burnSlots]burnCount
 }
 
@@ -53,26 +59,35 @@ type burnCount struct {
 	calls, bad int64
 }
 
-// observe records one call. A call the caller cancelled says nothing about
-// the database and is not counted.
-func (s *classStats) observe(now time.Time, d time.Duration, err error) {
+// observe records one call, and its statement's duration when stmt >= 0.
+// A call the caller cancelled says nothing about the database and is not
+// counted; its statement still is, as the tracer counts every statement.
+func (s *classStats) observe(now, d, stmt time.Duration, err error) {
 	if err != nil && errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		if stmt >= 0 {
+			s.mu.Lock()
+			s.stmt.observe(stmt.Seconds())
+			s.mu.Unlock()
+		}
 		return
 	}
 	bad := spendsBudget(err) || (s.class.P99 > 0 && d > s.class.P99)
-	s.hist.Observe(d.Seconds())
 	s.mu.Lock()
+	if stmt >= 0 {
+		s.stmt.observe(stmt.Seconds())
+	}
+	s.dur.observe(d.Seconds())
 	s.calls++
 	if bad {
 		s.bad++
 	}
-	if now.Sub(s.rotated) >= hdrRotate {
+	if now-s.rotated >= hdrRotate {
 		s.prev, s.cur = s.cur, s.prev
 		s.cur.Reset()
 		s.rotated = now
 	}
 	_ = s.cur.RecordValue(min(max(d.Microseconds(), hdrLowest), hdrHighest)) // clamped: never out of range
-	epoch := now.UnixNano() / int64(burnSlot)
+	epoch := burnEpoch(now)
 	slot := &s.slots[epoch%int64(burnSlots)]
 	if slot.epoch != epoch {
 		*slot = burnCount{epoch: epoch}
@@ -81,6 +96,14 @@ func (s *classStats) observe(now time.Time, d time.Duration, err error) {
 	if bad {
 		slot.bad++
 	}
+	s.mu.Unlock()
+}
+
+// observeStatement records a statement whose call ends apart (see
+// lockedHist).
+func (s *classStats) observeStatement(d time.Duration) {
+	s.mu.Lock()
+	s.stmt.observe(d.Seconds())
 	s.mu.Unlock()
 }
 
@@ -103,8 +126,12 @@ func spendsBudget(err error) bool {
 	return true
 }
 
-// snapshot computes the class's stats now.
-func (s *classStats) snapshot(now time.Time) ClassStat {
+// burnEpoch is the burn-rate slot of a monoNow reading: its number since
+// the Unix epoch, so that slots are aligned on the wall clock.
+func burnEpoch(now time.Duration) int64 { return (monoEpochUnix + int64(now)) / int64(burnSlot) }
+
+// snapshot computes the class's stats at now (monoNow).
+func (s *classStats) snapshot(now time.Duration) ClassStat {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := hdrhistogram.New(hdrLowest, hdrHighest, 2)
@@ -115,7 +142,7 @@ func (s *classStats) snapshot(now time.Time) ClassStat {
 	if st.Recent > 0 {
 		st.P50, st.P95, st.P99 = q(50), q(95), q(99)
 	}
-	epoch := now.UnixNano() / int64(burnSlot)
+	epoch := burnEpoch(now)
 	for _, w := range BurnWindows {
 		var calls, bad int64
 		for i := range int64(w / burnSlot) {
@@ -160,10 +187,9 @@ type ClassStat struct {
 
 // classRecord is a Cluster's class declarations and the metrics they feed.
 type classRecord struct {
-	set  *classSet
-	hist *prometheus.HistogramVec
+	set *classSet
 
-	calls, bad, target, objective, burn, quantile *prometheus.Desc
+	dur, calls, bad, target, objective, burn, quantile *prometheus.Desc
 
 	mu    sync.Mutex
 	stats []*classStats // every node's, for collection
@@ -175,13 +201,8 @@ func newClassRecord(classes []Class, service, cluster string) *classRecord {
 		return prometheus.NewDesc(name, help, extra, labels)
 	}
 	return &classRecord{
-		set: newClassSet(classes),
-		hist: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:        "pgfleet_class_duration_seconds",
-			Help:        "End-to-end latency of a query class's calls, the gate wait included.",
-			Buckets:     []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-			ConstLabels: labels,
-		}, []string{labelNode, labelClass}),
+		set:       newClassSet(classes),
+		dur:       desc("pgfleet_class_duration_seconds", "End-to-end latency of a query class's calls, the gate wait included.", labelNode, labelClass),
 		calls:     desc("pgfleet_class_calls_total", "Calls of a query class counted toward its SLO (a caller's own cancellation is not).", labelNode, labelClass),
 		bad:       desc("pgfleet_class_bad_calls_total", "Calls of a query class that spent its error budget: slower than its P99 target, or failed by timeout, cancel, refusal or lost connection.", labelNode, labelClass),
 		target:    desc("pgfleet_class_target_seconds", "A query class's latency target (Config.Classes).", labelNode, labelClass, "quantile"),
@@ -194,14 +215,18 @@ func newClassRecord(classes []Class, service, cluster string) *classRecord {
 // labelClass is the class label of the per-class series.
 const labelClass = "class"
 
+// classBuckets are pgfleet_class_duration_seconds's bucket bounds.
+var classBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
 // forNode makes one node's stats for every declared class.
 func (r *classRecord) forNode(node string) map[*Class]*classStats {
 	m := make(map[*Class]*classStats, len(r.set.byName))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, c := range r.set.byName {
-		s := &classStats{class: c, node: node, hist: r.hist.WithLabelValues(node, c.Name),
-			cur: hdrhistogram.New(hdrLowest, hdrHighest, 2), prev: hdrhistogram.New(hdrLowest, hdrHighest, 2), rotated: clockNow()}
+		now := monoNow()
+		s := &classStats{class: c, node: node, created: monoEpoch.Add(now), dur: newLockedHist(classBuckets), stmt: newLockedHist(queryBuckets),
+			cur: hdrhistogram.New(hdrLowest, hdrHighest, 2), prev: hdrhistogram.New(hdrLowest, hdrHighest, 2), rotated: now}
 		m[c] = s
 		r.stats = append(r.stats, s)
 	}
@@ -213,7 +238,7 @@ func (r *classRecord) snapshots() []ClassStat {
 	r.mu.Lock()
 	stats := append([]*classStats(nil), r.stats...)
 	r.mu.Unlock()
-	now := clockNow() // the clock the calls' times come from
+	now := monoNow() // the clock the calls' times come from
 	out := make([]ClassStat, 0, len(stats))
 	for _, s := range stats {
 		out = append(out, s.snapshot(now))
@@ -228,10 +253,9 @@ func (r *classRecord) snapshots() []ClassStat {
 }
 
 func (r *classRecord) describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{r.calls, r.bad, r.target, r.objective, r.burn, r.quantile} {
+	for _, d := range []*prometheus.Desc{r.dur, r.calls, r.bad, r.target, r.objective, r.burn, r.quantile} {
 		ch <- d
 	}
-	r.hist.Describe(ch)
 }
 
 func (r *classRecord) collect(ch chan<- prometheus.Metric) {
@@ -262,7 +286,28 @@ func (r *classRecord) collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	r.hist.Collect(ch)
+	r.mu.Lock()
+	stats := append([]*classStats(nil), r.stats...)
+	r.mu.Unlock()
+	for _, s := range stats {
+		buckets := make(map[float64]uint64, len(classBuckets))
+		var count uint64
+		var sum float64
+		s.mu.Lock()
+		s.dur.addTo(buckets, &count, &sum)
+		s.mu.Unlock()
+		ch <- constHist(r.dur, count, sum, buckets, s.created, s.node, s.class.Name)
+	}
+}
+
+// addStatements adds the statements timed into the node's class records
+// to a cumulative bucket map, count and sum (see lockedHist).
+func (n *Node) addStatements(buckets map[float64]uint64, count *uint64, sum *float64) {
+	for _, s := range n.stats {
+		s.mu.Lock()
+		s.stmt.addTo(buckets, count, sum)
+		s.mu.Unlock()
+	}
 }
 
 // promDuration writes a window as PromQL does: 5m, 1h, 6h.

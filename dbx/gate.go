@@ -53,13 +53,15 @@ func newGate(node string, limit, maxWaiters int, timeout time.Duration, observe 
 // ends first). It never leaks a slot or a waiter: a waiter that gives up is
 // removed from the queue, and a slot granted in the same instant is passed on.
 func (g *gate) acquire(ctx context.Context) error {
-	return g.acquireWithin(ctx, g.timeout, time.Now())
+	_, err := g.acquireWithin(ctx, g.timeout, monoNow())
+	return err
 }
 
 // acquireWithin is acquire with a wait bound of its own (the rest of the
 // timeout, when a fleet quota sends a caller back to the gate); now is the
-// caller's clock reading, for the occupancy integral.
-func (g *gate) acquireWithin(ctx context.Context, timeout time.Duration, now time.Time) error {
+// caller's clock reading (monoNow), for the occupancy integral. It returns
+// when the slot was granted: now, unless the caller waited.
+func (g *gate) acquireWithin(ctx context.Context, timeout, now time.Duration) (time.Duration, error) {
 	g.mu.Lock()
 	g.load.arrivals++
 	if g.inUse < g.limit && g.waiters.Len() == 0 {
@@ -67,31 +69,31 @@ func (g *gate) acquireWithin(ctx context.Context, timeout time.Duration, now tim
 		g.inUse++
 		g.free++
 		g.mu.Unlock()
-		return nil
+		return now, nil
 	}
 	if err := ctx.Err(); err != nil {
 		g.mu.Unlock()
-		return err
+		return 0, err
 	}
 	g.load.queued++
 	if g.waiters.Len() >= g.maxWaiters {
 		err := g.saturated(0, true)
 		g.mu.Unlock()
 		g.shed.Add(1)
-		return err
+		return 0, err
 	}
 	w := &waiter{ready: make(chan struct{})}
 	elem := g.waiters.PushBack(w)
 	g.mu.Unlock()
 
-	start := time.Now()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	var cause error
 	select {
 	case <-w.ready:
-		g.observe(time.Since(start))
-		return nil
+		granted := monoNow()
+		g.observe(granted - now)
+		return granted, nil
 	case <-ctx.Done():
 		cause = ctx.Err()
 	case <-timer.C:
@@ -106,7 +108,7 @@ func (g *gate) acquireWithin(ctx context.Context, timeout time.Duration, now tim
 	} else {
 		g.waiters.Remove(elem)
 	}
-	waited := time.Since(start)
+	waited := monoNow() - now
 	var err error
 	if cause != nil {
 		err = cause
@@ -116,14 +118,14 @@ func (g *gate) acquireWithin(ctx context.Context, timeout time.Duration, now tim
 	}
 	g.mu.Unlock()
 	g.observe(waited)
-	return err
+	return 0, err
 }
 
 // release returns a slot and wakes the next waiter if the limit allows.
-func (g *gate) release() { g.releaseAt(time.Now()) }
+func (g *gate) release() { g.releaseAt(monoNow()) }
 
-// releaseAt is release with the caller's clock reading.
-func (g *gate) releaseAt(now time.Time) {
+// releaseAt is release with the caller's clock reading (monoNow).
+func (g *gate) releaseAt(now time.Duration) {
 	g.mu.Lock()
 	g.tickAt(now)
 	g.load.done++

@@ -64,12 +64,15 @@ func newMetrics(service, cluster string) *metrics {
 		}, []string{labelNode}),
 		queryTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:        "pgfleet_query_duration_seconds",
-			Help:        "Query latency measured by a pgx tracer, from send to the last row.",
-			Buckets:     prometheus.ExponentialBuckets(0.0001, 2.5, 12),
+			Help:        "Statement latency measured by a pgx tracer, to the last row: from the send, or for a node's Query and QueryRow from the gate's grant (which includes pgxpool's hand-over of the connection).",
+			Buckets:     queryBuckets,
 			ConstLabels: labels,
 		}, []string{labelNode}),
 	}
 }
+
+// queryBuckets are pgfleet_query_duration_seconds's bucket bounds.
+var queryBuckets = prometheus.ExponentialBuckets(0.0001, 2.5, 12)
 
 func (m *metrics) observeAcquire(node string) func(time.Duration) {
 	obs := m.acquire.WithLabelValues(node)
@@ -84,23 +87,44 @@ func (m *metrics) observeAcquire(node string) func(time.Duration) {
 // core writes). The series are the same as with an Observe(0) per call.
 func (m *metrics) gateWaits(ch chan<- prometheus.Metric, nodes []*Node) {
 	for _, n := range nodes {
-		h, ok := m.acquire.WithLabelValues(n.name).(prometheus.Metric)
-		if !ok {
-			continue
-		}
-		var d dto.Metric
-		if err := h.Write(&d); err != nil {
-			continue
-		}
 		free := uint64(n.gate.freeGrants())
-		hist := d.GetHistogram()
-		buckets := make(map[float64]uint64, len(hist.GetBucket()))
-		for _, b := range hist.GetBucket() {
-			buckets[b.GetUpperBound()] = b.GetCumulativeCount() + free
-		}
-		ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(h.Desc(), hist.GetSampleCount()+free,
-			hist.GetSampleSum(), buckets, hist.GetCreatedTimestamp().AsTime(), n.name)
+		exportWith(ch, m.acquire, n.name, func(buckets map[float64]uint64, count *uint64, _ *float64) {
+			for b := range buckets {
+				buckets[b] += free
+			}
+			*count += free
+		})
 	}
+}
+
+// queryTimes exports each node's statement histogram: the statements the
+// tracer observed, plus those of the node's own queries, which their class
+// records time (see lockedHist).
+func (m *metrics) queryTimes(ch chan<- prometheus.Metric, nodes []*Node) {
+	for _, n := range nodes {
+		exportWith(ch, m.queryTime, n.name, n.addStatements)
+	}
+}
+
+// exportWith exports vec's histogram of node with what add adds to its
+// cumulative buckets, count and sum at scrape time.
+func exportWith(ch chan<- prometheus.Metric, vec *prometheus.HistogramVec, node string, add func(buckets map[float64]uint64, count *uint64, sum *float64)) {
+	h, ok := vec.WithLabelValues(node).(prometheus.Metric)
+	if !ok {
+		return
+	}
+	var d dto.Metric
+	if err := h.Write(&d); err != nil {
+		return
+	}
+	hist := d.GetHistogram()
+	buckets := make(map[float64]uint64, len(hist.GetBucket()))
+	for _, b := range hist.GetBucket() {
+		buckets[b.GetUpperBound()] = b.GetCumulativeCount()
+	}
+	count, sum := hist.GetSampleCount(), hist.GetSampleSum()
+	add(buckets, &count, &sum)
+	ch <- constHist(h.Desc(), count, sum, buckets, hist.GetCreatedTimestamp().AsTime(), node)
 }
 
 // defaultName names a Cluster after what distinguishes it from the others a
@@ -164,7 +188,7 @@ func (col collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	m.gateWaits(ch, col.c.Nodes())
-	m.queryTime.Collect(ch)
+	m.queryTimes(ch, col.c.Nodes())
 	col.c.replicas.collect(col.c.replicas.metrics, ch)
 	col.c.classes.collect(ch)
 	col.c.capMet.collect(ch, col.c.Nodes())

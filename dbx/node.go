@@ -77,13 +77,13 @@ const saturationLogEvery = 10 * time.Second
 // enterWithin takes a gate slot, waiting at most timeout (AcquireTimeout, or
 // what is left of it when a fleet-quota refusal sent the caller back); now
 // is the caller's clock reading.
-func (n *Node) enterWithin(ctx context.Context, timeout time.Duration, now time.Time) error {
+func (n *Node) enterWithin(ctx context.Context, timeout, now time.Duration) (time.Duration, error) {
 	n.capacityTick(now)
-	err := n.gate.acquireWithin(ctx, timeout, now)
+	granted, err := n.gate.acquireWithin(ctx, timeout, now)
 	if err != nil {
 		n.noteRefusal(err)
 	}
-	return err
+	return granted, err
 }
 
 // noteRefusal logs a saturation, at most once per saturationLogEvery. It is
@@ -110,7 +110,7 @@ func held[T any](ctx context.Context, n *Node, fn func(context.Context) (T, erro
 		return fn(ctx)
 	})
 	if err == nil {
-		now := c.now()
+		now := monoNow()
 		n.gate.releaseAt(now)
 		c.endAt(now, nil)
 	}
@@ -137,7 +137,7 @@ func taken[T any](ctx context.Context, n *Node, fn func(context.Context, classCa
 		call.end(err)
 		return zero, err
 	}
-	timeout, deadline, now := n.gate.timeout, time.Time{}, call.start
+	timeout, deadline, now := n.gate.timeout, time.Duration(0), call.start
 	for {
 		if err := n.admitWithin(ctx, &call, timeout, now); err != nil {
 			call.end(err)
@@ -149,11 +149,12 @@ func taken[T any](ctx context.Context, n *Node, fn func(context.Context, classCa
 		}
 		n.gate.release()
 		if n.quota != nil && n.quota.refusedBy(err) {
-			if deadline.IsZero() {
-				deadline = time.Now().Add(n.gate.timeout)
+			now = monoNow()
+			if deadline == 0 {
+				deadline = now + n.gate.timeout
 			}
-			if now = time.Now(); deadline.After(now) {
-				timeout = deadline.Sub(now)
+			if deadline > now {
+				timeout = deadline - now
 				continue
 			}
 		}
@@ -181,10 +182,14 @@ func (n *Node) query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 
 func (n *Node) gatedQuery(ctx context.Context, sql string, args ...any) (*gatedRows, error) {
 	return taken(ctx, n, func(ctx context.Context, call classCall) (*gatedRows, error) {
-		g := &gatedRows{gate: n.gate, call: call}
-		g.timed.Context = ctx
+		g := newGatedRows()
+		g.gate, g.call = n.gate, call
+		g.timed.Context, g.timed.byRows, g.timed.start = ctx, call.stats != nil, call.granted
 		rows, err := n.pool.Query(&g.timed, sql, args...)
 		if err != nil {
+			if _, took, ok := g.timed.ended(); ok && g.timed.byRows {
+				call.stats.observeStatement(took) // the call itself ends in taken
+			}
 			return nil, err
 		}
 		g.Rows = rows

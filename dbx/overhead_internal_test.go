@@ -37,8 +37,8 @@ func BenchmarkGateSlot(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			now := clockNow()
-			if err := g.acquireWithin(ctx, time.Second, now); err != nil {
+			now := monoNow()
+			if _, err := g.acquireWithin(ctx, time.Second, now); err != nil {
 				b.Error(err)
 				return
 			}

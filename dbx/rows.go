@@ -3,6 +3,7 @@ package dbx
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,34 @@ type gatedRows struct {
 	peeked, has bool
 }
 
+// rowsChunk is a batch of gatedRows handed out one by one (newGatedRows):
+// one allocation per rowsChunkLen queries instead of one each, as pgxpool
+// does for its own rows. Nothing is reused: a chunk is garbage once none of
+// its rows is referenced, so rows kept after Close pin at most a chunk.
+type rowsChunk struct {
+	next int // rows[next:] are not handed out yet
+	rows [rowsChunkLen]gatedRows
+}
+
+const rowsChunkLen = 32
+
+// rowsChunks holds chunks with rows left. A sync.Pool keeps one per P
+// without a lock; a chunk it drops is garbage like any other.
+var rowsChunks sync.Pool
+
+// newGatedRows returns zeroed rows from a chunk.
+func newGatedRows() *gatedRows {
+	c, _ := rowsChunks.Get().(*rowsChunk)
+	if c == nil {
+		c = new(rowsChunk)
+	}
+	r := &c.rows[c.next]
+	if c.next++; c.next < rowsChunkLen {
+		rowsChunks.Put(c)
+	}
+	return r
+}
+
 func (r *gatedRows) Next() bool {
 	if r.peeked {
 		r.peeked = false
@@ -55,13 +84,13 @@ func (r *gatedRows) Close() {
 	// One clock reading for the statement timer, the class's latency and
 	// the gate's integral: the timer's, taken as pgx closed the rows, when
 	// it timed this query (it takes over r.timed), else a fresh one.
-	var now time.Time
-	if end, ok := r.timed.ended(); ok {
-		now = monoEpoch.Add(end)
+	now, stmt := time.Duration(0), time.Duration(-1)
+	if end, took, ok := r.timed.ended(); ok {
+		now, stmt = end, took
 	} else {
-		now = r.call.now()
+		now = monoNow()
 	}
-	r.call.endAt(now, r.Rows.Err())
+	r.call.endStmt(now, stmt, r.Rows.Err())
 	r.gate.releaseAt(now)
 	if r.cancel != nil {
 		r.cancel()
@@ -122,7 +151,7 @@ func (b *gatedBatch) Close() error {
 	if err != nil {
 		err = b.node.fail(err)
 	}
-	now := b.call.now()
+	now := monoNow()
 	b.call.endAt(now, err)
 	b.node.gate.releaseAt(now)
 	return err

@@ -23,20 +23,30 @@ type queryTimer struct {
 // timedCtx carries a query's start (and its deadline's cancel) from
 // TraceQueryStart to TraceQueryEnd in one allocation (context.WithValue
 // would take two: the context and the boxed time), or in none: a Query of
-// a node passes pgx one that lives in its gatedRows (at still 0), which
+// a node passes pgx one that lives in its gatedRows (start still 0), which
 // the timer takes over.
 type timedCtx struct {
 	context.Context
-	// at is monoNow at the statement's start while it runs (a reading is
-	// > 0); at its end the timer stores the end's reading there, negated,
-	// for the rows' Close to share (see ended). One word for both keeps
-	// gatedRows in its allocation size class.
-	at     time.Duration
-	cancel context.CancelFunc // nil: no deadline of ours
+	// start and end are monoNow at the statement's start and end (a
+	// reading is > 0; end is 0 until it ended), for the rows' Close to
+	// share (see ended). A node's query sets start to its gate's grant,
+	// which spares the timer a clock read: its statement's time then
+	// includes pgxpool's hand-over of the connection, which never waits
+	// behind the gate (but may open one).
+	start, end time.Duration
+	cancel     context.CancelFunc // nil: no deadline of ours
+	// byRows: a node's query, whose rows record the statement's duration
+	// in its class record when they close (see lockedHist); the timer
+	// does not observe it.
+	byRows bool
+	traced bool // the timer took it: a second statement gets its own
 }
 
-// ended is the statement's end as the timer read it (monoNow), if it ended.
-func (c *timedCtx) ended() (time.Duration, bool) { return -c.at, c.at < 0 }
+// ended is the statement's end as the timer read it (monoNow) and its
+// duration, if it ended.
+func (c *timedCtx) ended() (end, took time.Duration, ok bool) {
+	return c.end, c.end - c.start, c.end > 0
+}
 
 type timedCtxKey struct{}
 
@@ -49,10 +59,13 @@ func (c *timedCtx) Value(key any) any {
 
 func (t queryTimer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
 	tc, ok := ctx.(*timedCtx)
-	if !ok || tc.at != 0 {
+	if !ok || tc.traced {
 		tc = &timedCtx{Context: ctx}
 	}
-	tc.at = monoNow()
+	tc.traced = true
+	if tc.start == 0 { // a node's query starts its statement at the gate's grant
+		tc.start = monoNow()
+	}
 	if t.timeout > 0 {
 		if d, ok := tc.Context.Deadline(); !ok || time.Until(d) > t.timeout {
 			tc.Context, tc.cancel = context.WithTimeout(tc.Context, t.timeout)
@@ -65,9 +78,10 @@ func (t queryTimer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, _ pgx.T
 func (t queryTimer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryEndData) {
 	disarmBound(conn)
 	if tc, ok := ctx.Value(timedCtxKey{}).(*timedCtx); ok {
-		end := monoNow()
-		t.obs.Observe((end - tc.at).Seconds())
-		tc.at = -end
+		tc.end = monoNow()
+		if !tc.byRows {
+			t.obs.Observe((tc.end - tc.start).Seconds())
+		}
 		if tc.cancel != nil {
 			tc.cancel()
 		}
@@ -83,12 +97,16 @@ var monoEpoch = time.Now()
 // statement timer and the socket bound (bound.go) read it this way.
 func monoNow() time.Duration { return time.Since(monoEpoch) }
 
-// clockNow is the time of day as the monotonic clock tells it: the wall
-// clock read at monoEpoch advanced by the monotonic clock, in one clock
-// read. A call's start comes from it, and so does every time the class
-// statistics and capacity readings compare with it (a step of the system
-// clock cannot move them apart).
-func clockNow() time.Time { return monoEpoch.Add(monoNow()) }
+// The hot path keeps its times as monoNow readings: plain integers, where
+// time.Time's arithmetic (Add, Sub, UnixNano on both clocks) costs tens of
+// nanoseconds per call. A call's start, the gate's and the class
+// statistics' times are all such readings, so a step of the system clock
+// cannot move them apart.
+
+// monoEpochUnix is monoEpoch in Unix nanoseconds: a reading plus it is the
+// time of day as the monotonic clock tells it (for the burn-rate slots,
+// which the wall clock aligns).
+var monoEpochUnix = monoEpoch.UnixNano()
 
 // tracerFor chains dbx's timer with the caller's tracers. stmtTimeout > 0
 // gives every statement that deadline (see queryTimer).

@@ -44,13 +44,15 @@ const pointSQL = `SELECT v FROM kv WHERE k = $1`
 func main() {
 	clients := flag.Int("clients", 8, "concurrent clients in the routing comparison (and pool size)")
 	hedgeClients := flag.Int("hedge-clients", 4, "concurrent clients in the hedging comparison")
-	duration := flag.Duration("duration", 3*time.Second, "length of one round")
-	rounds := flag.Int("rounds", 4, "rounds per contender")
+	duration := flag.Duration("duration", 3*time.Second, "length of one round of the hedging comparison")
+	rounds := flag.Int("rounds", 4, "rounds per contender of the hedging comparison")
+	slot := flag.Duration("slot", 250*time.Millisecond, "routing: length of one contender's turn in a round")
+	slots := flag.Int("slots", 80, "routing: rounds, each giving every contender one turn")
 	fraction := flag.Float64("slow-fraction", 0.05, "fraction of the slow replica's replies the proxy delays")
 	delay := flag.Duration("slow-delay", 20*time.Millisecond, "delay of those replies")
 	commits := flag.Int("commits", 2000, "commits per causal-token contender")
 	only := flag.String("only", "", "run one comparison: routing, hedging or tokens")
-	control := flag.Bool("control", false, "routing: add a second raw pool, whose ratio to the first shows the method's noise floor")
+	control := flag.Bool("control", true, "routing: add a second raw pool, whose ratio to the first shows the method's noise floor")
 	together := flag.Bool("together", false, "routing: run the contenders at the same time (each with its own clients and pool) instead of in alternating rounds")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the comparisons (setup excluded) to this file")
 	flag.Parse()
@@ -60,7 +62,7 @@ func main() {
 		fail(err)
 	}
 	defer topo.Close()
-	b := &bench{ctx: ctx, topo: topo, duration: *duration, rounds: *rounds, together: *together, control: *control}
+	b := &bench{ctx: ctx, topo: topo, duration: *duration, rounds: *rounds, slot: *slot, slots: *slots, together: *together, control: *control}
 	if err := b.setup(); err != nil {
 		fail(err)
 	}
@@ -100,10 +102,12 @@ func fail(err error) {
 type bench struct {
 	ctx      context.Context
 	topo     *topology.Cluster
-	duration time.Duration
-	rounds   int
-	together bool // routing: contenders at the same time
-	control  bool // routing: an A/A control contender
+	duration time.Duration // hedging: one round
+	rounds   int           // hedging: rounds
+	slot     time.Duration // routing: one contender's turn
+	slots    int           // routing: rounds of turns
+	together bool          // routing: contenders at the same time
+	control  bool          // routing: an A/A control contender
 }
 
 type querier interface {
@@ -244,10 +248,12 @@ func (b *bench) driveFor(q querier, clients int, d time.Duration, res *result) e
 // the machine's noise falls on every side alike: the same pool size,
 // session settings, query and number of clients; each contender warmed
 // first (connections opened, statements prepared), the warm-up not counted;
-// rounds alternating with each contender first in turn, so that drift and
-// the after-effects of the previous round hit all of them; per-round ratios
-// and their median next to the ratio of the totals (a stall of one client
-// in one round moves a total, not a median); and each side's client CPU per
+// many short rounds (-slots of -slot each per contender: the noise of a
+// shared machine drifts over seconds, and contenders a quarter second apart
+// meet the same), each contender first in turn, so that drift and the
+// after-effects of the previous turn hit all of them; per-round ratios,
+// their median and quartiles next to the ratio of the totals (a stall of
+// one client in one round moves a total, not a median); and each side's client CPU per
 // query (this process's user + system time over its rounds), which other
 // processes' load inflates far less than wall-clock throughput. With
 // -together the contenders run at the same time instead, each with its own
@@ -288,14 +294,15 @@ func (b *bench) routing(clients int) error {
 		defer raw2.Close()
 		qs, res = append(qs, raw2), append(res, &result{name: "raw pgxpool again (control)"})
 	}
-	warm := b.duration / 4
+	warm := max(4*b.slot, time.Second)
 	for i, q := range qs {
 		if err := b.driveFor(q, clients, warm, &result{name: res[i].name + " (warm-up)"}); err != nil {
 			return err
 		}
 	}
 	ratios := make([][]float64, len(qs)) // per contender, its per-round throughput over raw's
-	for r := range b.rounds {
+	var routed []float64                 // per round, the Reader's throughput over the Cluster on the replica's
+	for r := range b.slots {
 		round := make([]result, len(qs))
 		for i := range round {
 			round[i].name = res[i].name
@@ -307,20 +314,19 @@ func (b *bench) routing(clients int) error {
 			ratios[i] = append(ratios[i], round[i].qps()/round[0].qps())
 			res[i].add(&round[i])
 		}
+		routed = append(routed, round[1].qps()/round[2].qps())
 	}
 	how := "rounds alternating, each contender first in turn"
 	if b.together {
 		how = "all contenders at the same time, each with its own clients and pool"
 	}
 	fmt.Printf("routing: point selects on one replica, %d clients, pool %d, %d x %s per contender after a %s warm-up each, %s\n",
-		clients, clients, b.rounds, b.duration, warm, how)
+		clients, clients, b.slots, b.slot, warm, how)
 	table(res)
 	for i := 1; i < len(res); i++ {
-		fmt.Printf("%s / raw: per round", res[i].name)
-		for _, x := range ratios[i] {
-			fmt.Printf(" %.3f", x)
-		}
-		fmt.Printf("; median %.3fx, all rounds %.3fx, p99 %.3fx", median(ratios[i]), res[i].qps()/res[0].qps(), float64(res[i].pct(0.99))/float64(res[0].pct(0.99)))
+		q1, q3 := quartiles(ratios[i])
+		fmt.Printf("%s / raw: per round median %.3fx (quartiles %.3f-%.3f), all rounds %.3fx, p99 %.3fx", res[i].name, median(ratios[i]), q1, q3,
+			res[i].qps()/res[0].qps(), float64(res[i].pct(0.99))/float64(res[0].pct(0.99)))
 		if !b.together {
 			fmt.Printf(", client CPU per query %v (%.3fx)", res[i].cpuPerQuery().Round(10*time.Nanosecond), float64(res[i].cpuPerQuery())/float64(res[0].cpuPerQuery()))
 		}
@@ -329,7 +335,11 @@ func (b *bench) routing(clients int) error {
 	if !b.together {
 		fmt.Printf("raw pgxpool client CPU per query: %v\n", res[0].cpuPerQuery().Round(10*time.Nanosecond))
 	}
-	fmt.Printf("Reader / raw pool throughput, median of rounds: %.3fx (target >= 0.97x)\n", median(ratios[1]))
+	q1, q3 := quartiles(routed)
+	fmt.Printf("routing overhead, Cluster.Reader / the same dbx pool straight on the replica: median of rounds %.3fx (quartiles %.3f-%.3f), all rounds %.3fx (target >= 0.97x)\n",
+		median(routed), q1, q3, res[1].qps()/res[2].qps())
+	fmt.Printf("dbx's pool itself, Cluster on the replica / raw pgxpool: median of rounds %.3fx, all rounds %.3fx; Reader / raw pgxpool: median %.3fx, all rounds %.3fx\n",
+		median(ratios[2]), res[2].qps()/res[0].qps(), median(ratios[1]), res[1].qps()/res[0].qps())
 	// A read that fell back to the primary (the replica out of the
 	// rotation after a slow poll on a loaded machine) is not a replica read:
 	// say how many there were.
@@ -346,7 +356,7 @@ func (b *bench) round(r, clients int, qs []querier, out []result) error {
 		errs := make([]error, len(qs))
 		var wg sync.WaitGroup
 		for i := range qs {
-			wg.Go(func() { errs[i] = b.drive(qs[i], clients, &out[i]) })
+			wg.Go(func() { errs[i] = b.driveFor(qs[i], clients, b.slot, &out[i]) })
 		}
 		wg.Wait()
 		return errors.Join(errs...)
@@ -354,12 +364,22 @@ func (b *bench) round(r, clients int, qs []querier, out []result) error {
 	for k := range qs {
 		i := (k + r) % len(qs)
 		before := loadgen.ProcessCPU()
-		if err := b.drive(qs[i], clients, &out[i]); err != nil {
+		if err := b.driveFor(qs[i], clients, b.slot, &out[i]); err != nil {
 			return err
 		}
 		out[i].cpu = loadgen.ProcessCPU() - before
 	}
 	return nil
+}
+
+// quartiles are the 25th and 75th percentiles of xs (nearest rank).
+func quartiles(xs []float64) (float64, float64) {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0, 0
+	}
+	return s[len(s)/4], s[(3*len(s))/4]
 }
 
 func median(xs []float64) float64 {
