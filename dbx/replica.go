@@ -55,11 +55,15 @@ type ReplicaConfig struct {
 	// is more than this many bytes behind the primary's current position.
 	// Default 16 MiB (one WAL segment); negative: no byte limit.
 	MaxLagBytes int64
-	// MaxLagTime takes a replica out of the rotation while the last
-	// transaction it replayed committed more than this long ago and it has
-	// not replayed everything the primary has written (an idle primary is no
-	// lag: when the positions are equal the time lag is 0). Default 5s;
-	// negative: no time limit.
+	// MaxLagTime takes a replica out of the rotation while it has not
+	// replayed everything the primary has written, and both the last
+	// transaction it replayed committed and its polls first found it behind
+	// more than this long ago. An idle primary is no lag: when the
+	// positions are equal the time lag is 0; and a quiet primary's WAL
+	// without a commit (a checkpoint, autovacuum, a non-transactional
+	// message), which a poll may find not yet replayed while the last
+	// replayed commit is minutes old, is lag only once the replica has
+	// stayed behind for MaxLagTime. Default 5s; negative: no time limit.
 	MaxLagTime time.Duration
 
 	// PollInterval is how often, in the background, the primary's WAL
@@ -168,9 +172,12 @@ type ReplicaState struct {
 	// ReplayLSN is the WAL position the replica is known to have replayed:
 	// the last poll's, or higher when a causal check proved more.
 	ReplayLSN LSN
-	LagBytes  int64         // primary's WAL position minus ReplayLSN, at the last poll; >= 0
-	LagTime   time.Duration // 0 when LagBytes is 0
-	Polled    time.Time     // the last successful poll; zero before the first
+	LagBytes  int64 // primary's WAL position minus ReplayLSN, at the last poll; >= 0
+	// LagTime is 0 when LagBytes is 0, else the age of the last commit the
+	// replica replayed, at most the time since the polls first found it
+	// behind (see ReplicaConfig.MaxLagTime).
+	LagTime time.Duration
+	Polled  time.Time // the last successful poll; zero before the first
 }
 
 // replica is one replica node with its routing state. The hot path reads
@@ -191,6 +198,10 @@ type replica struct {
 
 	mu    sync.Mutex
 	state ReplicaState
+	// behindSince is when the polls first found the replica behind the
+	// primary's position, since they last found it caught up (zero: caught
+	// up); guarded by mu.
+	behindSince time.Time
 }
 
 // raise records that the replica has replayed at least lsn.
@@ -430,6 +441,14 @@ func (rs *replicaSet) pollReplica(ctx context.Context, r *replica) {
 		}
 		st.ReplayLSN = LSN(r.known.Load())
 		st.LagBytes, st.LagTime = lag(LSN(rs.primaryLSN.Load()), st.ReplayLSN, age)
+		if st.LagBytes == 0 {
+			r.behindSince = time.Time{}
+		} else {
+			if r.behindSince.IsZero() {
+				r.behindSince = st.Polled
+			}
+			st.LagTime = min(st.LagTime, st.Polled.Sub(r.behindSince))
+		}
 		if reason == "" {
 			reason = rs.overLag(st)
 		}

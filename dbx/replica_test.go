@@ -158,17 +158,68 @@ func TestIdlePrimaryIsNoLag(t *testing.T) {
 	if _, err := c.Exec(b.ctx, `CREATE TABLE t (id int)`); err != nil {
 		t.Fatal(err)
 	}
-	replica := c.Nodes()[1]
-	waitFor(t, "the replica's last replayed commit to be older than MaxLagTime", func() bool {
-		var age float64
-		err := replica.Pool().QueryRow(b.ctx, `SELECT coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)`).Scan(&age)
-		return err == nil && age > 0.2
-	})
+	waitReplayAge(t, b.ctx, c.Nodes()[1], 200*time.Millisecond)
 	polled := time.Now()
 	waitFor(t, "a poll after that", func() bool { return state(c, "replica0").Polled.After(polled) })
 	if st := state(c, "replica0"); !st.InRotation || st.LagBytes != 0 || st.LagTime != 0 || !st.InRecovery {
 		t.Fatalf("idle: %+v, want in rotation with lag 0", st)
 	}
+}
+
+// A quiet primary's WAL without a commit is not lag until the replica stays
+// behind: the replica's last replayed commit is older than MaxLagTime, its
+// replay is paused and the primary writes a non-transactional message, so
+// every poll finds it behind. It stays in the rotation for MaxLagTime, then
+// leaves it: a replica that stays behind is lagging whatever it last
+// committed. (Before, the first poll that found it behind took it out: a
+// checkpoint or autovacuum on a quiet primary, caught by a poll before the
+// replica replayed it, evicted a healthy replica for a poll interval.)
+func TestQuietPrimaryWALIsNotLagUntilItLasts(t *testing.T) {
+	b := setupReplicas(t, 1)
+	const maxLag = 1500 * time.Millisecond
+	c := b.openReplicas(t, func(cfg *dbx.Config) {
+		cfg.ReadReplicas.MaxLagTime = maxLag
+		cfg.ReadReplicas.PollInterval = 20 * time.Millisecond
+	})
+	if _, err := c.Exec(b.ctx, `CREATE TABLE t (id int)`); err != nil {
+		t.Fatal(err)
+	}
+	replica := c.Nodes()[1]
+	waitReplayAge(t, b.ctx, replica, 2*maxLag)
+	if _, err := replica.Pool().Exec(b.ctx, `SELECT pg_wal_replay_pause()`); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _, _ = replica.Pool().Exec(b.ctx, `SELECT pg_wal_replay_resume()`) }()
+	if _, err := c.Exec(b.ctx, `SELECT pg_logical_emit_message(false, 'pgfleet', 'no commit')`); err != nil {
+		t.Fatal(err)
+	}
+	wrote := time.Now()
+	waitFor(t, "a poll that finds the replica behind", func() bool { return state(c, "replica0").LagBytes > 0 })
+	for time.Since(wrote) < maxLag/2 {
+		if st := state(c, "replica0"); !st.InRotation {
+			t.Fatalf("%v after WAL without a commit, while the replica is behind for less than MaxLagTime: %+v, want in rotation", time.Since(wrote).Round(time.Millisecond), st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitFor(t, "the replica out once behind for MaxLagTime", func() bool { return !state(c, "replica0").InRotation })
+	if st := state(c, "replica0"); !strings.Contains(st.Reason, "MaxLagTime") || time.Since(wrote) < maxLag {
+		t.Fatalf("%v after the write: %+v, want out over MaxLagTime after at least %v", time.Since(wrote).Round(time.Millisecond), st, maxLag)
+	}
+	if _, err := replica.Pool().Exec(b.ctx, `SELECT pg_wal_replay_resume()`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the replica back once it replayed", func() bool { return state(c, "replica0").InRotation })
+}
+
+// waitReplayAge waits until the last commit replica replayed is older than
+// age (longer than a MaxLagTime under test).
+func waitReplayAge(t *testing.T, ctx context.Context, replica *dbx.Node, age time.Duration) {
+	t.Helper()
+	waitFor(t, "the replica's last replayed commit to be older than "+age.String(), func() bool {
+		var secs float64
+		err := replica.Pool().QueryRow(ctx, `SELECT coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)`).Scan(&secs)
+		return err == nil && secs > age.Seconds()
+	})
 }
 
 // The acceptance test of read-your-writes: 1,000 times, write on the
