@@ -233,11 +233,16 @@ func (r *classRecord) forNode(node string) map[*Class]*classStats {
 	return m
 }
 
+// list is every node's class records.
+func (r *classRecord) list() []*classStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*classStats(nil), r.stats...)
+}
+
 // snapshots lists every node's class stats, ordered by class then node.
 func (r *classRecord) snapshots() []ClassStat {
-	r.mu.Lock()
-	stats := append([]*classStats(nil), r.stats...)
-	r.mu.Unlock()
+	stats := r.list()
 	now := monoNow() // the clock the calls' times come from
 	out := make([]ClassStat, 0, len(stats))
 	for _, s := range stats {
@@ -286,17 +291,14 @@ func (r *classRecord) collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	r.mu.Lock()
-	stats := append([]*classStats(nil), r.stats...)
-	r.mu.Unlock()
-	for _, s := range stats {
+	for _, s := range r.list() {
 		buckets := make(map[float64]uint64, len(classBuckets))
 		var count uint64
 		var sum float64
 		s.mu.Lock()
 		s.dur.addTo(buckets, &count, &sum)
 		s.mu.Unlock()
-		ch <- constHist(r.dur, count, sum, buckets, s.created, s.node, s.class.Name)
+		ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(r.dur, count, sum, buckets, s.created, s.node, s.class.Name)
 	}
 }
 

@@ -1,11 +1,6 @@
 package dbx
 
-import (
-	"sort"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "sort"
 
 // lockedHist is a Prometheus histogram whose owner's lock guards it. The
 // statements of a node's queries are timed into their class's record, which
@@ -40,9 +35,4 @@ func (h *lockedHist) addTo(buckets map[float64]uint64, count *uint64, sum *float
 	}
 	*count += c + h.counts[len(h.bounds)]
 	*sum += h.sum
-}
-
-// constHist is the histogram series of desc with buckets, count and sum.
-func constHist(desc *prometheus.Desc, count uint64, sum float64, buckets map[float64]uint64, created time.Time, labels ...string) prometheus.Metric {
-	return prometheus.MustNewConstHistogramWithCreatedTimestamp(desc, count, sum, buckets, created, labels...)
 }

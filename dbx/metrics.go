@@ -124,7 +124,7 @@ func exportWith(ch chan<- prometheus.Metric, vec *prometheus.HistogramVec, node 
 	}
 	count, sum := hist.GetSampleCount(), hist.GetSampleSum()
 	add(buckets, &count, &sum)
-	ch <- constHist(h.Desc(), count, sum, buckets, hist.GetCreatedTimestamp().AsTime(), node)
+	ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(h.Desc(), count, sum, buckets, hist.GetCreatedTimestamp().AsTime(), node)
 }
 
 // defaultName names a Cluster after what distinguishes it from the others a

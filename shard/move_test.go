@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgfleet/pgfleet/dbx/dbxtest"
@@ -57,11 +56,7 @@ func (w *writer) exec(ctx context.Context, user int64, inTx bool, sql string, ar
 		var n int64
 		var err error
 		if inTx {
-			err = w.router.Tx(ctx, k, func(tx pgx.Tx) error {
-				tag, err := tx.Exec(ctx, sql, args...)
-				n = tag.RowsAffected()
-				return err
-			})
+			n, err = txExec(ctx, w.router, k, sql, args...)
 		} else {
 			var tag pgconn.CommandTag
 			tag, err = w.router.Exec(ctx, k, sql, args...)

@@ -75,12 +75,21 @@ func (r *Router) resolve(m *Map) (*routeState, error) {
 // For returns the Cluster of the shard that owns k's bucket and counts k for
 // hot-key detection. It does not allocate for [Int] keys.
 func (r *Router) For(k Key) *dbx.Cluster {
+	c, _ := r.route(k)
+	return c
+}
+
+// route resolves k once and counts it for hot-key detection: the shard's
+// Cluster and k's bucket come from the same map version, so a declared
+// write never declares one map's bucket to another map's shard.
+func (r *Router) route(k Key) (*dbx.Cluster, int) {
 	st := r.state.Load()
-	si := st.owner[bucketOf(k.h, len(st.owner))]
+	b := bucketOf(k.h, len(st.owner))
+	si := st.owner[b]
 	if r.hot != nil {
 		r.hot.observe(k, si)
 	}
-	return st.clusters[si]
+	return st.clusters[si], b
 }
 
 // Bucket returns k's logical bucket in the current map.

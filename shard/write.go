@@ -28,19 +28,6 @@ import (
 // (is_local), so a pooled connection never carries it to its next user.
 const declareSQL = `SELECT set_config('pgfleet.shard_bucket', $1, true)`
 
-// route resolves k once: the shard's Cluster and k's bucket come from the
-// same map version, so a write never declares one map's bucket to another
-// map's shard. It counts k as For does.
-func (r *Router) route(k Key) (*dbx.Cluster, int) {
-	st := r.state.Load()
-	b := bucketOf(k.h, len(st.owner))
-	si := st.owner[b]
-	if r.hot != nil {
-		r.hot.observe(k, si)
-	}
-	return st.clusters[si], b
-}
-
 // Exec runs one write of k's bucket on the shard that owns it, declared:
 // when a bucket move has fenced the bucket on that shard (the map is stale),
 // it fails with [IsBucketMoved] even when the statement would match no row;
@@ -59,6 +46,8 @@ func (r *Router) Exec(ctx context.Context, k Key, sql string, args ...any) (pgco
 	batch := &pgx.Batch{}
 	batch.Queue(declareSQL, strconv.Itoa(b))
 	batch.Queue(sql, args...)
+	// The results read by hand, not with QueuedQuery.Exec's callbacks and
+	// Close: those cost 3 allocations more per write.
 	br := c.SendBatch(ctx, batch)
 	if _, err := br.Exec(); err != nil {
 		_ = br.Close()

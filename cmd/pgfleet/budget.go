@@ -94,8 +94,8 @@ func runBudget(ctx context.Context, e *env, args []string) error {
 	fs.Var(roles, "role", "")
 	conn := fs.String("dsn", "", "")
 	format := fs.String("format", "text", "")
-	if err := fs.Parse(rest); err != nil {
-		return usagef(cmd, "budget %s: %v", action, err)
+	if err := parseFlags(fs, rest, cmd, "budget "+action); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef(cmd, "budget %s: unexpected argument %q", action, fs.Arg(0))
@@ -106,7 +106,7 @@ func runBudget(ctx context.Context, e *env, args []string) error {
 			return usagef(cmd, "budget roles: pass the plan: --quota SERVICE=N for each service")
 		}
 		return printRoles(e.Stdout, quotas, roles)
-	case "status":
+	default: // status (takeAction allows no other)
 		if *format != "text" && *format != "json" {
 			return usagef(cmd, "budget status: --format %q: want text or json", *format)
 		}
@@ -128,7 +128,6 @@ func runBudget(ctx context.Context, e *env, args []string) error {
 		st.text(e.Stdout)
 		return nil
 	}
-	return usagef(cmd, "unknown budget action %q%s: want status or roles", action, suggest(action, "status", "roles"))
 }
 
 // printRoles prints one ALTER ROLE per service, in name order.

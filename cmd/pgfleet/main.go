@@ -54,6 +54,20 @@ func usagef(cmd string, format string, args ...any) error {
 	return &usageError{cmd: cmd, msg: fmt.Sprintf(format, args...)}
 }
 
+// parseFlags parses a command's flags: -h and --help return flag.ErrHelp,
+// for which run prints the command's usage; any other mistake is a usage
+// error, prefixed with what ("migrate up") when it is not empty.
+func parseFlags(fs *flag.FlagSet, args []string, cmd, what string) error {
+	err := fs.Parse(args)
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return err
+	case what == "":
+		return usagef(cmd, "%v", err)
+	}
+	return usagef(cmd, "%s: %v", what, err)
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], &env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})

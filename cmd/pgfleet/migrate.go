@@ -69,12 +69,8 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	to := fs.Int64("to", -1, "")
 	dir := fs.String("dir", "", "")
 	table := fs.String("table", migrations.DefaultTableName, "")
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(e.Stdout, migrateUsage)
-			return nil
-		}
-		return usagef(cmd, "migrate %s: %v", action, err)
+	if err := parseFlags(fs, rest, cmd, "migrate "+action); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef(cmd, "migrate %s: unexpected argument %q: servers are given with --dsn", action, fs.Arg(0))

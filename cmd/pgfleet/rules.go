@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
 
 	"github.com/pgfleet/pgfleet/dbx"
@@ -42,12 +40,8 @@ func runRules(_ context.Context, e *env, args []string) error {
 	fs.SetOutput(io.Discard)
 	minRate := fs.Float64("min-rate", dbx.DefaultRulesMinRate, "")
 	forDur := fs.Duration("for", dbx.DefaultRulesFor, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(e.Stdout, rulesUsage)
-			return nil
-		}
-		return usagef(cmd, "%v", err)
+	if err := parseFlags(fs, args, cmd, ""); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef(cmd, "rules takes no arguments, got %q", fs.Args())

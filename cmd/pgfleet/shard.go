@@ -93,12 +93,8 @@ func runShard(ctx context.Context, e *env, args []string) error {
 	to := fs.String("to", "", "")
 	bucketCol := fs.String("bucket-column", "bucket", "")
 	batch := fs.Int("batch", shard.DefaultMoveBatch, "")
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(e.Stdout, shardUsage)
-			return nil
-		}
-		return usagef(cmd, "shard %s: %v", action, err)
+	if err := parseFlags(fs, rest, cmd, "shard "+action); err != nil {
+		return err
 	}
 	if action == "diff" {
 		if fs.NArg() != 2 {
