@@ -168,7 +168,8 @@ func (g *gate) state() GateState {
 }
 
 func (g *gate) stateLocked() GateState {
-	return GateState{Limit: g.limit, InUse: g.inUse, Waiters: g.waiters.Len(), MaxWaiters: g.maxWaiters}
+	return GateState{Limit: g.limit, InUse: g.inUse, Waiters: g.waiters.Len(), MaxWaiters: g.maxWaiters,
+		Shed: g.shed.Load(), Timeouts: g.timeouts.Load()}
 }
 
 func (g *gate) saturated(waited time.Duration, shed bool) *SaturationError {
@@ -187,4 +188,7 @@ type GateState struct {
 	InUse      int // slots held
 	Waiters    int // callers queued for a slot
 	MaxWaiters int // queue bound; beyond it acquires are shed
+	// Shed and Timeouts count the acquires refused since Open: shed at once
+	// (queue full), or after waiting the whole AcquireTimeout.
+	Shed, Timeouts int64
 }

@@ -170,8 +170,8 @@ func (col collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(m.limit, float64(st.Gate.Limit), n.name)
 		gauge(m.waiters, float64(st.Gate.Waiters), n.name)
 		gauge(m.maxWait, float64(st.Gate.MaxWaiters), n.name)
-		counter(m.shed, n.gate.shed.Load(), n.name)
-		counter(m.timeouts, n.gate.timeouts.Load(), n.name)
+		counter(m.shed, st.Gate.Shed, n.name)
+		counter(m.timeouts, st.Gate.Timeouts, n.name)
 		if q, ok := n.Quota(); ok {
 			gauge(m.quotaSlots, float64(q.Quota), n.name)
 			gauge(m.quotaHeld, float64(q.Held), n.name)

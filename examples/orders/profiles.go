@@ -64,10 +64,8 @@ func (p *profiles) get(ctx context.Context, id int64) (Profile, error) {
 func (p *profiles) load(ctx context.Context, cl *dbx.Cluster, id int64) (Profile, error) {
 	name := p.router.ShardOf(shard.Int(id))
 	p.routed[name].Add(1)
-	if p.slowdown > 0 {
-		if _, err := cl.Exec(ctx, `SELECT pg_sleep($1)`, p.slowdown.Seconds()); err != nil {
-			return Profile{}, err
-		}
+	if err := slow(ctx, cl, p.slowdown); err != nil {
+		return Profile{}, err
 	}
 	rows, _ := cl.Query(ctx, profileSQL, id)
 	pr, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Profile])
@@ -126,13 +124,14 @@ const Buckets = 1024
 // InitShardMap returns the catalog's newest shard map, after saving the
 // first one (the shards' names, sorted, in even ranges of [Buckets]) when
 // the catalog holds none. Several processes may race to save it: the loser
-// reads the winner's.
+// reads the winner's. The catalog's tables are created only when no map
+// loads: a start with a saved map runs no DDL.
 func InitShardMap(ctx context.Context, catalog shard.DB, shards []string) (*shard.Map, error) {
-	if err := shard.EnsureCatalog(ctx, catalog); err != nil {
-		return nil, err
-	}
 	if m, err := shard.LoadMap(ctx, catalog); err == nil {
 		return m, nil
+	}
+	if err := shard.EnsureCatalog(ctx, catalog); err != nil {
+		return nil, err
 	}
 	names := slices.Sorted(slices.Values(shards))
 	if err := shard.SaveMap(ctx, catalog, shard.EvenMap(1, Buckets, names...)); err != nil {

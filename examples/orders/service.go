@@ -226,18 +226,14 @@ func Open(ctx context.Context, opts Options) (_ *Service, err error) {
 	return s, s.warm(ctx)
 }
 
-// warm opens one connection on every node (taking its fleet-quota slot), so
-// that the first requests, whose budgets are a few hundred milliseconds, do
-// not pay for connecting.
+// warm opens a connection on the primary and on every shard (taking its
+// fleet-quota slot), so that the first requests, whose budgets are a few
+// hundred milliseconds, do not pay for connecting. Replicas need none: Open
+// polled each through its pool, and a replica that is down must not keep
+// the service from starting (reads fall back until it answers).
 func (s *Service) warm(ctx context.Context) error {
-	nodes := s.primary.Nodes()
-	for _, c := range s.shards {
-		nodes = append(nodes, c.Nodes()...)
-	}
-	for _, n := range nodes {
-		if err := n.Pool().Ping(ctx); err != nil {
-			return fmt.Errorf("orders: warm up %s: %w", n.Name(), err)
-		}
+	if err := errors.Join(s.primary.Ping(ctx), s.router.Ping(ctx)); err != nil {
+		return fmt.Errorf("orders: warm up: %w", err)
 	}
 	return nil
 }

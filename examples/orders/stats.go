@@ -3,7 +3,6 @@ package orders
 import (
 	"context"
 	"maps"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -158,12 +157,6 @@ func (s *Service) Stats() Stats {
 	for _, name := range s.router.Shards() {
 		st.Nodes = append(st.Nodes, nodeStats(name, "shard", s.router.Cluster(name).Primary(), s.profiles.routed[name].Load()))
 	}
-	refusals := s.gateRefusals()
-	for i := range st.Nodes {
-		n := &st.Nodes[i]
-		r := refusals[[2]string{n.Cluster, n.Node}]
-		n.Shed, n.Timeouts = r[0], r[1]
-	}
 	if s.profiles.cache != nil {
 		cs := s.profiles.cache.Stats()
 		st.HotCache = &CacheStats{Hits: cs.Hits, Misses: cs.Misses, Coalesced: cs.Coalesced, Loads: cs.Loads, Entries: cs.Entries}
@@ -171,37 +164,10 @@ func (s *Service) Stats() Stats {
 	return st
 }
 
-// gateRefusals reads the gates' shed and timeout counters from the
-// metrics (dbx exports them there only), by cluster and node label.
-func (s *Service) gateRefusals() map[[2]string][2]int64 {
-	out := map[[2]string][2]int64{}
-	families, _ := s.registry.Gather() // a partial answer still has the gates' series
-	for _, f := range families {
-		i := slices.Index([]string{"pgfleet_gate_shed_total", "pgfleet_gate_timeouts_total"}, f.GetName())
-		if i < 0 {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			var key [2]string
-			for _, l := range m.GetLabel() {
-				switch l.GetName() {
-				case "cluster":
-					key[0] = l.GetValue()
-				case "node":
-					key[1] = l.GetValue()
-				}
-			}
-			v := out[key]
-			v[i] = int64(m.GetCounter().GetValue())
-			out[key] = v
-		}
-	}
-	return out
-}
-
 func nodeStats(cluster, role string, n *dbx.Node, reads int64) NodeStats {
 	ns := n.Stat()
 	q, _ := n.Quota()
 	return NodeStats{Cluster: cluster, Node: n.Name(), Role: role, PoolSize: ns.Gate.Limit, MaxConns: ns.MaxConns,
-		InUse: ns.Gate.InUse, Waiters: ns.Gate.Waiters, Open: ns.Total, Reads: reads, QuotaHeld: q.Held}
+		InUse: ns.Gate.InUse, Waiters: ns.Gate.Waiters, Open: ns.Total, Reads: reads, QuotaHeld: q.Held,
+		Shed: ns.Gate.Shed, Timeouts: ns.Gate.Timeouts}
 }
