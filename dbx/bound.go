@@ -98,14 +98,12 @@ type boundedConn struct {
 	// moved counts reads and writes begun and retried ones that got bytes
 	// through: a check that finds it unchanged found the socket silent.
 	moved atomic.Int64
-	// inForce is the check's time (monoNow) while a deadline of ours is in
-	// force (ours and not external), else 0: the fast path's test.
-	// Written under mu.
-	inForce atomic.Int64
+	// ours: a deadline of ours is in force (never with an external one);
+	// read without mu by the fast path, written under mu.
+	ours atomic.Bool
 
 	mu       sync.Mutex
 	external bool          // pgx set a deadline: leave the socket alone
-	ours     bool          // a deadline of ours is in force
 	heard    time.Duration // monoNow at the last check that found movement (or the first deadline): the silence runs from here at the latest
 	seen     int64         // moved at that check
 }
@@ -160,11 +158,11 @@ func (c *boundedConn) Write(p []byte) (int, error) {
 // none is in force (the connection's first armed call, or after pgx's own
 // deadline): two atomic loads otherwise.
 func (c *boundedConn) ready() {
-	if !c.armed.Load() || c.inForce.Load() != 0 {
+	if !c.armed.Load() || c.ours.Load() {
 		return
 	}
 	c.mu.Lock()
-	if c.armed.Load() && !c.external && !c.ours {
+	if c.armed.Load() && !c.external && !c.ours.Load() {
 		now := monoNow()
 		c.heard, c.seen = now, c.moved.Load()
 		c.setLocked(now + c.period())
@@ -180,13 +178,12 @@ func (c *boundedConn) ready() {
 func (c *boundedConn) check(err error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.external || !c.ours {
+	if !c.ours.Load() {
 		return err
 	}
 	if !c.armed.Load() {
 		_ = c.Conn.SetDeadline(time.Time{})
-		c.ours = false
-		c.inForce.Store(0)
+		c.ours.Store(false)
 		return nil
 	}
 	now := monoNow()
@@ -202,32 +199,27 @@ func (c *boundedConn) check(err error) error {
 // setLocked puts a deadline of ours at u (monoNow); c.mu held.
 func (c *boundedConn) setLocked(u time.Duration) {
 	_ = c.Conn.SetDeadline(monoEpoch.Add(u))
-	c.ours = true
-	c.inForce.Store(int64(u))
+	c.ours.Store(true)
 }
 
-func (c *boundedConn) SetDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.external, c.ours = !t.IsZero(), false
-	c.inForce.Store(0)
-	return c.Conn.SetDeadline(t)
-}
+func (c *boundedConn) SetDeadline(t time.Time) error { return c.setExternal(t, c.Conn.SetDeadline) }
 
 func (c *boundedConn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.external, c.ours = !t.IsZero(), false
-	c.inForce.Store(0)
-	return c.Conn.SetReadDeadline(t)
+	return c.setExternal(t, c.Conn.SetReadDeadline)
 }
 
 func (c *boundedConn) SetWriteDeadline(t time.Time) error {
+	return c.setExternal(t, c.Conn.SetWriteDeadline)
+}
+
+// setExternal hands the socket to pgx's deadline t (ours is off, and stays
+// off while t is set), or back to the bound when t is zero.
+func (c *boundedConn) setExternal(t time.Time, set func(time.Time) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.external, c.ours = !t.IsZero(), false
-	c.inForce.Store(0)
-	return c.Conn.SetWriteDeadline(t)
+	c.external = !t.IsZero()
+	c.ours.Store(false)
+	return set(t)
 }
 
 // SilenceError is the cause of a call that waited Config.OperationTimeout for

@@ -13,7 +13,10 @@ import (
 // as on a TCP socket). Only lower bounds on time are asserted: a silence is
 // never cut before the bound.
 
-const testBound = 80 * time.Millisecond
+// 300 ms: the "not cut" tests leave the client a slack of a fraction of a
+// bound to wake up in, which a loaded 2-core machine (the race run beside
+// the database tests) must not eat.
+const testBound = 300 * time.Millisecond
 
 // boundedPipe is an armed boundedConn and the server's end of its pipe.
 func boundedPipe(t *testing.T) (*boundedConn, net.Conn) {
@@ -132,7 +135,7 @@ func TestBoundDisarmedWaitsUnbounded(t *testing.T) {
 	if _, err := c.Read(buf); err != nil || buf[0] != 2 {
 		t.Fatalf("disarmed read: %v", err)
 	}
-	if c.inForce.Load() != 0 {
+	if c.ours.Load() {
 		t.Fatal("a deadline of ours left in force after a disarmed read met it")
 	}
 }

@@ -41,14 +41,14 @@ type classStats struct {
 	created time.Time
 
 	mu sync.Mutex
-	// dur is the calls' latency (pgfleet_class_duration_seconds); stmt
+	// dur is the calls' latency (pgfleet_class_duration_seconds), its
+	// count the calls counted toward the SLI; stmt
 	// the statements of the node's queries in this class, timed by the
 	// node's tracer (pgfleet_query_duration_seconds, with the tracer's
 	// own for the other statements): recorded under mu, which the call
 	// takes anyway (see lockedHist).
 	dur, stmt lockedHist
-	calls     int64 // counted toward the SLI
-	bad       int64 // of which spent the error budget
+	bad       int64 // of dur's calls, those that spent the error budget
 	cur, prev *hdrhistogram.Histogram
 	rotated   time.Duration // monoNow at the last rotation
 	slots     [burnSlots]burnCount
@@ -65,9 +65,7 @@ type burnCount struct {
 func (s *classStats) observe(now, d, stmt time.Duration, err error) {
 	if err != nil && errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		if stmt >= 0 {
-			s.mu.Lock()
-			s.stmt.observe(stmt.Seconds())
-			s.mu.Unlock()
+			s.observeStatement(stmt)
 		}
 		return
 	}
@@ -76,8 +74,7 @@ func (s *classStats) observe(now, d, stmt time.Duration, err error) {
 	if stmt >= 0 {
 		s.stmt.observe(stmt.Seconds())
 	}
-	s.dur.observe(d.Seconds())
-	s.calls++
+	s.dur.observe(d.Seconds()) // its count is the calls counted toward the SLI
 	if bad {
 		s.bad++
 	}
@@ -138,7 +135,7 @@ func (s *classStats) snapshot(now time.Duration) ClassStat {
 	h.Merge(s.cur)
 	h.Merge(s.prev)
 	q := func(p float64) time.Duration { return time.Duration(h.ValueAtQuantile(p)) * time.Microsecond }
-	st := ClassStat{Class: *s.class, Node: s.node, Calls: s.calls, Bad: s.bad, Recent: h.TotalCount(), Burn: make(map[time.Duration]float64, len(BurnWindows))}
+	st := ClassStat{Class: *s.class, Node: s.node, Calls: int64(s.dur.count()), Bad: s.bad, Recent: h.TotalCount(), Burn: make(map[time.Duration]float64, len(BurnWindows))}
 	if st.Recent > 0 {
 		st.P50, st.P95, st.P99 = q(50), q(95), q(99)
 	}

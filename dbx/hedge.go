@@ -172,7 +172,7 @@ func (r *Reader) hedged(ctx context.Context, t target, sql string, args []any) (
 	h.reads.Add(1)
 	t.rep.hedgeReads.Add(1)
 	delay, known := h.delay()
-	if !known || !rs.choose || !h.affordable() || !t.rep.hedging.worth() {
+	if !known || !rs.choose() || !h.affordable() || !t.rep.hedging.worth() {
 		// No hedge possible, or none worth it: run in the caller's
 		// goroutine, as an unhedged read does (no goroutine, channel or
 		// timer). A hedged read's hand-off between two goroutines costs
@@ -181,12 +181,11 @@ func (r *Reader) hedged(ctx context.Context, t target, sql string, args []any) (
 		// because a core was busy, not because the replica was: their
 		// hedges lose). So a replica's reads take it only while hedges for
 		// them win.
-		start := monoNow()
 		rows, err := t.node.gatedQuery(ctx, sql, args...)
 		if err != nil {
 			return nil, err
 		}
-		h.observe(monoNow() - start)
+		h.observe(monoNow() - rows.call.start)
 		return rows, nil
 	}
 	results := make(chan hedgeResult, 2)

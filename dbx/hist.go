@@ -26,6 +26,15 @@ func (h *lockedHist) observe(v float64) {
 	h.sum += v
 }
 
+// count is the number of observations.
+func (h *lockedHist) count() uint64 {
+	var n uint64
+	for _, c := range h.counts {
+		n += c
+	}
+	return n
+}
+
 // addTo adds h to a cumulative bucket map, count and sum.
 func (h *lockedHist) addTo(buckets map[float64]uint64, count *uint64, sum *float64) {
 	var c uint64

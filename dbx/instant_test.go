@@ -6,12 +6,16 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgfleet/pgfleet/dbx"
 )
 
 // instantServer is a connection to a Postgres that answers every statement
@@ -28,6 +32,27 @@ type instantServer struct {
 	started bool
 	closed  bool
 	params  int // of the last Parse
+}
+
+// instantDSN is a DSN for dialInstant's connections (nothing listens there).
+const instantDSN = "postgres://bench@127.0.0.1:5432/bench?sslmode=disable"
+
+// openInstant opens a Cluster of size connections to instant servers, not
+// verified against a server, closed when tb ends.
+func openInstant(tb testing.TB, size int) *dbx.Cluster {
+	tb.Helper()
+	cfg, err := dbx.ParseConfig(instantDSN)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.Pool.ConnConfig.DialFunc = dialInstant
+	cfg.MaxConns, cfg.Logger, cfg.Verify = size, slog.New(slog.DiscardHandler), dbx.VerifyOff
+	cl, err := dbx.OpenConfig(context.Background(), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(cl.Close)
+	return cl
 }
 
 // dialInstant is a pgconn.DialFunc.

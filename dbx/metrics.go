@@ -109,13 +109,12 @@ func (m *metrics) queryTimes(ch chan<- prometheus.Metric, nodes []*Node) {
 // exportWith exports vec's histogram of node with what add adds to its
 // cumulative buckets, count and sum at scrape time.
 func exportWith(ch chan<- prometheus.Metric, vec *prometheus.HistogramVec, node string, add func(buckets map[float64]uint64, count *uint64, sum *float64)) {
-	h, ok := vec.WithLabelValues(node).(prometheus.Metric)
-	if !ok {
-		return
-	}
+	// A HistogramVec's child is a Metric whose Write cannot fail: a
+	// failure here is a bug, not a series to drop quietly.
+	h := vec.WithLabelValues(node).(prometheus.Metric)
 	var d dto.Metric
 	if err := h.Write(&d); err != nil {
-		return
+		panic("dbx: " + err.Error())
 	}
 	hist := d.GetHistogram()
 	buckets := make(map[float64]uint64, len(hist.GetBucket()))

@@ -2,14 +2,11 @@ package dbx_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/pgfleet/pgfleet/dbx"
 )
 
 // BenchmarkClientOverhead is the client's CPU per point select through
@@ -20,8 +17,7 @@ import (
 // that every statement writes meet on other cores.
 func BenchmarkClientOverhead(b *testing.B) {
 	ctx := context.Background()
-	const dsn = "postgres://bench@127.0.0.1:5432/bench?sslmode=disable"
-	pc, err := pgxpool.ParseConfig(dsn)
+	pc, err := pgxpool.ParseConfig(instantDSN)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -32,17 +28,7 @@ func BenchmarkClientOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer raw.Close()
-	cfg, err := dbx.ParseConfig(dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.Pool.ConnConfig.DialFunc = dialInstant
-	cfg.MaxConns, cfg.Logger, cfg.Verify = 8, slog.New(slog.DiscardHandler), dbx.VerifyOff
-	cl, err := dbx.OpenConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
+	cl := openInstant(b, 8)
 	contenders := []struct {
 		name string
 		q    interface {

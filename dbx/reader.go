@@ -181,7 +181,7 @@ func attempt[T any](ctx context.Context, r *Reader, t target, op func(context.Co
 		return op(ctx, t)
 	}
 	t.rep.reads.Add(1)
-	choose := r.cl.replicas.choose
+	choose := r.cl.replicas.choose()
 	if choose {
 		t.rep.inflight.Add(1)
 	}

@@ -237,12 +237,6 @@ type replicaSet struct {
 	metrics  *replicaMetrics
 	reader   *Reader // the default Reader
 
-	// choose is true with two replicas or more: only then is a read's
-	// replica chosen by reads in flight (power of two choices, hedging's
-	// second replica), so only then are they counted (two atomic writes
-	// per read on a line every core writes).
-	choose bool
-
 	primaryLSN atomic.Uint64
 	system     atomic.Uint64 // the primary's system identifier; 0 until read
 
@@ -296,7 +290,6 @@ func (cl *Cluster) openReplicas(ctx context.Context) error {
 		rep.state.Node = name
 		rs.replicas = append(rs.replicas, rep)
 	}
-	rs.choose = len(rs.replicas) > 1
 	rs.poll(ctx)
 	rs.done = make(chan struct{})
 	go rs.run()
@@ -440,15 +433,14 @@ func (rs *replicaSet) pollReplica(ctx context.Context, r *replica) {
 			r.known.Store(uint64(lsn))
 		}
 		st.ReplayLSN = LSN(r.known.Load())
-		st.LagBytes, st.LagTime = lag(LSN(rs.primaryLSN.Load()), st.ReplayLSN, age)
-		if st.LagBytes == 0 {
+		primary := LSN(rs.primaryLSN.Load())
+		switch {
+		case st.ReplayLSN >= primary:
 			r.behindSince = time.Time{}
-		} else {
-			if r.behindSince.IsZero() {
-				r.behindSince = st.Polled
-			}
-			st.LagTime = min(st.LagTime, st.Polled.Sub(r.behindSince))
+		case r.behindSince.IsZero():
+			r.behindSince = st.Polled
 		}
+		st.LagBytes, st.LagTime = lag(primary, st.ReplayLSN, age, st.Polled.Sub(r.behindSince))
 		if reason == "" {
 			reason = rs.overLag(st)
 		}
@@ -466,13 +458,16 @@ func (rs *replicaSet) pollReplica(ctx context.Context, r *replica) {
 
 // lag is a replica's byte and time lag: none when it has replayed all the
 // primary has written, whatever the age of its last replayed commit (an
-// idle primary writes nothing, and that is not lag).
-func lag(primary, replayed LSN, ageSeconds float64) (int64, time.Duration) {
+// idle primary writes nothing, and that is not lag); else the age of that
+// commit, at most behindFor, how long the polls have found it behind (a
+// quiet primary's WAL without a commit, not yet replayed, is not lag while
+// the replica catches up).
+func lag(primary, replayed LSN, ageSeconds float64, behindFor time.Duration) (int64, time.Duration) {
 	if replayed >= primary {
 		return 0, 0
 	}
 	bytes := int64(min(uint64(primary-replayed), 1<<63-1))
-	return bytes, time.Duration(max(ageSeconds, 0) * float64(time.Second))
+	return bytes, min(time.Duration(max(ageSeconds, 0)*float64(time.Second)), max(behindFor, 0))
 }
 
 func (rs *replicaSet) overLag(st *ReplicaState) string {
@@ -484,6 +479,12 @@ func (rs *replicaSet) overLag(st *ReplicaState) string {
 	}
 	return ""
 }
+
+// choose is true with two replicas or more: only then is a read's replica
+// chosen by reads in flight (power of two choices, hedging's second
+// replica), so only then are they counted (two atomic writes per read on a
+// line every core writes).
+func (rs *replicaSet) choose() bool { return len(rs.replicas) > 1 }
 
 // pick chooses among the replicas in the rotation other than skip: by power
 // of two choices on reads in flight among those known to have replayed

@@ -69,18 +69,22 @@ func TestLagIsZeroWhenCaughtUp(t *testing.T) {
 	for _, c := range []struct {
 		primary, replayed LSN
 		age               float64
+		behindFor         time.Duration
 		bytes             int64
 		lag               time.Duration
 	}{
-		{100, 100, 3600, 0, 0}, // idle primary: old last commit, no lag
-		{100, 120, 3600, 0, 0}, // replica polled after the primary
-		{100, 40, 2, 60, 2 * time.Second},
-		{100, 40, -1, 60, 0}, // clock skew
-		{1<<64 - 1, 0, 0, 1<<63 - 1, 0},
+		{100, 100, 3600, time.Hour, 0, 0}, // idle primary: old last commit, no lag
+		{100, 120, 3600, time.Hour, 0, 0}, // replica polled after the primary
+		{100, 40, 2, time.Hour, 60, 2 * time.Second},
+		{100, 40, -1, time.Hour, 60, 0}, // clock skew
+		{1<<64 - 1, 0, 0, time.Hour, 1<<63 - 1, 0},
+		{100, 99, 3600, 0, 1, 0},                             // quiet primary's WAL, found behind at this poll: no lag yet
+		{100, 99, 3600, 2 * time.Second, 1, 2 * time.Second}, // still behind: lag grows with the polls
+		{100, 40, 2, 10 * time.Second, 60, 2 * time.Second},  // busy primary: the commit's age rules
 	} {
-		b, l := lag(c.primary, c.replayed, c.age)
+		b, l := lag(c.primary, c.replayed, c.age, c.behindFor)
 		if b != c.bytes || l != c.lag {
-			t.Errorf("lag(%d, %d, %v) = %d, %s; want %d, %s", c.primary, c.replayed, c.age, b, l, c.bytes, c.lag)
+			t.Errorf("lag(%d, %d, %v, %v) = %d, %s; want %d, %s", c.primary, c.replayed, c.age, c.behindFor, b, l, c.bytes, c.lag)
 		}
 	}
 }
