@@ -44,14 +44,23 @@ type failedError struct{ n int }
 func (e failedError) Error() string { return fmt.Sprintf("%d threshold(s) crossed", e.n) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return exitCode(runArgs(ctx, args, stdout), stderr)
+}
+
+// runArgs runs the demo or the load test that args ask for.
+func runArgs(ctx context.Context, args []string, stdout io.Writer) error {
 	o, err := parseFlags(args)
-	if err == nil {
-		if o.loadtest {
-			err = runLoadtest(ctx, stdout, o)
-		} else {
-			err = runDemo(ctx, stdout, o)
-		}
+	switch {
+	case err != nil:
+		return err
+	case o.loadtest:
+		return runLoadtest(ctx, stdout, o)
 	}
+	return runDemo(ctx, stdout, o)
+}
+
+// exitCode reports err on stderr and returns the exit code for it.
+func exitCode(err error, stderr io.Writer) int {
 	var usage usageError
 	switch {
 	case err == nil:
