@@ -65,7 +65,7 @@ func IsBucketMoved(err error) bool {
 // source later). The row trigger function logs the primary key of every row
 // written in a moving bucket, and refuses writes of rows once the bucket is
 // fenced; the guard function refuses a declared statement of a fenced bucket
-// (see guardTrigger). Both read pgfleet_shard_moving with a fresh snapshot
+// (see guardTriggerSQL). Both read pgfleet_shard_moving with a fresh snapshot
 // per statement (READ COMMITTED), which is why moves require writers in READ
 // COMMITTED (Postgres' and pgx's default).
 const shardSchema = `
@@ -109,7 +109,7 @@ BEGIN
 END $$;
 CREATE OR REPLACE FUNCTION pgfleet_shard_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-	b int := current_setting('pgfleet.shard_bucket')::int;
+	b int := current_setting('` + bucketSetting + `')::int;
 BEGIN
 	IF EXISTS (SELECT FROM pgfleet_shard_moving m WHERE m.bucket = b AND m.fenced) THEN
 		RAISE EXCEPTION 'pgfleet: bucket % of table % has moved to another shard (declared write)', b, TG_TABLE_NAME
@@ -118,14 +118,18 @@ BEGIN
 	RETURN NULL;
 END $$;`
 
-// guardTrigger is the statement-level half of the fence: it fires once per
-// statement, before any row is touched and whether or not a row matches,
-// for declared writes only (the WHEN clause costs undeclared statements one
-// setting lookup, not a function call). current_setting(..., true) is NULL
-// in a session that never declared and empty after a declaring transaction
-// ended. Like the row trigger's, its lookup runs with a fresh READ COMMITTED
-// snapshot taken after the statement's table lock was granted.
-const guardTrigger = ` FOR EACH STATEMENT WHEN (current_setting('pgfleet.shard_bucket', true) <> '') EXECUTE FUNCTION pgfleet_shard_guard()`
+// guardTriggerSQL puts the statement-level half of the fence on a table
+// (ident, quoted): it fires once per statement, before any row is touched
+// and whether or not a row matches, for declared writes only (the WHEN
+// clause costs undeclared statements one setting lookup, not a function
+// call). current_setting(..., true) is NULL in a session that never
+// declared and empty after a declaring transaction ended. Like the row
+// trigger's, its lookup runs with a fresh READ COMMITTED snapshot taken
+// after the statement's table lock was granted.
+func guardTriggerSQL(ident string) string {
+	return `CREATE OR REPLACE TRIGGER pgfleet_shard_guard BEFORE INSERT OR UPDATE OR DELETE ON ` + ident +
+		` FOR EACH STATEMENT WHEN (current_setting('` + bucketSetting + `', true) <> '') EXECUTE FUNCTION pgfleet_shard_guard()`
+}
 
 // table is one sharded table as the source describes it.
 type table struct {
@@ -414,7 +418,7 @@ func prepare(ctx context.Context, src, dst DB, tables []*table, spec MoveSpec) e
 			` FOR EACH ROW EXECUTE FUNCTION pgfleet_shard_track(`+strings.Join(lits, ", ")+`)`); err != nil {
 			return fmt.Errorf("shard: move: trigger on %s: %w", t.name, err)
 		}
-		if _, err := src.Exec(ctx, `CREATE OR REPLACE TRIGGER pgfleet_shard_guard BEFORE INSERT OR UPDATE OR DELETE ON `+t.ident+guardTrigger); err != nil {
+		if _, err := src.Exec(ctx, guardTriggerSQL(t.ident)); err != nil {
 			return fmt.Errorf("shard: move: guard trigger on %s: %w", t.name, err)
 		}
 	}

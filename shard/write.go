@@ -24,9 +24,13 @@ import (
 // bucket is fenced there. [Router.Exec] and [Router.Tx] declare the key's
 // bucket at no extra round trip.
 
+// bucketSetting is the transaction-local setting a declared write names its
+// bucket in, which the fence's guard trigger reads.
+const bucketSetting = "pgfleet.shard_bucket"
+
 // declareSQL sets the declared bucket for the rest of the transaction only
 // (is_local), so a pooled connection never carries it to its next user.
-const declareSQL = `SELECT set_config('pgfleet.shard_bucket', $1, true)`
+const declareSQL = `SELECT set_config('` + bucketSetting + `', $1, true)`
 
 // Exec runs one write of k's bucket on the shard that owns it, declared:
 // when a bucket move has fenced the bucket on that shard (the map is stale),
@@ -88,7 +92,7 @@ func (r *Router) TxWith(ctx context.Context, k Key, opts dbx.TxOptions, fn func(
 	// The bucket is an int formatted here, not input: it is safe as a
 	// literal, and BEGIN with no parameters goes as one simple-protocol
 	// query (pgx sends argument-free Exec so), one round trip for both.
-	p.BeginQuery = "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT set_config('pgfleet.shard_bucket', '" + strconv.Itoa(b) + "', true)"
+	p.BeginQuery = "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT set_config('" + bucketSetting + "', '" + strconv.Itoa(b) + "', true)"
 	opts.TxOptions = p
 	return c.TxWith(ctx, opts, fn)
 }
