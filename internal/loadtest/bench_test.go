@@ -35,7 +35,7 @@ func BenchmarkGenerator(b *testing.B) {
 				b.ReportMetric(t.Throughput(), "answered/s")
 				b.ReportMetric(float64(t.P50.Microseconds()), "p50-µs")
 				b.ReportMetric(float64(t.P99.Microseconds()), "p99-µs")
-				b.ReportMetric(100*float64(r.Arrivals.Late)/float64(max(r.Arrivals.Sent, 1)), "late-%")
+				b.ReportMetric(100*float64(r.Arrivals.Late)/float64(max(t.Sent, 1)), "late-%")
 				b.ReportMetric(float64(r.Arrivals.LateP99.Microseconds()), "lateness-p99-µs")
 				b.ReportMetric(float64(t.Errors()), "errors")
 			}

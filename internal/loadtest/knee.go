@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 )
@@ -55,10 +56,6 @@ type Recovery struct {
 	Windows   []Stats
 }
 
-// Within reports whether the service recovered no later than d after the
-// drop.
-func (r *Recovery) Within(d time.Duration) bool { return r != nil && r.Recovered && r.After <= d }
-
 // Knee analyses a ramp: per step, the admitted P99 (and P95 if set), the
 // shed and error shares against slo, and the knee, the highest step rate
 // whose P99 stayed within the SLO. slo.P99 or slo.P95 must be set; zero
@@ -73,24 +70,17 @@ func Knee(r *Result, endpoint string, slo SLO) (KneeReport, error) {
 	if slo.P99 <= 0 && slo.P95 <= 0 {
 		return KneeReport{}, fmt.Errorf("loadtest: knee of %s: the SLO has neither P99 nor P95", endpoint)
 	}
-	if slo.MaxShedRate == 0 {
-		slo.MaxShedRate = DefaultKneeMaxShed
-	}
-	if slo.MaxErrorRate == 0 {
-		slo.MaxErrorRate = DefaultKneeMaxErrors
-	}
+	slo.MaxShedRate = cmp.Or(slo.MaxShedRate, DefaultKneeMaxShed)
+	slo.MaxErrorRate = cmp.Or(slo.MaxErrorRate, DefaultKneeMaxErrors)
 	k := KneeReport{Endpoint: e.Name, SLO: slo}
 	leading := true
 	for i, st := range r.Schedule.Stages {
-		if i >= len(e.Stages) {
-			break
-		}
 		if st.Recovery {
 			k.Recovery = recovery(e, st, e.Stages[i].Start, slo)
 			continue
 		}
 		why := slo.miss(e.Stages[i])
-		if why == "" && i < len(r.All.Stages) {
+		if why == "" {
 			if want := st.Rate * st.Duration.Seconds(); float64(r.All.Stages[i].Sent) < kneeMinSent*want {
 				why = fmt.Sprintf("the generator sent %d of %.0f arrivals", r.All.Stages[i].Sent, want)
 			}

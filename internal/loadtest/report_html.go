@@ -20,7 +20,7 @@ func (r *Result) WriteHTML(w io.Writer, extra ...Extra) error {
 	if err := r.WriteText(&text); err != nil {
 		return err
 	}
-	d := htmlData{Title: "loadtest " + r.BaseURL, Text: text.String(), Extra: extra, Result: r}
+	d := htmlData{Title: "loadtest " + r.BaseURL, Text: text.String(), Extra: extra}
 	for _, e := range append(r.Endpoints, r.All) {
 		d.Charts = append(d.Charts, latencyChart(e))
 	}
@@ -32,18 +32,12 @@ func (r *Result) WriteHTML(w io.Writer, extra ...Extra) error {
 		d.Charts = append(d.Charts, rampChart(r))
 	}
 	for _, t := range r.Thresholds {
-		v := verdict{Threshold: t.String(), Pass: true}
-		for _, bad := range r.Violations {
-			if bad.Threshold == t {
-				v.Pass, v.Detail = false, bad.String()
-			}
+		v, bad := r.check(t)
+		detail := v.observed()
+		if bad {
+			detail = v.String()
 		}
-		if v.Pass {
-			if e, ok := r.Endpoint(t.Endpoint); ok {
-				v.Detail = fmt.Sprintf("%s is %s", t.Metric, formatValue(metrics[t.Metric].kind, metrics[t.Metric].value(e.Total)))
-			}
-		}
-		d.Verdicts = append(d.Verdicts, v)
+		d.Verdicts = append(d.Verdicts, verdict{Threshold: t.String(), Pass: !bad, Detail: detail})
 	}
 	return htmlReport.Execute(w, d)
 }
@@ -54,7 +48,6 @@ type htmlData struct {
 	Charts   []chart
 	Verdicts []verdict
 	Extra    []Extra
-	Result   *Result
 }
 
 type verdict struct {
@@ -130,10 +123,8 @@ func rampChart(r *Result) chart {
 		x = append(x, (st.Start + st.Duration).Seconds())
 		p99 = append(p99, ms(st.P99))
 		shed = append(shed, 100*st.ShedRate())
-		if i < len(r.Schedule.Stages) {
-			rate = append(rate, r.Schedule.Stages[i].Rate)
-			hi = max(hi, r.Schedule.Stages[i].Rate)
-		}
+		rate = append(rate, r.Schedule.Stages[i].Rate)
+		hi = max(hi, r.Schedule.Stages[i].Rate)
 	}
 	// One axis: the rate is scaled to the P99's range, named with its
 	// peak so it can be read.

@@ -40,7 +40,7 @@ func (r *Result) WriteText(w io.Writer, extra ...Extra) error {
 	}
 	a := r.Arrivals
 	fmt.Fprintf(ew, "arrivals: %d of %d sent, %d late by more than %v (lateness p99 %v, max %v)%s\n",
-		a.Sent, a.Scheduled, a.Late, LateAfter, dur(a.LateP99), dur(a.LateMax), lateNote(a))
+		t.Sent, r.Schedule.Arrivals(), a.Late, LateAfter, dur(a.LateP99), dur(a.LateMax), lateNote(a.Late, t.Sent))
 	var hot uint64
 	for _, h := range r.Hot {
 		hot += h.Requests
@@ -117,14 +117,10 @@ func (r *Result) writeStages(w io.Writer) {
 	fmt.Fprintln(tw, "stage\trate/s\tsent\tanswered/s\tp99\tshed\terrors\t")
 	for i, st := range r.All.Stages {
 		name := fmt.Sprint(i + 1)
-		if i < len(r.Schedule.Stages) && r.Schedule.Stages[i].Recovery {
+		if r.Schedule.Stages[i].Recovery {
 			name += " (drop)"
 		}
-		rate := 0.0
-		if i < len(r.Schedule.Stages) {
-			rate = r.Schedule.Stages[i].Rate
-		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%d\t%.1f\t%s\t%.1f%%\t%.1f%%\t\n", name, rate, st.Sent, st.Throughput(), dur(st.P99), 100*st.ShedRate(), 100*st.ErrorRate())
+		fmt.Fprintf(tw, "%s\t%.0f\t%d\t%.1f\t%s\t%.1f%%\t%.1f%%\t\n", name, r.Schedule.Stages[i].Rate, st.Sent, st.Throughput(), dur(st.P99), 100*st.ShedRate(), 100*st.ErrorRate())
 	}
 	tw.Flush()
 }
@@ -161,8 +157,8 @@ func (o SLO) String() string {
 
 // lateNote warns when more than 1% of arrivals were late: a few are timer
 // noise on a busy machine, more means the measured model was not open.
-func lateNote(a Arrivals) string {
-	if a.Late*100 <= a.Sent {
+func lateNote(late, sent uint64) string {
+	if late*100 <= sent {
 		return ""
 	}
 	return ": the generator fell behind (MaxInFlight reached or short of CPU), the model was not open"

@@ -13,7 +13,6 @@ type Result struct {
 	Timeout     time.Duration
 	MaxInFlight int
 	WatchFor    string
-	Started     time.Time
 	// Elapsed is from the first arrival to the last answer.
 	Elapsed time.Duration
 	// Endpoints is per endpoint, in scenario order; All is their
@@ -40,10 +39,10 @@ type Result struct {
 	Knees []KneeReport
 }
 
-// Arrivals is how well the generator kept the open model.
+// Arrivals is how well the generator kept the open model. The arrivals
+// the schedule asked for are Result.Schedule.Arrivals(); those sent (fewer
+// only when the run was cancelled) are Result.All.Total.Sent.
 type Arrivals struct {
-	Scheduled uint64 // arrivals the schedule asked for
-	Sent      uint64 // arrivals sent (less only when the run was cancelled)
 	// Late counts arrivals sent more than [LateAfter] after their due
 	// time; LateP99 and LateMax are the lateness of all arrivals.
 	Late             uint64

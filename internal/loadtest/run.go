@@ -48,10 +48,8 @@ func Run(ctx context.Context, sc Scenario, progress io.Writer) (*Result, error) 
 		tg:       &targeter{s: s, mix: m, began: began, latency: &lockedHist{h: hdr.New(1, int64(time.Hour/time.Microsecond), 2)}},
 		res: &Result{
 			BaseURL: s.BaseURL, Schedule: s.Schedule, Timeout: s.Timeout, MaxInFlight: s.MaxInFlight, WatchFor: s.WatchFor,
-			Started: began,
 		},
-		// Windows close once nothing sent in them can still be running.
-		keepOpen: int((s.Timeout+window-1)/window) + 1,
+		keepOpen: keepOpen(s.Timeout),
 	}
 	for _, e := range s.Endpoints {
 		rn.trackers = append(rn.trackers, newTracker(e.Name, e.SLO, s.Schedule, s.Timeout))
@@ -123,18 +121,18 @@ func (rn *runner) record(r *vegeta.Result) {
 		// Never sent (a bad URL from Build): an error of the aggregate,
 		// so "all: error_rate" thresholds see it.
 		rn.res.Unattributed++
-		rn.all().add(classTransportError, r.Latency, off, st)
+		rn.all().add(classTransportError, r.Latency, off, st, false)
 		return
 	}
 	cl := classify(r)
 	watched := rn.s.WatchFor != "" && bytes.Contains(r.Body, []byte(rn.s.WatchFor))
-	for _, t := range []*tracker{rn.trackers[rf.ep], rn.all()} {
-		t.add(cl, r.Latency, off, st)
-		if watched {
-			t.watched(off, st)
-		}
-	}
+	rn.trackers[rf.ep].add(cl, r.Latency, off, st, watched)
+	rn.all().add(cl, r.Latency, off, st, watched)
 }
+
+// keepOpen is how many windows stay open behind the current one: a window
+// closes once nothing sent in it can still be running.
+func keepOpen(timeout time.Duration) int { return int((timeout+window-1)/window) + 1 }
 
 // watchBytes is how much of each body vegeta keeps: none unless
 // Scenario.WatchFor needs to look.
@@ -178,11 +176,9 @@ func (rn *runner) finish() *Result {
 	}
 	res.All = rn.all().result()
 	res.Arrivals = Arrivals{
-		Scheduled: rn.s.Schedule.Arrivals(),
-		Sent:      rn.tg.calls.Load(),
-		Late:      rn.tg.late.Load(),
-		LateP99:   rn.tg.latency.quantile(99),
-		LateMax:   rn.tg.latency.max(),
+		Late:    rn.tg.late.Load(),
+		LateP99: rn.tg.latency.quantile(99),
+		LateMax: rn.tg.latency.max(),
 	}
 	return res
 }

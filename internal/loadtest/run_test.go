@@ -22,8 +22,8 @@ func TestOpenModelSlowServerGetsEveryArrival(t *testing.T) {
 				sleep(r, delay)
 			})
 			r := run(t, Scenario{BaseURL: url, Endpoints: []Endpoint{get("api", "/", 1)}, Schedule: Constant(100, 2*time.Second)})
-			if r.Arrivals.Scheduled != 200 || r.Arrivals.Sent != 200 || r.All.Total.Sent != 200 {
-				t.Fatalf("scheduled %d, sent %d, recorded %d; want 200 each", r.Arrivals.Scheduled, r.Arrivals.Sent, r.All.Total.Sent)
+			if r.Schedule.Arrivals() != 200 || r.All.Total.Sent != 200 {
+				t.Fatalf("scheduled %d, sent %d; want 200 each", r.Schedule.Arrivals(), r.All.Total.Sent)
 			}
 			if n := seen.Load(); n != 200 {
 				t.Fatalf("server saw %d requests, want 200", n)

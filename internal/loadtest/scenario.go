@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -45,7 +46,7 @@ type Scenario struct {
 	// MaxInFlight bounds concurrent requests (vegeta's MaxWorkers). When it
 	// is hit the next arrival waits for a free worker: from then on the
 	// model is no longer open and arrivals are late. [Result] reports the
-	// lateness (Arrivals.Late, Arrivals.MaxLate) so such a run is visible,
+	// lateness (Arrivals.Late, Arrivals.LateMax) so such a run is visible,
 	// never silently closed-loop. It is also the most connections the
 	// generator opens to the service (and keeps idle between requests).
 	// Zero means [DefaultMaxInFlight].
@@ -129,27 +130,17 @@ const DefaultTokenHeader = "Pgfleet-Causal-Token"
 // withDefaults returns s with every zero field set to its documented
 // default, or an error naming the first bad field.
 func (s Scenario) withDefaults() (Scenario, error) {
-	if s.Timeout == 0 {
-		s.Timeout = DefaultTimeout
-	}
-	if s.MaxInFlight == 0 {
-		s.MaxInFlight = DefaultMaxInFlight
-	}
-	if s.Seed == 0 {
-		s.Seed = DefaultSeed
-	}
-	if s.Users.Count == 0 {
-		s.Users.Count = 1000
-	}
-	if s.Users.HotShare == 0 {
-		s.Users.HotShare = 0.5
-	}
-	if s.Users.HotShare < 0 {
+	// Every request's path is joined to it.
+	s.BaseURL = strings.TrimRight(s.BaseURL, "/")
+	s.Timeout = cmp.Or(s.Timeout, DefaultTimeout)
+	s.MaxInFlight = cmp.Or(s.MaxInFlight, DefaultMaxInFlight)
+	s.Seed = cmp.Or(s.Seed, DefaultSeed)
+	s.Users.Count = cmp.Or(s.Users.Count, 1000)
+	s.Users.HotShare = cmp.Or(s.Users.HotShare, 0.5)
+	if s.Users.HotShare < 0 { // none
 		s.Users.HotShare = 0
 	}
-	if s.Users.TokenHeader == "" {
-		s.Users.TokenHeader = DefaultTokenHeader
-	}
+	s.Users.TokenHeader = cmp.Or(s.Users.TokenHeader, DefaultTokenHeader)
 	if s.Users.Hot == nil && s.Users.Count > 0 {
 		for i := 1; i <= 5; i++ {
 			s.Users.Hot = append(s.Users.Hot, max(1, i*s.Users.Count/7))

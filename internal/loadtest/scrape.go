@@ -1,7 +1,6 @@
 package loadtest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,14 +9,11 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // Scraper reads the service's own view once a second: named values such
 // as "conns_in_use primary" or "conns_in_use shard1". The integrator maps
-// the service's JSON or metrics with it ([HTTPScraper], [PrometheusScraper]).
+// the service's JSON or metrics with it ([HTTPScraper]).
 // Its ctx ends after [scrapeTimeout].
 type Scraper func(ctx context.Context) (map[string]float64, error)
 
@@ -163,39 +159,4 @@ func HTTPScraper(client *http.Client, url string, parse func(body []byte) (map[s
 		}
 		return parse(body)
 	}
-}
-
-// PrometheusScraper scrapes a Prometheus text endpoint and returns every
-// sample of the gauge or counter family, named "family label" by the value
-// of label (e.g. family "dbx_pool_acquired_conns", label "node").
-func PrometheusScraper(client *http.Client, url, family, label string) Scraper {
-	return HTTPScraper(client, url, func(body []byte) (map[string]float64, error) {
-		p := expfmt.NewTextParser(model.UTF8Validation)
-		fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
-		if err != nil {
-			return nil, fmt.Errorf("loadtest: scrape %s: %w", url, err)
-		}
-		f, ok := fams[family]
-		if !ok {
-			return nil, fmt.Errorf("loadtest: scrape %s: no metric family %q", url, family)
-		}
-		out := map[string]float64{}
-		for _, m := range f.GetMetric() {
-			name := family
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == label {
-					name += " " + lp.GetValue()
-				}
-			}
-			switch {
-			case m.GetGauge() != nil:
-				out[name] += m.GetGauge().GetValue()
-			case m.GetCounter() != nil:
-				out[name] += m.GetCounter().GetValue()
-			case m.GetUntyped() != nil:
-				out[name] += m.GetUntyped().GetValue()
-			}
-		}
-		return out, nil
-	})
 }

@@ -21,9 +21,6 @@ type Stats struct {
 	ShedP99                       time.Duration
 }
 
-// SentRate is requests sent per second.
-func (s Stats) SentRate() float64 { return perSecond(s.Sent, s.Duration) }
-
 // Throughput is answered requests (any status) per second.
 func (s Stats) Throughput() float64 { return perSecond(s.Answered(), s.Duration) }
 
@@ -63,8 +60,11 @@ func newBucket(start, dur, highest time.Duration, figs int) *bucket {
 	}
 }
 
-func (b *bucket) add(cl class, lat time.Duration) {
+func (b *bucket) add(cl class, lat time.Duration, watched bool) {
 	b.counts.add(cl)
+	if watched {
+		b.counts.Watched++
+	}
 	us := max(lat.Microseconds(), 1)
 	switch cl {
 	case classShed, classShedNoRetry:

@@ -2,7 +2,6 @@ package loadtest
 
 import (
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,13 +46,14 @@ func (t *targeter) target(tgt *vegeta.Target) error {
 	if tgt.Method == "" {
 		tgt.Method = http.MethodGet
 	}
-	tgt.URL = strings.TrimRight(t.s.BaseURL, "/") + req.Path
+	tgt.URL = t.s.BaseURL + req.Path
 	tgt.Body = req.Body
 	tgt.Header = make(http.Header, len(req.Header)+2)
 	for k, v := range req.Header {
 		tgt.Header.Set(k, v)
 	}
-	if u.Token != "" && t.s.Users.TokenHeader != "-" {
+	// A user has a token only when tokens are carried (TokenHeader not "-").
+	if u.Token != "" {
 		tgt.Header.Set(t.s.Users.TokenHeader, u.Token)
 	}
 	tgt.Header.Set(refHeader, ref{ep, u.ID}.String())

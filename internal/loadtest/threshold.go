@@ -207,7 +207,12 @@ func (v Violation) String() string {
 	if v.Reason != "" {
 		return fmt.Sprintf("%s: %s", v.Threshold, v.Reason)
 	}
-	return fmt.Sprintf("%s crossed: %s is %s", v.Threshold, v.Threshold.Metric, formatValue(metrics[v.Threshold.Metric].kind, v.Observed))
+	return fmt.Sprintf("%s crossed: %s", v.Threshold, v.observed())
+}
+
+// observed is "p99 is 12ms": the metric's value.
+func (v Violation) observed() string {
+	return v.Threshold.Metric + " is " + formatValue(metrics[v.Threshold.Metric].kind, v.Observed)
 }
 
 // Check evaluates the thresholds on the run's totals and returns those
@@ -224,7 +229,10 @@ func (r *Result) Check(th Thresholds) []Violation {
 	return out
 }
 
-func (r *Result) check(t Threshold) (Violation, bool) {
+// check evaluates t on r's totals: the verdict with the observed value,
+// and whether t is crossed or could not be evaluated (then Reason says
+// why).
+func (r *Result) check(t Threshold) (v Violation, bad bool) {
 	m, ok := metrics[t.Metric]
 	if !ok {
 		return Violation{Threshold: t, Reason: fmt.Sprintf("unknown metric (metrics: %s)", metricNames())}, true
@@ -242,10 +250,7 @@ func (r *Result) check(t Threshold) (Violation, bool) {
 		return Violation{Threshold: t, Reason: "no admitted answers to measure latency on"}, true
 	}
 	obs := m.value(e.Total)
-	if t.holds(obs) {
-		return Violation{}, false
-	}
-	return Violation{Threshold: t, Observed: obs}, true
+	return Violation{Threshold: t, Observed: obs}, !t.holds(obs)
 }
 
 // thresholds turns an SLO into thresholds on endpoint name.

@@ -17,9 +17,6 @@ type tracker struct {
 	stages  []*bucket
 	open    map[int]*bucket
 	closed  []Stats
-	// lateWindow counts results that came back after their window was
-	// closed (only in the totals and stages then).
-	lateWindow uint64
 }
 
 func newTracker(name string, slo SLO, s Schedule, timeout time.Duration) *tracker {
@@ -39,13 +36,14 @@ func newTracker(name string, slo SLO, s Schedule, timeout time.Duration) *tracke
 	return t
 }
 
-// add records a request sent at offset off (in stage st) that took lat.
-func (t *tracker) add(cl class, lat, off time.Duration, st int) {
-	t.total.add(cl, lat)
-	t.stages[st].add(cl, lat)
+// add records a request sent at offset off (in stage st) that took lat;
+// watched is whether its answer contained Scenario.WatchFor. A result
+// whose window is already closed counts in the totals and stages only.
+func (t *tracker) add(cl class, lat, off time.Duration, st int, watched bool) {
+	t.total.add(cl, lat, watched)
+	t.stages[st].add(cl, lat, watched)
 	w := int(off / window)
 	if w < len(t.closed) {
-		t.lateWindow++
 		return
 	}
 	b := t.open[w]
@@ -53,16 +51,7 @@ func (t *tracker) add(cl class, lat, off time.Duration, st int) {
 		b = newBucket(time.Duration(w)*window, window, t.highest, sigFigsSmall)
 		t.open[w] = b
 	}
-	b.add(cl, lat)
-}
-
-// watched counts a watched answer sent at off (in stage st).
-func (t *tracker) watched(off time.Duration, st int) {
-	t.total.counts.Watched++
-	t.stages[st].counts.Watched++
-	if b := t.open[int(off/window)]; b != nil {
-		b.counts.Watched++
-	}
+	b.add(cl, lat, watched)
 }
 
 // closeBefore summarises every window before w, empty ones included, so
@@ -79,7 +68,7 @@ func (t *tracker) closeBefore(w int) {
 }
 
 func (t *tracker) result() EndpointResult {
-	r := EndpointResult{Name: t.name, SLO: t.slo, Total: t.total.stats(), Windows: t.closed, LateWindow: t.lateWindow}
+	r := EndpointResult{Name: t.name, SLO: t.slo, Total: t.total.stats(), Windows: t.closed}
 	for _, b := range t.stages {
 		r.Stages = append(r.Stages, b.stats())
 	}
@@ -105,7 +94,4 @@ type EndpointResult struct {
 	Total   Stats
 	Stages  []Stats // one per Schedule stage
 	Windows []Stats // one per second, by send time
-	// LateWindow counts requests answered after their window was
-	// summarised (counted in Total and Stages only).
-	LateWindow uint64
 }
